@@ -102,6 +102,8 @@ pub struct Ctx<H: Handler> {
     /// When the current pass began (the time of the last poll return).
     pub(crate) now: Instant,
     stats: Arc<LoopStats>,
+    /// This loop's largest output queue so far (mirrors `stats.peak_output`).
+    peak_output: usize,
 }
 
 impl<H: Handler> Ctx<H> {
@@ -127,6 +129,7 @@ impl<H: Handler> Ctx<H> {
             handle,
             now,
             stats,
+            peak_output: 0,
         }
     }
 
@@ -264,7 +267,11 @@ impl<H: Handler> Ctx<H> {
     fn output_grew(&mut self, conn: ConnId) {
         let Some(c) = self.conns.get_mut(conn.0) else { return };
         let queued = c.output.len();
-        self.stats.raise_peak_output(queued);
+        if queued > self.peak_output {
+            // Touch the shared counter only when the peak moves.
+            self.peak_output = queued;
+            self.stats.raise_peak_output(queued);
+        }
         if queued >= self.config.output_limit {
             log::warn!(
                 "{conn} from {}: {queued} bytes unread, over the output limit: closing",

@@ -143,7 +143,10 @@ impl<H: Handler> EventLoop<H> {
                 continue;
             }
             if event.is_readable() || event.is_read_closed() || event.is_error() {
-                self.read_ready(conn);
+                // A short read proves the socket drained, unless the event also
+                // announced EOF or an error, which only a further read reveals.
+                let short_read_drains = !(event.is_read_closed() || event.is_error());
+                self.read_ready(conn, short_read_drains);
             }
             if event.is_writable() {
                 self.ctx.schedule_flush(conn);
@@ -154,7 +157,12 @@ impl<H: Handler> EventLoop<H> {
 
     /// Reads `conn` until `WouldBlock`, EOF, an error, a pause, or the read
     /// budget is used up; decodes and dispatches frames as bytes arrive.
-    fn read_ready(&mut self, conn: ConnId) {
+    ///
+    /// With `short_read_drains`, a read that returns less than the buffer
+    /// also ends the drain: for a stream socket it means the kernel's receive
+    /// queue is empty (epoll(7) says so), and data arriving later raises a new
+    /// edge. That saves the `read` that would only return `WouldBlock`.
+    fn read_ready(&mut self, conn: ConnId, short_read_drains: bool) {
         let mut budget = self.ctx.config().read_budget;
         loop {
             let Some(c) = self.ctx.conns.get_mut(conn.0) else { return };
@@ -181,6 +189,9 @@ impl<H: Handler> EventLoop<H> {
                     LoopStats::add(&self.ctx.stats().bytes_in, n as u64);
                     if !discarding {
                         self.absorb(conn, n);
+                    }
+                    if short_read_drains && n < self.read_buffer.len() {
+                        return;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -246,14 +257,12 @@ impl<H: Handler> EventLoop<H> {
         let Some(mut codec) = c.codec.take() else { return (0, 0) };
         let mut used = 0;
         let mut needed = 0;
+        let mut frames = 0;
         while self.ctx.conns.get(conn.0).is_some_and(|c| c.can_read()) {
             match codec.decode(&bytes[used..]) {
                 Ok(Decoded::Frame { frame, consumed }) => {
                     used += consumed;
-                    if let Some(c) = self.ctx.conns.get_mut(conn.0) {
-                        c.frames_in += 1;
-                    }
-                    LoopStats::add(&self.ctx.stats().frames_in, 1);
+                    frames += 1;
                     self.handler.on_frame(&mut self.ctx, conn, frame);
                 }
                 Ok(Decoded::NeedMore { consumed, needed: more }) => {
@@ -273,7 +282,9 @@ impl<H: Handler> EventLoop<H> {
         }
         if let Some(c) = self.ctx.conns.get_mut(conn.0) {
             c.codec = Some(codec);
+            c.frames_in += frames;
         }
+        LoopStats::add(&self.ctx.stats().frames_in, frames);
         (used, needed)
     }
 
@@ -282,7 +293,7 @@ impl<H: Handler> EventLoop<H> {
         let pending = std::mem::take(&mut self.ctx.read_again);
         for conn in pending {
             self.dispatch_kept_input(conn);
-            self.read_ready(conn);
+            self.read_ready(conn, false);
         }
         self.deliver_notices();
     }
