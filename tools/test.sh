@@ -14,6 +14,22 @@ if ! need cargo; then
     echo "cargo is missing: install Rust with rustup (https://rustup.rs), then run $0 again." >&2
     exit 1
 fi
+# grpcio compiles the gRPC C core with cmake and a C++ compiler (about 15
+# minutes the first time; cached in the target directory afterwards).
+missing=()
+need cmake || missing+=(cmake)
+need g++ || missing+=(g++)
+need make || missing+=(make)
+if ((${#missing[@]})); then
+    if [[ $(id -u) == 0 ]] && need apt-get; then
+        step "installing ${missing[*]} (needed to build grpcio's C core)"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+    else
+        echo "missing: ${missing[*]}. On Debian/Ubuntu: sudo apt-get install ${missing[*]}" >&2
+        exit 1
+    fi
+fi
+
 if ! cargo nextest --version >/dev/null 2>&1; then
     step "installing cargo-nextest (once)"
     cargo install cargo-nextest --locked

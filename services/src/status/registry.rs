@@ -1,0 +1,384 @@
+//! The status server's state and rules, without any gRPC: which chat servers
+//! are alive and how loaded, which token each user holds, and where each
+//! online user is connected. Kept behind one mutex by the service; every
+//! operation is a few hash-map steps, so the lock is held for microseconds.
+//!
+//! All of it is soft state: it is rebuilt from the chat servers after a
+//! restart (see `reporter.rs`).
+
+use crate::token::{constant_time_eq, new_token};
+use proto::rpc::status::{ChatServerInfo, Session, TokenStatus, UserLocation};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// Most sessions or uids accepted in one call.
+pub const MAX_BATCH: usize = 10_000;
+/// Most chat servers that may be registered at once.
+pub const MAX_SERVERS: usize = 1024;
+/// Longest accepted server name, host or address.
+const MAX_NAME_LEN: usize = 255;
+/// Longest token worth comparing (ours are 32 characters).
+const MAX_TOKEN_LEN: usize = 128;
+/// How often expired tokens and long-dead servers are swept out.
+const SWEEP_EVERY: Duration = Duration::from_secs(10);
+/// A server silent for this many heartbeat timeouts is forgotten entirely.
+const FORGET_AFTER_TIMEOUTS: u32 = 10;
+
+/// Timing rules of the status server.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// How long a token stays valid.
+    pub token_ttl: Duration,
+    /// A chat server silent this long is no longer a candidate.
+    pub heartbeat_timeout: Duration,
+    /// The heartbeat period chat servers are told to use.
+    pub heartbeat_interval: Duration,
+}
+
+/// A request the registry refuses; the service maps it to a gRPC status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryError {
+    /// Malformed input (empty name, oversized batch, ...).
+    Invalid(String),
+    /// The named chat server is not registered (register first).
+    UnknownServer(String),
+    /// No live chat server can take the user.
+    NoServer,
+    /// Too many chat servers registered.
+    Full,
+}
+
+impl std::fmt::Display for RegistryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RegistryError::Invalid(why) => write!(f, "invalid request: {why}"),
+            RegistryError::UnknownServer(name) => {
+                write!(f, "chat server `{name}` is not registered")
+            }
+            RegistryError::NoServer => f.write_str("no live chat server"),
+            RegistryError::Full => write!(f, "more than {MAX_SERVERS} chat servers"),
+        }
+    }
+}
+
+struct ServerEntry {
+    info: ChatServerInfo,
+    /// Connections it reported in its last heartbeat.
+    load: u32,
+    /// Users sent to it since that heartbeat: counted so that a login burst
+    /// spreads over servers instead of all landing on the one that was
+    /// least loaded at the last heartbeat.
+    assigned_since_heartbeat: u32,
+    last_heartbeat: Instant,
+}
+
+struct TokenEntry {
+    token: String,
+    expires: Instant,
+}
+
+#[derive(Clone)]
+struct SessionEntry {
+    server: String,
+    session_id: u64,
+}
+
+/// The whole state of a status server.
+pub struct Registry {
+    rules: Rules,
+    servers: HashMap<String, ServerEntry>,
+    tokens: HashMap<u64, TokenEntry>,
+    sessions: HashMap<u64, SessionEntry>,
+    /// Rotates the choice among equally loaded servers.
+    tie_breaker: usize,
+    last_sweep: Instant,
+}
+
+impl Registry {
+    pub fn new(rules: Rules, now: Instant) -> Registry {
+        Registry {
+            rules,
+            servers: HashMap::new(),
+            tokens: HashMap::new(),
+            sessions: HashMap::new(),
+            tie_breaker: 0,
+            last_sweep: now,
+        }
+    }
+
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// Adds or refreshes a chat server.
+    pub fn register(
+        &mut self,
+        info: ChatServerInfo,
+        load: u32,
+        now: Instant,
+    ) -> Result<(), RegistryError> {
+        check_text("server name", &info.name)?;
+        check_text("host", &info.host)?;
+        check_text("rpc_addr", &info.rpc_addr)?;
+        if info.port == 0 || info.port > u32::from(u16::MAX) {
+            return Err(RegistryError::Invalid(format!("port {} out of range", info.port)));
+        }
+        if !self.servers.contains_key(&info.name) && self.servers.len() >= MAX_SERVERS {
+            return Err(RegistryError::Full);
+        }
+        let name = info.name.clone();
+        let entry = ServerEntry { info, load, assigned_since_heartbeat: 0, last_heartbeat: now };
+        if let Some(old) = self.servers.insert(name.clone(), entry) {
+            if old.info.rpc_addr != self.servers[&name].info.rpc_addr {
+                log::info!("chat server {name} moved from {}", old.info.rpc_addr);
+            }
+        } else {
+            log::info!("chat server {name} registered ({} live)", self.live_count(now));
+        }
+        Ok(())
+    }
+
+    /// Records a heartbeat. False if the server is unknown (it must register).
+    pub fn heartbeat(&mut self, name: &str, load: u32, now: Instant) -> bool {
+        self.sweep(now);
+        match self.servers.get_mut(name) {
+            Some(server) => {
+                server.load = load;
+                server.assigned_since_heartbeat = 0;
+                server.last_heartbeat = now;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Picks the least-loaded live server for `uid` and issues its token,
+    /// replacing any earlier token of the uid.
+    pub fn assign(
+        &mut self,
+        uid: u64,
+        now: Instant,
+    ) -> Result<(ChatServerInfo, String), RegistryError> {
+        if uid == 0 {
+            return Err(RegistryError::Invalid("uid 0".into()));
+        }
+        self.sweep(now);
+        let timeout = self.rules.heartbeat_timeout;
+        let score = |s: &ServerEntry| u64::from(s.load) + u64::from(s.assigned_since_heartbeat);
+        let mut live: Vec<&String> = self
+            .servers
+            .iter()
+            .filter(|(_, s)| now.duration_since(s.last_heartbeat) <= timeout)
+            .map(|(name, _)| name)
+            .collect();
+        let best = live
+            .iter()
+            .map(|name| score(&self.servers[*name]))
+            .min()
+            .ok_or(RegistryError::NoServer)?;
+        live.retain(|name| score(&self.servers[*name]) == best);
+        live.sort(); // a stable order, so the rotation below is fair
+        let chosen = live[self.tie_breaker % live.len()].clone();
+        self.tie_breaker = self.tie_breaker.wrapping_add(1);
+        let server = self.servers.get_mut(&chosen).expect("chosen from the map");
+        server.assigned_since_heartbeat += 1;
+        let token = new_token();
+        let expires = now + self.rules.token_ttl;
+        self.tokens.insert(uid, TokenEntry { token: token.clone(), expires });
+        Ok((server.info.clone(), token))
+    }
+
+    /// Checks a token presented by `uid`.
+    pub fn check_token(&self, uid: u64, token: &str, now: Instant) -> TokenStatus {
+        let Some(entry) = self.tokens.get(&uid) else { return TokenStatus::TokenInvalid };
+        if token.len() > MAX_TOKEN_LEN
+            || !constant_time_eq(entry.token.as_bytes(), token.as_bytes())
+        {
+            return TokenStatus::TokenInvalid;
+        }
+        if now >= entry.expires {
+            return TokenStatus::TokenExpired;
+        }
+        TokenStatus::TokenValid
+    }
+
+    /// Records sessions that came online on `server`. Returns the sessions
+    /// they replace (same uid, another session), which must be kicked.
+    pub fn report_online(
+        &mut self,
+        server: &str,
+        sessions: &[Session],
+        now: Instant,
+    ) -> Result<Vec<UserLocation>, RegistryError> {
+        check_batch(sessions.len())?;
+        if !self.servers.contains_key(server) {
+            return Err(RegistryError::UnknownServer(server.to_string()));
+        }
+        self.sweep(now);
+        let mut kick = Vec::new();
+        for session in sessions {
+            let new = SessionEntry { server: server.to_string(), session_id: session.session_id };
+            if let Some(old) = self.sessions.insert(session.uid, new) {
+                let same = old.server == server && old.session_id == session.session_id;
+                if !same {
+                    kick.push(self.location(session.uid, &old));
+                }
+            }
+        }
+        Ok(kick)
+    }
+
+    /// Removes sessions that ended, unless a newer session of the same user
+    /// has replaced them. Returns how many were removed.
+    pub fn report_offline(
+        &mut self,
+        server: &str,
+        sessions: &[Session],
+    ) -> Result<u32, RegistryError> {
+        check_batch(sessions.len())?;
+        let mut removed = 0;
+        for session in sessions {
+            let current = self.sessions.get(&session.uid);
+            if current.is_some_and(|c| c.server == server && c.session_id == session.session_id) {
+                self.sessions.remove(&session.uid);
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Where these users are connected. Users who are offline, or whose chat
+    /// server has stopped heartbeating, are left out.
+    pub fn lookup(&self, uids: &[u64], now: Instant) -> Result<Vec<UserLocation>, RegistryError> {
+        check_batch(uids.len())?;
+        Ok(uids
+            .iter()
+            .filter_map(|uid| {
+                let session = self.sessions.get(uid)?;
+                let server = self.servers.get(&session.server)?;
+                let alive =
+                    now.duration_since(server.last_heartbeat) <= self.rules.heartbeat_timeout;
+                alive.then(|| self.location(*uid, session))
+            })
+            .collect())
+    }
+
+    /// Chat servers that are live now.
+    pub fn live_count(&self, now: Instant) -> usize {
+        let timeout = self.rules.heartbeat_timeout;
+        self.servers.values().filter(|s| now.duration_since(s.last_heartbeat) <= timeout).count()
+    }
+
+    fn location(&self, uid: u64, session: &SessionEntry) -> UserLocation {
+        let rpc_addr = self.servers.get(&session.server).map(|s| s.info.rpc_addr.clone());
+        UserLocation {
+            uid,
+            session_id: session.session_id,
+            server: session.server.clone(),
+            rpc_addr: rpc_addr.unwrap_or_default(),
+        }
+    }
+
+    /// Drops expired tokens, and servers (with their sessions) silent for
+    /// many heartbeat timeouts, at most once per `SWEEP_EVERY`. This is what
+    /// keeps memory bounded by the number of active users.
+    fn sweep(&mut self, now: Instant) {
+        if now.duration_since(self.last_sweep) < SWEEP_EVERY {
+            return;
+        }
+        self.last_sweep = now;
+        self.tokens.retain(|_, t| t.expires > now);
+        let forget_after = self.rules.heartbeat_timeout * FORGET_AFTER_TIMEOUTS;
+        let before = self.servers.len();
+        self.servers.retain(|name, s| {
+            let keep = now.duration_since(s.last_heartbeat) <= forget_after;
+            if !keep {
+                log::warn!("chat server {name} silent for {forget_after:?}: forgotten");
+            }
+            keep
+        });
+        if self.servers.len() != before {
+            let servers = &self.servers;
+            self.sessions.retain(|_, s| servers.contains_key(&s.server));
+        }
+    }
+}
+
+fn check_text(what: &str, value: &str) -> Result<(), RegistryError> {
+    if value.is_empty() || value.len() > MAX_NAME_LEN {
+        return Err(RegistryError::Invalid(format!("{what} must be 1 to {MAX_NAME_LEN} bytes")));
+    }
+    Ok(())
+}
+
+fn check_batch(len: usize) -> Result<(), RegistryError> {
+    if len > MAX_BATCH {
+        return Err(RegistryError::Invalid(format!(
+            "{len} entries in one call; the limit is {MAX_BATCH}"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> Rules {
+        Rules {
+            token_ttl: Duration::from_secs(60),
+            heartbeat_timeout: Duration::from_secs(5),
+            heartbeat_interval: Duration::from_secs(1),
+        }
+    }
+
+    fn info(name: &str) -> ChatServerInfo {
+        ChatServerInfo {
+            name: name.into(),
+            host: "127.0.0.1".into(),
+            port: 9000,
+            rpc_addr: format!("{name}:1"),
+        }
+    }
+
+    #[test]
+    fn a_burst_spreads_over_equally_loaded_servers() {
+        let now = Instant::now();
+        let mut registry = Registry::new(rules(), now);
+        for name in ["a", "b", "c"] {
+            registry.register(info(name), 0, now).unwrap();
+        }
+        let mut counts = HashMap::new();
+        for uid in 1..=300 {
+            let (server, _) = registry.assign(uid, now).unwrap();
+            *counts.entry(server.name).or_insert(0) += 1;
+        }
+        assert_eq!(counts.values().copied().collect::<Vec<_>>(), vec![100, 100, 100]);
+    }
+
+    #[test]
+    fn a_stale_offline_report_leaves_the_newer_session() {
+        let now = Instant::now();
+        let mut registry = Registry::new(rules(), now);
+        registry.register(info("a"), 0, now).unwrap();
+        registry.register(info("b"), 0, now).unwrap();
+        let old = Session { uid: 7, session_id: 1 };
+        let new = Session { uid: 7, session_id: 2 };
+        assert!(registry.report_online("a", std::slice::from_ref(&old), now).unwrap().is_empty());
+        let kick = registry.report_online("b", &[new], now).unwrap();
+        assert_eq!(kick.len(), 1);
+        assert_eq!((kick[0].server.as_str(), kick[0].session_id), ("a", 1));
+        assert_eq!(registry.report_offline("a", &[old]).unwrap(), 0);
+        assert_eq!(registry.lookup(&[7], now).unwrap()[0].server, "b");
+    }
+
+    #[test]
+    fn re_reporting_the_same_session_kicks_nothing() {
+        let now = Instant::now();
+        let mut registry = Registry::new(rules(), now);
+        registry.register(info("a"), 0, now).unwrap();
+        let s = Session { uid: 7, session_id: 1 };
+        registry.report_online("a", std::slice::from_ref(&s), now).unwrap();
+        assert!(registry.report_online("a", &[s], now).unwrap().is_empty());
+    }
+}
