@@ -1,0 +1,66 @@
+//! The status-server binary as an operator runs it: configuration from a
+//! file and the environment, readable logs, graceful stop on SIGTERM.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+#[test]
+fn the_daemon_starts_from_its_config_logs_and_stops_on_sigterm() {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../conf/status.toml");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_status-server"))
+        .args(["--config", config])
+        .env("IM_STATUS_LISTEN", "127.0.0.1:0") // the environment overrides the file
+        .env("IM_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start status-server");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().strip_prefix("listening on ").expect("address line").to_string();
+    assert!(addr.starts_with("127.0.0.1:") && !addr.ends_with(":7100"), "{addr}");
+
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let status = wait_with_timeout(&mut child, Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0), "a graceful stop exits 0");
+    let mut logs = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
+    // `2026-11-27T01:02:03.456Z INFO  services::status::server: status server listening on ...`
+    let first = logs.lines().next().expect("a log line");
+    assert!(
+        first.contains("Z INFO  services::status::server: status server listening on"),
+        "{first}"
+    );
+    assert!(logs.contains("SIGTERM: shutting down"), "{logs}");
+    assert!(logs.contains("status server stopped"), "{logs}");
+}
+
+#[test]
+fn a_bad_config_stops_the_daemon_with_the_key_named() {
+    let output = Command::new(env!("CARGO_BIN_EXE_status-server"))
+        .env("IM_STATUS_HEARTBEAT_TIMEOUT_MS", "never")
+        .output()
+        .expect("run status-server");
+    assert_eq!(output.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(message.contains("heartbeat_timeout_ms"), "{message}");
+}
+
+fn wait_with_timeout(
+    child: &mut std::process::Child,
+    timeout: Duration,
+) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("status-server did not stop within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
