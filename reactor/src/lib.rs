@@ -21,6 +21,7 @@
 //! | `loop_pool` | [`LoopPool`]: N loops on N threads |
 //! | `acceptor` | [`Acceptor`]: accept thread, pause on `EMFILE` |
 //! | `server` | [`Server`]: listener + acceptor + pool |
+//! | `echo` | [`Echo`]: the reference handler (echo every frame) |
 //! | `config`, `stats` | tunables, and counters readable from any thread |
 //!
 //! Start with `reactor/README.md` for a guided tour, then `event_loop.rs`.
@@ -59,6 +60,7 @@ pub mod codec;
 mod config;
 mod connection;
 mod context;
+mod echo;
 mod event_loop;
 mod handler;
 mod inbox;
@@ -74,6 +76,7 @@ pub use codec::{Codec, Decoded, Frame, FrameCodec, FrameError};
 pub use config::LoopConfig;
 pub use connection::{CloseReason, ConnId, ConnState};
 pub use context::{Ctx, SendError, TimerId};
+pub use echo::Echo;
 pub use handler::{FrameOf, Handler};
 pub use inbox::{LoopHandle, PostError, Task};
 pub use loop_pool::{LoopInit, LoopPool};

@@ -17,22 +17,11 @@
 mod load;
 mod tokio_echo;
 
-use reactor::{ConnId, Ctx, Frame, FrameCodec, Handler, LoopConfig, Server};
+use reactor::{Echo, FrameCodec, LoopConfig, Server};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-/// The reactor side: echo each frame (the same handler as the echo example).
-struct Echo;
-
-impl Handler for Echo {
-    type Codec = FrameCodec;
-    type Session = ();
-    fn on_frame(&mut self, ctx: &mut Ctx<Self>, conn: ConnId, frame: Frame<'_>) {
-        let _ = ctx.send_frame(conn, frame.id, frame.body);
-    }
-}
 
 struct Options {
     connections: usize,

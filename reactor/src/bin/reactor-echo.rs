@@ -10,21 +10,10 @@
 //! Prints `listening on ADDR` once it accepts, logs warnings to stderr, and
 //! runs until it is killed or its standard input reaches end-of-file.
 
-use reactor::{ConnId, Ctx, Frame, FrameCodec, Handler, LoopConfig, Server};
+use reactor::{Echo, FrameCodec, LoopConfig, Server};
 use std::io::Read;
 use std::net::SocketAddr;
 use std::time::Duration;
-
-struct Echo;
-
-impl Handler for Echo {
-    type Codec = FrameCodec;
-    type Session = ();
-
-    fn on_frame(&mut self, ctx: &mut Ctx<Self>, conn: ConnId, frame: Frame<'_>) {
-        let _ = ctx.send_frame(conn, frame.id, frame.body);
-    }
-}
 
 /// Prints `warn` and worse to stderr, with the thread name.
 struct StderrLogger;

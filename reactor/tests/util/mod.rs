@@ -3,22 +3,11 @@
 #![allow(dead_code)]
 
 use reactor::codec::{encode_frame, HEADER_LEN};
-use reactor::{ConnId, Ctx, Frame, FrameCodec, Handler, LoopConfig, Server};
+pub use reactor::Echo;
+use reactor::{FrameCodec, Handler, LoopConfig, Server};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
-
-/// Echoes every frame back to its sender.
-pub struct Echo;
-
-impl Handler for Echo {
-    type Codec = FrameCodec;
-    type Session = ();
-
-    fn on_frame(&mut self, ctx: &mut Ctx<Self>, conn: ConnId, frame: Frame<'_>) {
-        ctx.send_frame(conn, frame.id, frame.body).expect("echo");
-    }
-}
 
 /// A two-loop configuration named after the test (thread names show it).
 pub fn config(name: &str) -> LoopConfig {
