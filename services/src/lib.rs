@@ -9,6 +9,7 @@
 //! | [`shutdown`] | waiting for SIGTERM/SIGINT |
 //! | [`token`] | random tokens, constant-time comparison |
 //! | [`status`] | the status server (and the chat server's reporter to it) |
+//! | [`store`] | durable state: the database pool (backends in progress) |
 //!
 //! Binaries: `src/bin/status-server.rs`.
 
@@ -16,4 +17,5 @@ pub mod config;
 pub mod logging;
 pub mod shutdown;
 pub mod status;
+pub mod store;
 pub mod token;
