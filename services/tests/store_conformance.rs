@@ -1,0 +1,271 @@
+//! The store's conformance suite: every operation and its rules. Written
+//! once against `StoreConn`; each backend runs it (the embedded SQLite
+//! backend here, on a fresh database file per test).
+
+use services::store::model::*;
+use services::store::sqlite::{SqliteBackend, SqliteConn};
+use services::store::{Backend, StoreConn, StoreError};
+use std::path::PathBuf;
+
+/// A fresh database file for one test, removed afterwards.
+struct TempDb {
+    dir: PathBuf,
+}
+
+impl TempDb {
+    fn new(test: &str) -> TempDb {
+        let dir = std::env::temp_dir().join(format!("im-store-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDb { dir }
+    }
+
+    fn file(&self) -> PathBuf {
+        self.dir.join("im.sqlite3")
+    }
+
+    fn connect(&self) -> SqliteConn {
+        SqliteBackend::new(self.file()).connect().expect("open the embedded store")
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn new_user(name: &str) -> NewUser {
+    NewUser {
+        name: name.into(),
+        email: format!("{name}@example.com"),
+        password_hash: format!("$argon2id$hash-of-{name}"),
+        nick: format!("{name} nick"),
+        ..NewUser::default()
+    }
+}
+
+fn message(sender: u64, receiver: u64, unique_id: &str) -> NewMessage {
+    NewMessage {
+        sender,
+        receiver,
+        unique_id: unique_id.into(),
+        content: format!("text {unique_id}"),
+    }
+}
+
+// ----- the suite, generic over the backend --------------------------------
+
+fn users_are_unique_by_name_and_email(store: &mut impl StoreConn) {
+    let uid = store.create_user(&new_user("alice")).unwrap();
+    assert!(uid > 0);
+    let same_name = NewUser { email: "other@example.com".into(), ..new_user("alice") };
+    assert!(matches!(store.create_user(&same_name), Err(StoreError::Conflict(_))));
+    let same_email = NewUser { name: "alice2".into(), ..new_user("alice") };
+    assert!(matches!(store.create_user(&same_email), Err(StoreError::Conflict(_))));
+
+    let by_uid = store.user_by_uid(uid).unwrap().unwrap();
+    assert_eq!(by_uid.name, "alice");
+    assert_eq!(store.user_by_name("alice").unwrap(), Some(by_uid.clone()));
+    assert_eq!(store.user_by_email("alice@example.com").unwrap(), Some(by_uid));
+    assert_eq!(store.user_by_name("nobody").unwrap(), None);
+    assert_eq!(store.user_by_uid(9999).unwrap(), None);
+
+    assert!(store.update_password_hash(uid, "$argon2id$new").unwrap());
+    assert_eq!(store.user_by_uid(uid).unwrap().unwrap().password_hash, "$argon2id$new");
+    assert!(!store.update_password_hash(9999, "x").unwrap());
+}
+
+fn friends_are_made_by_application_and_acceptance(store: &mut impl StoreConn) {
+    let a = store.create_user(&new_user("ann")).unwrap();
+    let b = store.create_user(&new_user("bob")).unwrap();
+    let c = store.create_user(&new_user("cid")).unwrap();
+    assert!(
+        matches!(store.accept_friend(a, b, "x"), Err(StoreError::Conflict(_))),
+        "nothing to accept"
+    );
+
+    store.apply_friend(a, b, "hi bob, it's ann", "Bobby").unwrap();
+    store.apply_friend(c, b, "cid here", "B").unwrap();
+    let pending = store.login_data(b).unwrap().unwrap().applications;
+    let applicants: Vec<(&str, &str)> =
+        pending.iter().map(|p| (p.applicant.name.as_str(), p.apply_text.as_str())).collect();
+    assert_eq!(applicants, vec![("ann", "hi bob, it's ann"), ("cid", "cid here")]);
+
+    let thread_id = store.accept_friend(a, b, "Annie").unwrap();
+    assert!(store.are_friends(a, b).unwrap() && store.are_friends(b, a).unwrap());
+    assert!(!store.are_friends(a, c).unwrap());
+    assert_eq!(
+        store.private_thread(b, a).unwrap(),
+        thread_id,
+        "the thread was created with the friendship"
+    );
+    assert!(
+        matches!(store.apply_friend(a, b, "again", "x"), Err(StoreError::Conflict(_))),
+        "already friends"
+    );
+
+    let ann = store.login_data(a).unwrap().unwrap();
+    assert_eq!(ann.friends.len(), 1);
+    assert_eq!(
+        (ann.friends[0].user.name.as_str(), ann.friends[0].remark.as_str()),
+        ("bob", "Bobby")
+    );
+    let bob = store.login_data(b).unwrap().unwrap();
+    assert_eq!(
+        (bob.friends[0].user.name.as_str(), bob.friends[0].remark.as_str()),
+        ("ann", "Annie")
+    );
+    assert_eq!(bob.applications.len(), 1, "only cid's application is still pending");
+    assert_eq!(store.login_data(12345).unwrap(), None);
+}
+
+fn threads_are_private_unique_and_paged(store: &mut impl StoreConn) {
+    let me = store.create_user(&new_user("me")).unwrap();
+    let others: Vec<u64> =
+        (0..5).map(|i| store.create_user(&new_user(&format!("o{i}"))).unwrap()).collect();
+    let ids: Vec<u64> = others.iter().map(|&o| store.private_thread(me, o).unwrap()).collect();
+    assert_eq!(store.private_thread(others[0], me).unwrap(), ids[0], "one thread per pair");
+    let record = store.thread(ids[2]).unwrap().unwrap();
+    assert_eq!((record.user1_id, record.user2_id), (me.min(others[2]), me.max(others[2])));
+
+    let first = store.threads_of(me, 0, 3).unwrap();
+    assert_eq!(first.iter().map(|t| t.thread_id).collect::<Vec<_>>(), ids[..3]);
+    let rest = store.threads_of(me, first.last().unwrap().thread_id, 3).unwrap();
+    assert_eq!(rest.iter().map(|t| t.thread_id).collect::<Vec<_>>(), ids[3..]);
+    assert_eq!(store.threads_of(others[1], 0, 10).unwrap().len(), 1);
+    assert_eq!(store.thread(999_999).unwrap(), None);
+}
+
+fn messages_are_idempotent_paged_and_delivered_in_order(store: &mut impl StoreConn) {
+    let a = store.create_user(&new_user("sender")).unwrap();
+    let b = store.create_user(&new_user("receiver")).unwrap();
+    let batch: Vec<NewMessage> = (0..10).map(|i| message(a, b, &format!("u{i}"))).collect();
+    let stored = store.append_messages(&batch).unwrap();
+    assert_eq!(stored.len(), 10);
+    assert!(stored.windows(2).all(|w| w[0].message_id < w[1].message_id), "ids in batch order");
+    let thread_id = stored[0].thread_id;
+    assert!(stored.iter().all(|m| m.thread_id == thread_id && !m.delivered && m.chat_time > 0));
+
+    // A resend (same sender and unique_id) returns the stored message, no new row.
+    let resent = store.append_messages(&[message(a, b, "u3"), message(a, b, "u10")]).unwrap();
+    assert_eq!(resent[0], stored[3]);
+    assert!(resent[1].message_id > stored[9].message_id);
+    // The same unique_id from another sender is another message.
+    let other = store.append_messages(&[message(b, a, "u3")]).unwrap();
+    assert_ne!(other[0].message_id, stored[3].message_id);
+    assert_eq!(other[0].thread_id, thread_id, "both directions share the thread");
+
+    // Paging backwards through the thread (13 messages).
+    let page1 = store.thread_page(thread_id, 0, 5).unwrap();
+    assert_eq!(page1.len(), 5);
+    assert!(page1.windows(2).all(|w| w[0].message_id > w[1].message_id), "newest first");
+    let page2 = store.thread_page(thread_id, page1[4].message_id, 5).unwrap();
+    let page3 = store.thread_page(thread_id, page2[4].message_id, 5).unwrap();
+    assert_eq!((page2.len(), page3.len()), (5, 2));
+    assert!(store.thread_page(thread_id, page3[1].message_id, 5).unwrap().is_empty());
+
+    // Pending for b: the 11 messages a sent, oldest first, in pages.
+    let pending = store.pending_for(b, 0, 100).unwrap();
+    assert_eq!(pending.len(), 11);
+    assert!(pending.windows(2).all(|w| w[0].message_id < w[1].message_id));
+    let first_four = store.pending_for(b, 0, 4).unwrap();
+    let next = store.pending_for(b, first_four[3].message_id, 4).unwrap();
+    assert_eq!(next[0].message_id, pending[4].message_id);
+
+    // Acks: only b's own messages change; acking twice changes nothing.
+    let ids: Vec<u64> = pending[..6].iter().map(|m| m.message_id).collect();
+    assert_eq!(store.mark_delivered(b, &ids).unwrap(), 6);
+    assert_eq!(store.mark_delivered(b, &ids).unwrap(), 0);
+    assert_eq!(store.mark_delivered(a, &[pending[7].message_id]).unwrap(), 0, "not a's message");
+    let left = store.pending_for(b, 0, 100).unwrap();
+    assert_eq!(
+        left.iter().map(|m| m.message_id).collect::<Vec<_>>(),
+        pending[6..].iter().map(|m| m.message_id).collect::<Vec<_>>()
+    );
+    assert_eq!(store.pending_for(a, 0, 100).unwrap().len(), 1);
+}
+
+// ----- the embedded backend runs the suite --------------------------------
+
+#[test]
+fn sqlite_users_are_unique_by_name_and_email() {
+    let db = TempDb::new("users");
+    users_are_unique_by_name_and_email(&mut db.connect());
+}
+
+#[test]
+fn sqlite_friends_are_made_by_application_and_acceptance() {
+    let db = TempDb::new("friends");
+    friends_are_made_by_application_and_acceptance(&mut db.connect());
+}
+
+#[test]
+fn sqlite_threads_are_private_unique_and_paged() {
+    let db = TempDb::new("threads");
+    threads_are_private_unique_and_paged(&mut db.connect());
+}
+
+#[test]
+fn sqlite_messages_are_idempotent_paged_and_delivered_in_order() {
+    let db = TempDb::new("messages");
+    messages_are_idempotent_paged_and_delivered_in_order(&mut db.connect());
+}
+
+#[test]
+fn sqlite_concurrent_registrations_of_one_name_have_one_winner() {
+    let db = TempDb::new("race");
+    db.connect(); // create the schema once
+    let file = db.file();
+    let outcomes: Vec<Result<u64, StoreError>> = (0..8)
+        .map(|i| {
+            let file = file.clone();
+            std::thread::spawn(move || {
+                let mut conn = SqliteBackend::new(file).connect().unwrap();
+                conn.create_user(&NewUser {
+                    email: format!("racer{i}@example.com"),
+                    ..new_user("racer")
+                })
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1, "{outcomes:?}");
+    assert!(outcomes
+        .iter()
+        .filter(|o| o.is_err())
+        .all(|o| matches!(o, Err(StoreError::Conflict(_)))));
+}
+
+#[test]
+fn sqlite_a_failed_acceptance_changes_nothing() {
+    let db = TempDb::new("atomic");
+    let mut store = db.connect();
+    let a = store.create_user(&new_user("ann")).unwrap();
+    let b = store.create_user(&new_user("bob")).unwrap();
+    store.apply_friend(a, b, "hello", "Bob").unwrap();
+    // Make the last write of the transaction (the thread) fail inside the database.
+    let raw = rusqlite::Connection::open(db.file()).unwrap();
+    raw.execute_batch("CREATE TRIGGER no_threads BEFORE INSERT ON threads BEGIN SELECT RAISE(ABORT, 'injected'); END;")
+        .unwrap();
+    assert!(store.accept_friend(a, b, "Ann").is_err());
+    assert!(!store.are_friends(a, b).unwrap() && !store.are_friends(b, a).unwrap());
+    assert_eq!(store.login_data(b).unwrap().unwrap().applications.len(), 1, "still pending");
+    raw.execute_batch("DROP TRIGGER no_threads;").unwrap();
+    store.accept_friend(a, b, "Ann").unwrap();
+    assert!(store.are_friends(a, b).unwrap());
+}
+
+#[test]
+fn sqlite_migrations_are_idempotent_and_data_survives_reopening() {
+    let db = TempDb::new("reopen");
+    let uid = db.connect().create_user(&new_user("kept")).unwrap();
+    let mut again = db.connect(); // runs the migrations again: nothing to do
+    assert_eq!(again.user_by_uid(uid).unwrap().unwrap().name, "kept");
+    let raw = rusqlite::Connection::open(db.file()).unwrap();
+    let versions: i64 =
+        raw.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
+    assert_eq!(versions, 1);
+}
