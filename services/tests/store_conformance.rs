@@ -1,8 +1,11 @@
 //! The store's conformance suite: every operation and its rules. Written
-//! once against `StoreConn`; each backend runs it (the embedded SQLite
-//! backend here, on a fresh database file per test).
+//! once against `StoreConn`; both backends run it: the embedded SQLite
+//! backend on a fresh file per test, and MySQL/MariaDB on a fresh database
+//! per test (dropped afterwards) on the server named by IM_TEST_MYSQL_URL,
+//! by default mysql://root@127.0.0.1:3306 (tools/test.sh provides one).
 
 use services::store::model::*;
+use services::store::mysql::{MysqlBackend, MysqlConn};
 use services::store::sqlite::{SqliteBackend, SqliteConn};
 use services::store::{Backend, StoreConn, StoreError};
 use std::path::PathBuf;
@@ -268,4 +271,135 @@ fn sqlite_migrations_are_idempotent_and_data_survives_reopening() {
     let versions: i64 =
         raw.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
     assert_eq!(versions, 1);
+}
+
+// ----- MySQL / MariaDB runs the same suite ---------------------------------
+
+/// A database of its own for one test on the test server, dropped afterwards.
+struct MysqlTempDb {
+    server: String,
+    name: String,
+}
+
+impl MysqlTempDb {
+    fn new(test: &str) -> MysqlTempDb {
+        let server = std::env::var("IM_TEST_MYSQL_URL")
+            .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
+        let server = server.trim_end_matches('/').to_string();
+        let name = format!("im_test_{}_{test}", std::process::id());
+        let mut admin = mysql::Conn::new(mysql::Opts::from_url(&server).expect("IM_TEST_MYSQL_URL is a mysql:// URL"))
+            .unwrap_or_else(|e| {
+                panic!(
+                    "no MySQL/MariaDB server at {server} ({e}). Run the tests with tools/test.sh, which \
+                     starts one, or set IM_TEST_MYSQL_URL=mysql://user:password@host:port"
+                )
+            });
+        use mysql::prelude::Queryable;
+        admin.query_drop(format!("DROP DATABASE IF EXISTS {name}")).unwrap();
+        admin.query_drop(format!("CREATE DATABASE {name} CHARACTER SET utf8mb4")).unwrap();
+        MysqlTempDb { server, name }
+    }
+
+    fn url(&self) -> String {
+        format!("{}/{}", self.server, self.name)
+    }
+
+    fn connect(&self) -> MysqlConn {
+        MysqlBackend::new(&self.url()).unwrap().connect().expect("connect to the test database")
+    }
+}
+
+impl Drop for MysqlTempDb {
+    fn drop(&mut self) {
+        use mysql::prelude::Queryable;
+        if let Ok(mut admin) = mysql::Conn::new(mysql::Opts::from_url(&self.server).unwrap()) {
+            let _ = admin.query_drop(format!("DROP DATABASE IF EXISTS {}", self.name));
+        }
+    }
+}
+
+#[test]
+fn mysql_users_are_unique_by_name_and_email() {
+    let db = MysqlTempDb::new("users");
+    users_are_unique_by_name_and_email(&mut db.connect());
+}
+
+#[test]
+fn mysql_friends_are_made_by_application_and_acceptance() {
+    let db = MysqlTempDb::new("friends");
+    friends_are_made_by_application_and_acceptance(&mut db.connect());
+}
+
+#[test]
+fn mysql_threads_are_private_unique_and_paged() {
+    let db = MysqlTempDb::new("threads");
+    threads_are_private_unique_and_paged(&mut db.connect());
+}
+
+#[test]
+fn mysql_messages_are_idempotent_paged_and_delivered_in_order() {
+    let db = MysqlTempDb::new("messages");
+    messages_are_idempotent_paged_and_delivered_in_order(&mut db.connect());
+}
+
+#[test]
+fn mysql_concurrent_registrations_of_one_name_have_one_winner() {
+    let db = MysqlTempDb::new("race");
+    db.connect(); // create the schema once
+    let url = db.url();
+    let outcomes: Vec<Result<u64, StoreError>> = (0..8)
+        .map(|i| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let mut conn = MysqlBackend::new(&url).unwrap().connect().unwrap();
+                conn.create_user(&NewUser {
+                    email: format!("racer{i}@example.com"),
+                    ..new_user("racer")
+                })
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1, "{outcomes:?}");
+    assert!(outcomes
+        .iter()
+        .filter(|o| o.is_err())
+        .all(|o| matches!(o, Err(StoreError::Conflict(_)))));
+}
+
+#[test]
+fn mysql_a_failed_acceptance_changes_nothing() {
+    use mysql::prelude::Queryable;
+    let db = MysqlTempDb::new("atomic");
+    let mut store = db.connect();
+    let a = store.create_user(&new_user("ann")).unwrap();
+    let b = store.create_user(&new_user("bob")).unwrap();
+    store.apply_friend(a, b, "hello", "Bob").unwrap();
+    // Make the last write of the transaction (the thread) fail inside the database.
+    let mut raw = mysql::Conn::new(mysql::Opts::from_url(&db.url()).unwrap()).unwrap();
+    raw.query_drop(
+        "CREATE TRIGGER no_threads BEFORE INSERT ON threads FOR EACH ROW \
+         SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected'",
+    )
+    .unwrap();
+    assert!(store.accept_friend(a, b, "Ann").is_err());
+    assert!(!store.are_friends(a, b).unwrap() && !store.are_friends(b, a).unwrap());
+    assert_eq!(store.login_data(b).unwrap().unwrap().applications.len(), 1, "still pending");
+    raw.query_drop("DROP TRIGGER no_threads").unwrap();
+    store.accept_friend(a, b, "Ann").unwrap();
+    assert!(store.are_friends(a, b).unwrap());
+}
+
+#[test]
+fn mysql_migrations_are_idempotent_and_data_survives_reconnecting() {
+    use mysql::prelude::Queryable;
+    let db = MysqlTempDb::new("reopen");
+    let uid = db.connect().create_user(&new_user("kept")).unwrap();
+    let mut again = db.connect();
+    assert_eq!(again.user_by_uid(uid).unwrap().unwrap().name, "kept");
+    let mut raw = mysql::Conn::new(mysql::Opts::from_url(&db.url()).unwrap()).unwrap();
+    let versions: Option<u64> = raw.query_first("SELECT COUNT(*) FROM schema_migrations").unwrap();
+    assert_eq!(versions, Some(1));
 }

@@ -6,12 +6,15 @@
 //! | [`api`] | [`StoreConn`]: the operations every backend implements |
 //! | [`model`] | the records read and written |
 //! | [`sqlite`] | the embedded backend (SQLite in one file) |
+//! | [`mysql`] | the production backend (MySQL or MariaDB) |
 //!
-//! The MySQL backend and the batched message writer come next (issue 4 is
-//! in progress); both backends will run one conformance suite.
+//! Both backends run one conformance suite. The batched message writer and
+//! the pool's fault tests against a real MariaDB come next (issue 4 is in
+//! progress).
 
 pub mod api;
 pub mod model;
+pub mod mysql;
 pub mod pool;
 pub mod sqlite;
 

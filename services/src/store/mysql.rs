@@ -1,0 +1,485 @@
+//! The production backend: MySQL or MariaDB through the `mysql` crate.
+//!
+//! Every statement that carries data is a prepared statement with bound
+//! parameters (the crate caches them per connection). Writes that must agree
+//! run in one transaction. Messages are appended with one multi-row insert per
+//! batch, so a batch of 1,000 costs one round trip and one commit.
+
+use super::api::StoreConn;
+use super::model::*;
+use super::pool::{Backend, StoreError};
+use mysql::prelude::Queryable;
+use mysql::{Conn, Opts, Params, TxOpts, Value};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Versioned migrations, applied in order, each once.
+const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("migrations/mysql/0001_init.sql"))];
+
+const USER_COLUMNS: &str = "uid, name, email, password_hash, nick, descr, sex, icon";
+const MESSAGE_COLUMNS: &str =
+    "message_id, thread_id, sender, receiver, unique_id, content, chat_time, delivered";
+
+type UserRow = (u64, String, String, String, String, String, i32, String);
+type MessageRow = (u64, u64, u64, u64, String, String, i64, i8);
+
+/// Opens connections to one MySQL/MariaDB database.
+pub struct MysqlBackend {
+    opts: Opts,
+}
+
+impl MysqlBackend {
+    /// A backend for `url` (`mysql://user:password@host:port/database`).
+    /// The password may also come from the environment (see the config).
+    pub fn new(url: &str) -> Result<MysqlBackend, StoreError> {
+        let opts = Opts::from_url(url)
+            .map_err(|e| StoreError::Unavailable(format!("bad MySQL URL: {e}")))?;
+        Ok(MysqlBackend { opts })
+    }
+}
+
+impl Backend for MysqlBackend {
+    type Conn = MysqlConn;
+
+    fn connect(&self) -> Result<MysqlConn, StoreError> {
+        let conn =
+            Conn::new(self.opts.clone()).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let mut conn = MysqlConn { conn };
+        conn.conn.query_drop("SET NAMES utf8mb4").map_err(db_error)?;
+        conn.migrate()?;
+        Ok(conn)
+    }
+
+    fn ping(&self, conn: &mut MysqlConn) -> bool {
+        conn.conn.query_drop("SELECT 1").is_ok()
+    }
+}
+
+/// One connection to MySQL/MariaDB.
+pub struct MysqlConn {
+    conn: Conn,
+}
+
+impl MysqlConn {
+    /// Applies missing migrations under a named lock, so that workers
+    /// connecting at the same time apply each migration exactly once.
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let c = &mut self.conn;
+        let locked: Option<i64> =
+            c.query_first("SELECT GET_LOCK('im_schema_migrations', 30)").map_err(db_error)?;
+        if locked != Some(1) {
+            return Err(StoreError::Unavailable("could not take the migration lock".into()));
+        }
+        let outcome = apply_migrations(c);
+        let _ = c.query_drop("DO RELEASE_LOCK('im_schema_migrations')");
+        outcome
+    }
+
+    fn user_where(
+        &mut self,
+        condition: &str,
+        value: Value,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE {condition}");
+        let row: Option<UserRow> = self.conn.exec_first(sql, (value,)).map_err(db_error)?;
+        Ok(row.map(user_from_row))
+    }
+}
+
+fn apply_migrations(c: &mut Conn) -> Result<(), StoreError> {
+    c.query_drop(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INT UNSIGNED NOT NULL PRIMARY KEY, \
+         applied_ms BIGINT NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+    )
+    .map_err(db_error)?;
+    for (version, sql) in MIGRATIONS {
+        let applied: Option<u32> = c
+            .exec_first("SELECT version FROM schema_migrations WHERE version = ?", (version,))
+            .map_err(db_error)?;
+        if applied.is_some() {
+            continue;
+        }
+        // DDL commits implicitly in MySQL; the version row is written last,
+        // and each statement is idempotent only through this check.
+        for statement in sql.split(";\n").map(str::trim).filter(|s| !s.is_empty() && !is_comment(s))
+        {
+            c.query_drop(statement).map_err(db_error)?;
+        }
+        c.exec_drop(
+            "INSERT INTO schema_migrations (version, applied_ms) VALUES (?, ?)",
+            (version, now_ms()),
+        )
+        .map_err(db_error)?;
+        log::info!("MySQL store: applied migration {version}");
+    }
+    Ok(())
+}
+
+fn is_comment(statement: &str) -> bool {
+    statement.lines().all(|line| line.trim().is_empty() || line.trim_start().starts_with("--"))
+}
+
+impl StoreConn for MysqlConn {
+    fn create_user(&mut self, user: &NewUser) -> Result<u64, StoreError> {
+        self.conn
+            .exec_drop(
+                "INSERT INTO users (name, email, password_hash, nick, descr, sex, icon) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (&user.name, &user.email, &user.password_hash, &user.nick, &user.desc, user.sex, &user.icon),
+            )
+            .map_err(db_error)?;
+        Ok(self.conn.last_insert_id())
+    }
+
+    fn user_by_uid(&mut self, uid: u64) -> Result<Option<UserRecord>, StoreError> {
+        self.user_where("uid = ?", uid.into())
+    }
+
+    fn user_by_name(&mut self, name: &str) -> Result<Option<UserRecord>, StoreError> {
+        self.user_where("name = ?", name.into())
+    }
+
+    fn user_by_email(&mut self, email: &str) -> Result<Option<UserRecord>, StoreError> {
+        self.user_where("email = ?", email.into())
+    }
+
+    fn update_password_hash(&mut self, uid: u64, hash: &str) -> Result<bool, StoreError> {
+        self.conn
+            .exec_drop("UPDATE users SET password_hash = ? WHERE uid = ?", (hash, uid))
+            .map_err(db_error)?;
+        Ok(self.conn.affected_rows() == 1)
+    }
+
+    fn apply_friend(
+        &mut self,
+        from: u64,
+        to: u64,
+        apply_text: &str,
+        remark: &str,
+    ) -> Result<(), StoreError> {
+        if self.are_friends(from, to)? {
+            return Err(StoreError::Conflict("already friends".into()));
+        }
+        self.conn
+            .exec_drop(
+                "INSERT INTO friend_applies (from_uid, to_uid, apply_text, remark, status) VALUES (?, ?, ?, ?, 0)
+                 ON DUPLICATE KEY UPDATE apply_text = VALUES(apply_text), remark = VALUES(remark), status = 0",
+                (from, to, apply_text, remark),
+            )
+            .map_err(db_error)
+    }
+
+    fn accept_friend(
+        &mut self,
+        applicant: u64,
+        acceptor: u64,
+        remark: &str,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.conn.start_transaction(TxOpts::default()).map_err(db_error)?;
+        let applicant_remark: Option<String> = tx
+            .exec_first(
+                "SELECT remark FROM friend_applies WHERE from_uid = ? AND to_uid = ? AND status = 0 FOR UPDATE",
+                (applicant, acceptor),
+            )
+            .map_err(db_error)?;
+        let Some(applicant_remark) = applicant_remark else {
+            return Err(StoreError::Conflict("no pending application".into()));
+        };
+        tx.exec_drop(
+            "UPDATE friend_applies SET status = 1 WHERE from_uid = ? AND to_uid = ?",
+            (applicant, acceptor),
+        )
+        .map_err(db_error)?;
+        let insert = "INSERT INTO friends (uid, friend_uid, remark) VALUES (?, ?, ?)
+                      ON DUPLICATE KEY UPDATE remark = VALUES(remark)";
+        tx.exec_drop(insert, (applicant, acceptor, applicant_remark)).map_err(db_error)?;
+        tx.exec_drop(insert, (acceptor, applicant, remark)).map_err(db_error)?;
+        let thread_id = private_thread_in(&mut tx, applicant, acceptor)?;
+        tx.commit().map_err(db_error)?;
+        Ok(thread_id)
+    }
+
+    fn are_friends(&mut self, a: u64, b: u64) -> Result<bool, StoreError> {
+        let found: Option<u8> = self
+            .conn
+            .exec_first("SELECT 1 FROM friends WHERE uid = ? AND friend_uid = ?", (a, b))
+            .map_err(db_error)?;
+        Ok(found.is_some())
+    }
+
+    fn login_data(&mut self, uid: u64) -> Result<Option<LoginData>, StoreError> {
+        let Some(user) = self.user_by_uid(uid)? else { return Ok(None) };
+        let columns = prefixed_user_columns();
+        let friends = self
+            .conn
+            .exec_map(
+                format!(
+                    "SELECT {columns}, f.remark FROM friends f JOIN users u ON u.uid = f.friend_uid \
+                     WHERE f.uid = ? ORDER BY u.uid"
+                ),
+                (uid,),
+                |row: mysql::Row| -> Result<FriendRecord, StoreError> {
+                    let (user, rest) = split_user(row)?;
+                    Ok(FriendRecord { user, remark: take(&rest, 0)? })
+                },
+            )
+            .map_err(db_error)?
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
+        let applications = self
+            .conn
+            .exec_map(
+                format!(
+                    "SELECT {columns}, a.apply_text, a.status FROM friend_applies a JOIN users u ON u.uid = a.from_uid \
+                     WHERE a.to_uid = ? AND a.status = 0 ORDER BY u.uid"
+                ),
+                (uid,),
+                |row: mysql::Row| -> Result<ApplyRecord, StoreError> {
+                    let (applicant, rest) = split_user(row)?;
+                    Ok(ApplyRecord { applicant, apply_text: take(&rest, 0)?, status: take(&rest, 1)? })
+                },
+            )
+            .map_err(db_error)?
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(LoginData { user, friends, applications }))
+    }
+
+    fn private_thread(&mut self, a: u64, b: u64) -> Result<u64, StoreError> {
+        let mut tx = self.conn.start_transaction(TxOpts::default()).map_err(db_error)?;
+        let thread_id = private_thread_in(&mut tx, a, b)?;
+        tx.commit().map_err(db_error)?;
+        Ok(thread_id)
+    }
+
+    fn thread(&mut self, thread_id: u64) -> Result<Option<ThreadRecord>, StoreError> {
+        let row: Option<(u64, u64, u64)> = self
+            .conn
+            .exec_first(
+                "SELECT thread_id, user1_id, user2_id FROM threads WHERE thread_id = ?",
+                (thread_id,),
+            )
+            .map_err(db_error)?;
+        Ok(row.map(|(thread_id, user1_id, user2_id)| ThreadRecord {
+            thread_id,
+            user1_id,
+            user2_id,
+        }))
+    }
+
+    fn threads_of(
+        &mut self,
+        uid: u64,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<ThreadRecord>, StoreError> {
+        self.conn
+            .exec_map(
+                "(SELECT thread_id, user1_id, user2_id FROM threads WHERE user1_id = ? AND thread_id > ?)
+                 UNION ALL
+                 (SELECT thread_id, user1_id, user2_id FROM threads WHERE user2_id = ? AND thread_id > ?)
+                 ORDER BY thread_id LIMIT ?",
+                (uid, after, uid, after, limit as u64),
+                |(thread_id, user1_id, user2_id): (u64, u64, u64)| ThreadRecord { thread_id, user1_id, user2_id },
+            )
+            .map_err(db_error)
+    }
+
+    fn append_messages(&mut self, batch: &[NewMessage]) -> Result<Vec<StoredMessage>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let chat_time = now_ms();
+        let mut tx = self.conn.start_transaction(TxOpts::default()).map_err(db_error)?;
+        let mut threads: Vec<((u64, u64), u64)> = Vec::new();
+        let mut values: Vec<Value> = Vec::with_capacity(batch.len() * 6);
+        for m in batch {
+            let pair = (m.sender.min(m.receiver), m.sender.max(m.receiver));
+            let thread_id = match threads.iter().find(|(p, _)| *p == pair) {
+                Some((_, id)) => *id,
+                None => {
+                    let id = private_thread_in(&mut tx, m.sender, m.receiver)?;
+                    threads.push((pair, id));
+                    id
+                }
+            };
+            values.extend([
+                thread_id.into(),
+                m.sender.into(),
+                m.receiver.into(),
+                m.unique_id.as_str().into(),
+                m.content.as_str().into(),
+                chat_time.into(),
+            ]);
+        }
+        // One multi-row insert; rows whose (sender, unique_id) exists are skipped.
+        let rows = vec!["(?, ?, ?, ?, ?, ?)"; batch.len()].join(", ");
+        tx.exec_drop(
+            format!(
+                "INSERT INTO messages (thread_id, sender, receiver, unique_id, content, chat_time) VALUES {rows}
+                 ON DUPLICATE KEY UPDATE message_id = message_id"
+            ),
+            Params::Positional(values),
+        )
+        .map_err(db_error)?;
+        // Read back every message of the batch (new or already stored) by its key.
+        let keys = vec!["(sender = ? AND unique_id = ?)"; batch.len()].join(" OR ");
+        let key_values: Vec<Value> =
+            batch.iter().flat_map(|m| [m.sender.into(), m.unique_id.as_str().into()]).collect();
+        let found: Vec<StoredMessage> = tx
+            .exec_map(
+                format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE {keys}"),
+                Params::Positional(key_values),
+                message_from_row,
+            )
+            .map_err(db_error)?;
+        tx.commit().map_err(db_error)?;
+        batch
+            .iter()
+            .map(|m| {
+                found
+                    .iter()
+                    .find(|s| s.sender == m.sender && s.unique_id == m.unique_id)
+                    .cloned()
+                    .ok_or_else(|| {
+                        StoreError::Database("a stored message could not be read back".into())
+                    })
+            })
+            .collect()
+    }
+
+    fn thread_page(
+        &mut self,
+        thread_id: u64,
+        before: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let before = if before == 0 { u64::MAX } else { before };
+        self.conn
+            .exec_map(
+                format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE thread_id = ? AND message_id < ? \
+                     ORDER BY message_id DESC LIMIT ?"
+                ),
+                (thread_id, before, limit as u64),
+                message_from_row,
+            )
+            .map_err(db_error)
+    }
+
+    fn pending_for(
+        &mut self,
+        receiver: u64,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.conn
+            .exec_map(
+                format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE receiver = ? AND delivered = 0 AND message_id > ? \
+                     ORDER BY message_id LIMIT ?"
+                ),
+                (receiver, after, limit as u64),
+                message_from_row,
+            )
+            .map_err(db_error)
+    }
+
+    fn mark_delivered(&mut self, receiver: u64, message_ids: &[u64]) -> Result<u64, StoreError> {
+        if message_ids.is_empty() {
+            return Ok(0);
+        }
+        let marks = vec!["?"; message_ids.len()].join(", ");
+        let mut values: Vec<Value> = vec![receiver.into()];
+        values.extend(message_ids.iter().map(|&id| Value::from(id)));
+        self.conn
+            .exec_drop(
+                format!("UPDATE messages SET delivered = 1 WHERE receiver = ? AND delivered = 0 AND message_id IN ({marks})"),
+                Params::Positional(values),
+            )
+            .map_err(db_error)?;
+        Ok(self.conn.affected_rows())
+    }
+}
+
+/// The thread of two users inside `tx`, created if absent.
+fn private_thread_in(tx: &mut mysql::Transaction<'_>, a: u64, b: u64) -> Result<u64, StoreError> {
+    let (low, high) = (a.min(b), a.max(b));
+    tx.exec_drop("INSERT IGNORE INTO threads (user1_id, user2_id) VALUES (?, ?)", (low, high))
+        .map_err(db_error)?;
+    let id: Option<u64> = tx
+        .exec_first(
+            "SELECT thread_id FROM threads WHERE user1_id = ? AND user2_id = ?",
+            (low, high),
+        )
+        .map_err(db_error)?;
+    id.ok_or_else(|| StoreError::Database("thread vanished".into()))
+}
+
+fn prefixed_user_columns() -> String {
+    USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
+}
+
+fn user_from_row((uid, name, email, password_hash, nick, desc, sex, icon): UserRow) -> UserRecord {
+    UserRecord { uid, name, email, password_hash, nick, desc, sex, icon }
+}
+
+/// The first eight columns as a user; the rest are returned for the caller.
+fn split_user(row: mysql::Row) -> Result<(UserRecord, Vec<Value>), StoreError> {
+    let mut values = row.unwrap();
+    let rest = values.split_off(8.min(values.len()));
+    let user = UserRecord {
+        uid: take(&values, 0)?,
+        name: take(&values, 1)?,
+        email: take(&values, 2)?,
+        password_hash: take(&values, 3)?,
+        nick: take(&values, 4)?,
+        desc: take(&values, 5)?,
+        sex: take(&values, 6)?,
+        icon: take(&values, 7)?,
+    };
+    Ok((user, rest))
+}
+
+fn take<T: mysql::prelude::FromValue>(values: &[Value], index: usize) -> Result<T, StoreError> {
+    let value = values.get(index).cloned().unwrap_or(Value::NULL);
+    mysql::from_value_opt(value).map_err(|e| StoreError::Database(format!("unexpected value: {e}")))
+}
+
+fn message_from_row(row: MessageRow) -> StoredMessage {
+    let (message_id, thread_id, sender, receiver, unique_id, content, chat_time, delivered) = row;
+    StoredMessage {
+        message_id,
+        thread_id,
+        sender,
+        receiver,
+        unique_id,
+        content,
+        chat_time,
+        delivered: delivered != 0,
+    }
+}
+
+/// MySQL error codes that mean the connection is gone.
+const CONNECTION_GONE: [u16; 5] = [1053, 1927, 2006, 2013, 2055];
+const DUPLICATE_KEY: u16 = 1062;
+
+fn db_error(e: mysql::Error) -> StoreError {
+    match &e {
+        mysql::Error::MySqlError(server) if server.code == DUPLICATE_KEY => {
+            StoreError::Conflict(server.message.clone())
+        }
+        mysql::Error::MySqlError(server) if CONNECTION_GONE.contains(&server.code) => {
+            StoreError::ConnectionLost(e.to_string())
+        }
+        mysql::Error::IoError(_) | mysql::Error::CodecError(_) => {
+            StoreError::ConnectionLost(e.to_string())
+        }
+        mysql::Error::DriverError(
+            mysql::DriverError::PacketOutOfSync | mysql::DriverError::UnexpectedPacket,
+        ) => StoreError::ConnectionLost(e.to_string()),
+        _ => StoreError::Database(e.to_string()),
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
