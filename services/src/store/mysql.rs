@@ -23,6 +23,7 @@ type UserRow = (u64, String, String, String, String, String, i32, String);
 type MessageRow = (u64, u64, u64, u64, String, String, i64, i8);
 
 /// Opens connections to one MySQL/MariaDB database.
+#[derive(Clone)]
 pub struct MysqlBackend {
     opts: Opts,
 }

@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/sqlite/0001_in
 const USER_COLUMNS: &str = "uid, name, email, password_hash, nick, descr, sex, icon";
 
 /// Opens connections to one SQLite file.
+#[derive(Clone)]
 pub struct SqliteBackend {
     path: PathBuf,
 }

@@ -1,0 +1,192 @@
+//! The batched message writer on both backends: messages from many
+//! submitters are committed together, each submitter hears only after the
+//! commit, one sender's messages keep their order, and a full queue is busy.
+
+use services::store::message_writer::{MessageWriter, WriterConfig};
+use services::store::model::{NewMessage, NewUser, StoredMessage};
+use services::store::mysql::MysqlBackend;
+use services::store::sqlite::SqliteBackend;
+use services::store::{Backend, StoreConn, StoreError};
+use std::sync::mpsc;
+use std::time::Duration;
+
+fn user(store: &mut impl StoreConn, name: &str) -> u64 {
+    let new = NewUser {
+        name: name.into(),
+        email: format!("{name}@example.com"),
+        password_hash: "h".into(),
+        ..NewUser::default()
+    };
+    store.create_user(&new).unwrap()
+}
+
+fn message(sender: u64, receiver: u64, unique_id: String) -> NewMessage {
+    NewMessage { sender, receiver, content: format!("content of {unique_id}"), unique_id }
+}
+
+/// Submits and waits for the stored messages.
+fn store_now(
+    writer: &MessageWriter,
+    messages: Vec<NewMessage>,
+) -> Result<Vec<StoredMessage>, StoreError> {
+    let (tx, rx) = mpsc::channel();
+    writer.submit(messages, move |r| tx.send(r).unwrap())?;
+    rx.recv_timeout(Duration::from_secs(10)).expect("a result")
+}
+
+fn many_submitters_are_committed_together<B: Backend + Clone>(backend: B)
+where
+    B::Conn: StoreConn,
+{
+    let mut store = backend.connect().unwrap();
+    let (a, b) = (user(&mut store, "a"), user(&mut store, "b"));
+    let config = WriterConfig { max_delay: Duration::from_millis(20), ..WriterConfig::default() };
+    let writer = MessageWriter::start(backend.clone(), config).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let submissions = 200;
+    for i in 0..submissions {
+        let messages = vec![message(a, b, format!("m{i}-0")), message(a, b, format!("m{i}-1"))];
+        let expected: Vec<String> = messages.iter().map(|m| m.unique_id.clone()).collect();
+        let tx = tx.clone();
+        let verify = backend.connect().ok();
+        writer
+            .submit(messages, move |result| {
+                let stored = result.unwrap();
+                // The commit has happened: another connection already sees the rows.
+                let mut other = verify.unwrap();
+                let visible = other.pending_for(b, stored[0].message_id - 1, 1).unwrap();
+                assert_eq!(visible[0].message_id, stored[0].message_id);
+                let got: Vec<String> = stored.iter().map(|m| m.unique_id.clone()).collect();
+                tx.send(got == expected).unwrap();
+            })
+            .unwrap();
+    }
+    for _ in 0..submissions {
+        assert!(
+            rx.recv_timeout(Duration::from_secs(20)).unwrap(),
+            "each submitter gets its own messages"
+        );
+    }
+    let metrics = writer.metrics();
+    assert_eq!(metrics.messages.load(std::sync::atomic::Ordering::SeqCst), 400);
+    let batches = metrics.batches.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        batches < submissions as u64 / 2,
+        "{batches} transactions for {submissions} submissions"
+    );
+    assert_eq!(store.pending_for(b, 0, 1000).unwrap().len(), 400);
+}
+
+fn one_senders_messages_keep_their_order_and_resends_are_not_duplicated<B: Backend + Clone>(
+    backend: B,
+) where
+    B::Conn: StoreConn,
+{
+    let mut store = backend.connect().unwrap();
+    let (a, b) = (user(&mut store, "a"), user(&mut store, "b"));
+    let writer = MessageWriter::start(backend, WriterConfig::default()).unwrap();
+    let (tx, rx) = mpsc::channel();
+    for i in 0..500 {
+        let tx = tx.clone();
+        writer
+            .submit(vec![message(a, b, format!("seq{i}"))], move |r| {
+                tx.send((i, r.unwrap()[0].message_id)).unwrap()
+            })
+            .unwrap();
+    }
+    let mut ids: Vec<(i32, u64)> =
+        (0..500).map(|_| rx.recv_timeout(Duration::from_secs(20)).unwrap()).collect();
+    ids.sort();
+    assert!(ids.windows(2).all(|w| w[0].1 < w[1].1), "message ids follow the submission order");
+    let again = store_now(&writer, vec![message(a, b, "seq7".into())]).unwrap();
+    assert_eq!(again[0].message_id, ids[7].1, "a resend gets the stored id back");
+    assert_eq!(store.pending_for(b, 0, 1000).unwrap().len(), 500);
+}
+
+fn temp_sqlite(test: &str) -> (SqliteBackend, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("im-writer-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    (SqliteBackend::new(dir.join("im.sqlite3")), dir)
+}
+
+fn temp_mysql(test: &str) -> (MysqlBackend, String) {
+    use mysql::prelude::Queryable;
+    let server =
+        std::env::var("IM_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
+    let server = server.trim_end_matches('/').to_string();
+    let name = format!("im_writer_{}_{test}", std::process::id());
+    let mut admin = mysql::Conn::new(mysql::Opts::from_url(&server).unwrap()).unwrap_or_else(|e| {
+        panic!("no MySQL/MariaDB at {server} ({e}); run tools/test.sh or set IM_TEST_MYSQL_URL")
+    });
+    admin.query_drop(format!("DROP DATABASE IF EXISTS {name}")).unwrap();
+    admin.query_drop(format!("CREATE DATABASE {name} CHARACTER SET utf8mb4")).unwrap();
+    (MysqlBackend::new(&format!("{server}/{name}")).unwrap(), format!("{server}|{name}"))
+}
+
+fn drop_mysql(handle: &str) {
+    use mysql::prelude::Queryable;
+    let (server, name) = handle.split_once('|').unwrap();
+    let mut admin = mysql::Conn::new(mysql::Opts::from_url(server).unwrap()).unwrap();
+    admin.query_drop(format!("DROP DATABASE IF EXISTS {name}")).unwrap();
+}
+
+#[test]
+fn sqlite_many_submitters_are_committed_together() {
+    let (backend, dir) = temp_sqlite("many");
+    many_submitters_are_committed_together(backend);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn sqlite_order_and_resends() {
+    let (backend, dir) = temp_sqlite("order");
+    one_senders_messages_keep_their_order_and_resends_are_not_duplicated(backend);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn mysql_many_submitters_are_committed_together() {
+    let (backend, handle) = temp_mysql("many");
+    many_submitters_are_committed_together(backend);
+    drop_mysql(&handle);
+}
+
+#[test]
+fn mysql_order_and_resends() {
+    let (backend, handle) = temp_mysql("order");
+    one_senders_messages_keep_their_order_and_resends_are_not_duplicated(backend);
+    drop_mysql(&handle);
+}
+
+#[test]
+fn a_full_writer_queue_is_busy_at_once() {
+    let (backend, dir) = temp_sqlite("busy");
+    let mut store = backend.connect().unwrap();
+    let (a, b) = (user(&mut store, "a"), user(&mut store, "b"));
+    // Hold the database's write lock so the writer's commit waits.
+    let blocker = rusqlite::Connection::open(dir.join("im.sqlite3")).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let config = WriterConfig { queue_capacity: 2, ..WriterConfig::default() };
+    let writer = MessageWriter::start(backend, config).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let mut outcomes = Vec::new();
+    for i in 0..10 {
+        let tx = tx.clone();
+        outcomes
+            .push(writer.submit(vec![message(a, b, format!("x{i}"))], move |r| {
+                tx.send(r.is_ok()).unwrap()
+            }));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(outcomes.contains(&Err(StoreError::Busy)), "{outcomes:?}");
+    blocker.execute_batch("COMMIT").unwrap();
+    let accepted = outcomes.iter().filter(|o| o.is_ok()).count();
+    for _ in 0..accepted {
+        assert!(
+            rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+            "accepted messages are stored once the lock is gone"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
