@@ -44,8 +44,13 @@ impl Backend for MysqlBackend {
     fn connect(&self) -> Result<MysqlConn, StoreError> {
         let conn =
             Conn::new(self.opts.clone()).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let mut conn = MysqlConn { conn };
+        let mut conn = MysqlConn { conn, consecutive_ids: false };
         conn.conn.query_drop("SET NAMES utf8mb4").map_err(db_error)?;
+        let modes: Option<(u32, u32)> = conn
+            .conn
+            .query_first("SELECT @@innodb_autoinc_lock_mode, @@auto_increment_increment")
+            .map_err(db_error)?;
+        conn.consecutive_ids = matches!(modes, Some((0 | 1, 1)));
         conn.migrate()?;
         Ok(conn)
     }
@@ -58,6 +63,10 @@ impl Backend for MysqlBackend {
 /// One connection to MySQL/MariaDB.
 pub struct MysqlConn {
     conn: Conn,
+    /// The server hands out the auto-increment ids of one multi-row insert
+    /// consecutively (innodb_autoinc_lock_mode 0 or 1, increment 1), so a
+    /// batch of only new messages needs no read-back.
+    consecutive_ids: bool,
 }
 
 impl MysqlConn {
@@ -292,6 +301,7 @@ impl StoreConn for MysqlConn {
         let mut tx = self.conn.start_transaction(TxOpts::default()).map_err(db_error)?;
         let mut threads: Vec<((u64, u64), u64)> = Vec::new();
         let mut values: Vec<Value> = Vec::with_capacity(batch.len() * 6);
+        let mut thread_ids = Vec::with_capacity(batch.len());
         for m in batch {
             let pair = (m.sender.min(m.receiver), m.sender.max(m.receiver));
             let thread_id = match threads.iter().find(|(p, _)| *p == pair) {
@@ -302,6 +312,7 @@ impl StoreConn for MysqlConn {
                     id
                 }
             };
+            thread_ids.push(thread_id);
             values.extend([
                 thread_id.into(),
                 m.sender.into(),
@@ -321,28 +332,49 @@ impl StoreConn for MysqlConn {
             Params::Positional(values),
         )
         .map_err(db_error)?;
-        // Read back every message of the batch (new or already stored) by its key.
-        let keys = vec!["(sender = ? AND unique_id = ?)"; batch.len()].join(" OR ");
+        // All new (a duplicate counts 0 affected rows): the ids follow from the first.
+        if self.consecutive_ids && tx.affected_rows() == batch.len() as u64 {
+            if let Some(first) = tx.last_insert_id() {
+                tx.commit().map_err(db_error)?;
+                let stored = batch.iter().zip(thread_ids).enumerate().map(|(i, (m, thread_id))| {
+                    StoredMessage {
+                        message_id: first + i as u64,
+                        thread_id,
+                        sender: m.sender,
+                        receiver: m.receiver,
+                        unique_id: m.unique_id.clone(),
+                        content: m.content.clone(),
+                        chat_time,
+                        delivered: false,
+                    }
+                });
+                return Ok(stored.collect());
+            }
+        }
+        // Otherwise read back every message of the batch (new or already stored) by its key.
+        // A row-constructor IN list is a set of point lookups on the unique index.
+        let keys = vec!["(?, ?)"; batch.len()].join(", ");
         let key_values: Vec<Value> =
             batch.iter().flat_map(|m| [m.sender.into(), m.unique_id.as_str().into()]).collect();
         let found: Vec<StoredMessage> = tx
             .exec_map(
-                format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE {keys}"),
+                format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE (sender, unique_id) IN ({keys})"
+                ),
                 Params::Positional(key_values),
                 message_from_row,
             )
             .map_err(db_error)?;
         tx.commit().map_err(db_error)?;
+        let by_key: std::collections::HashMap<(u64, &str), &StoredMessage> =
+            found.iter().map(|m| ((m.sender, m.unique_id.as_str()), m)).collect();
         batch
             .iter()
             .map(|m| {
-                found
-                    .iter()
-                    .find(|s| s.sender == m.sender && s.unique_id == m.unique_id)
-                    .cloned()
-                    .ok_or_else(|| {
-                        StoreError::Database("a stored message could not be read back".into())
-                    })
+                let stored = by_key.get(&(m.sender, m.unique_id.as_str()));
+                let missing =
+                    || StoreError::Database("a stored message could not be read back".into());
+                stored.map(|s| (*s).clone()).ok_or_else(missing)
             })
             .collect()
     }

@@ -1,0 +1,112 @@
+//! Store benchmark: messages committed per second, by batch size, on
+//! MariaDB/MySQL and on the embedded SQLite store, in one run.
+//!
+//! ```text
+//! cargo run --release -p store-bench [-- --seconds 3 --runs 3 --mysql mysql://root@127.0.0.1:3306]
+//! ```
+//!
+//! Each cell appends messages with `append_messages` (one transaction per
+//! call, one multi-row insert on MySQL) in batches of 1, 16, 128 and 1024, for
+//! `--seconds`, and reports the median of `--runs`. Batch size 1 is the
+//! baseline: one transaction, hence one durable commit, per message. Both
+//! backends commit durably (InnoDB's default flush at commit; SQLite
+//! synchronous=FULL). Each run uses a fresh database.
+
+use mysql::prelude::Queryable;
+use services::store::model::{NewMessage, NewUser};
+use services::store::mysql::MysqlBackend;
+use services::store::sqlite::SqliteBackend;
+use services::store::{Backend, StoreConn};
+use std::time::{Duration, Instant};
+
+const BATCH_SIZES: [usize; 4] = [1, 16, 128, 1024];
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+}
+
+fn main() {
+    let seconds: f64 = arg("--seconds").map_or(3.0, |s| s.parse().expect("--seconds"));
+    let runs: usize = arg("--runs").map_or(3, |s| s.parse().expect("--runs"));
+    let server = arg("--mysql")
+        .or_else(|| std::env::var("IM_TEST_MYSQL_URL").ok())
+        .unwrap_or_else(|| "mysql://root@127.0.0.1:3306".into());
+    let duration = Duration::from_secs_f64(seconds);
+    println!("store bench: {seconds} s per cell, median of {runs} runs; MySQL at {server}");
+    let mut table = Vec::new();
+    for batch in BATCH_SIZES {
+        let mut mysql_rates = Vec::new();
+        let mut sqlite_rates = Vec::new();
+        for run in 0..runs {
+            mysql_rates.push(measure(fresh_mysql(&server, run), batch, duration));
+            sqlite_rates.push(measure(fresh_sqlite(run), batch, duration));
+            println!(
+                "  batch {batch:>4}  run {}  mysql {:>9.0} msg/s   embedded {:>9.0} msg/s",
+                run + 1,
+                mysql_rates[run],
+                sqlite_rates[run]
+            );
+        }
+        table.push((batch, median(mysql_rates), median(sqlite_rates)));
+    }
+    println!();
+    println!("| messages per transaction | MariaDB msg/s | embedded (SQLite) msg/s |");
+    println!("|---:|---:|---:|");
+    for (batch, mysql, sqlite) in table {
+        println!("| {batch} | {mysql:.0} | {sqlite:.0} |");
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    values[values.len() / 2]
+}
+
+/// Messages per second appended in batches of `batch` for `duration`.
+fn measure<B: Backend>(backend: B, batch: usize, duration: Duration) -> f64
+where
+    B::Conn: StoreConn,
+{
+    let mut store = backend.connect().expect("connect");
+    let user = |name: &str| NewUser {
+        name: name.into(),
+        email: format!("{name}@bench"),
+        password_hash: "x".into(),
+        ..NewUser::default()
+    };
+    let a = store.create_user(&user("a")).unwrap();
+    let b = store.create_user(&user("b")).unwrap();
+    let content = "x".repeat(64);
+    let started = Instant::now();
+    let mut stored = 0u64;
+    while started.elapsed() < duration {
+        let messages: Vec<NewMessage> = (0..batch)
+            .map(|i| NewMessage {
+                sender: a,
+                receiver: b,
+                unique_id: format!("{stored}-{i}"),
+                content: content.clone(),
+            })
+            .collect();
+        stored += store.append_messages(&messages).expect("append").len() as u64;
+    }
+    stored as f64 / started.elapsed().as_secs_f64()
+}
+
+fn fresh_mysql(server: &str, run: usize) -> MysqlBackend {
+    let server = server.trim_end_matches('/');
+    let name = format!("im_store_bench_{}_{run}", std::process::id());
+    let mut admin = mysql::Conn::new(mysql::Opts::from_url(server).expect("MySQL URL"))
+        .unwrap_or_else(|e| panic!("no MySQL/MariaDB at {server}: {e}"));
+    admin.query_drop(format!("DROP DATABASE IF EXISTS {name}")).unwrap();
+    admin.query_drop(format!("CREATE DATABASE {name} CHARACTER SET utf8mb4")).unwrap();
+    MysqlBackend::new(&format!("{server}/{name}")).unwrap()
+}
+
+fn fresh_sqlite(run: usize) -> SqliteBackend {
+    let dir = std::env::temp_dir().join(format!("im-store-bench-{}-{run}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    SqliteBackend::new(dir.join("im.sqlite3"))
+}
