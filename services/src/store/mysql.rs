@@ -10,7 +10,7 @@ use super::model::*;
 use super::pool::{Backend, StoreError};
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, Params, TxOpts, Value};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Versioned migrations, applied in order, each once.
 const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("migrations/mysql/0001_init.sql"))];
@@ -34,7 +34,12 @@ impl MysqlBackend {
     pub fn new(url: &str) -> Result<MysqlBackend, StoreError> {
         let opts = Opts::from_url(url)
             .map_err(|e| StoreError::Unavailable(format!("bad MySQL URL: {e}")))?;
-        Ok(MysqlBackend { opts })
+        // A server that stops answering must not hold a worker forever.
+        let opts = mysql::OptsBuilder::from_opts(opts)
+            .tcp_connect_timeout(Some(Duration::from_secs(5)))
+            .read_timeout(Some(Duration::from_secs(60)))
+            .write_timeout(Some(Duration::from_secs(60)));
+        Ok(MysqlBackend { opts: opts.into() })
     }
 }
 
