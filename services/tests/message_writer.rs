@@ -103,6 +103,36 @@ fn one_senders_messages_keep_their_order_and_resends_are_not_duplicated<B: Backe
     assert_eq!(store.pending_for(b, 0, 1000).unwrap().len(), 500);
 }
 
+fn pairs_commit_in_parallel_each_in_order<B: Backend + Clone>(backend: B)
+where
+    B::Conn: StoreConn,
+{
+    let mut store = backend.connect().unwrap();
+    let users: Vec<u64> = (0..8).map(|i| user(&mut store, &format!("p{i}"))).collect();
+    let pairs: Vec<(u64, u64)> = (0..4).map(|i| (users[2 * i], users[2 * i + 1])).collect();
+    let config = WriterConfig { shards: 3, ..WriterConfig::default() };
+    let writer = MessageWriter::start(backend, config).unwrap();
+    let (tx, rx) = mpsc::channel();
+    for seq in 0..150 {
+        for (p, &(a, b)) in pairs.iter().enumerate() {
+            let tx = tx.clone();
+            let done = move |r: Result<Vec<StoredMessage>, StoreError>| {
+                tx.send((p, seq, r.unwrap()[0].message_id)).unwrap()
+            };
+            writer.submit(vec![message(a, b, format!("{p}-{seq}"))], done).unwrap();
+        }
+    }
+    let mut seen: Vec<(usize, i32, u64)> =
+        (0..600).map(|_| rx.recv_timeout(Duration::from_secs(20)).unwrap()).collect();
+    seen.sort();
+    for pair in seen.chunks(150) {
+        assert!(
+            pair.windows(2).all(|w| w[0].2 < w[1].2),
+            "each pair keeps its order across shards"
+        );
+    }
+}
+
 fn temp_sqlite(test: &str) -> (SqliteBackend, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("im-writer-{test}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -160,6 +190,20 @@ fn mysql_order_and_resends() {
 }
 
 #[test]
+fn sqlite_pairs_commit_in_parallel_each_in_order() {
+    let (backend, dir) = temp_sqlite("pairs");
+    pairs_commit_in_parallel_each_in_order(backend);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn mysql_pairs_commit_in_parallel_each_in_order() {
+    let (backend, handle) = temp_mysql("pairs");
+    pairs_commit_in_parallel_each_in_order(backend);
+    drop_mysql(&handle);
+}
+
+#[test]
 fn a_full_writer_queue_is_busy_at_once() {
     let (backend, dir) = temp_sqlite("busy");
     let mut store = backend.connect().unwrap();
@@ -167,7 +211,7 @@ fn a_full_writer_queue_is_busy_at_once() {
     // Hold the database's write lock so the writer's commit waits.
     let blocker = rusqlite::Connection::open(dir.join("im.sqlite3")).unwrap();
     blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
-    let config = WriterConfig { queue_capacity: 2, ..WriterConfig::default() };
+    let config = WriterConfig { shards: 1, queue_capacity: 2, ..WriterConfig::default() };
     let writer = MessageWriter::start(backend, config).unwrap();
     let (tx, rx) = mpsc::channel();
     let mut outcomes = Vec::new();

@@ -56,6 +56,71 @@ fn main() {
     for (batch, mysql, sqlite) in table {
         println!("| {batch} | {mysql:.0} | {sqlite:.0} |");
     }
+
+    // Through the message writer: single-message submissions from 64 pairs of
+    // users, batched by the writer itself, with 1 and 2 shards (connections).
+    println!();
+    println!("| MariaDB through the message writer | msg/s | messages per transaction |");
+    println!("|---|---:|---:|");
+    for shards in [1, 2] {
+        let mut rates = Vec::new();
+        let mut batch_sizes = Vec::new();
+        for run in 0..runs {
+            let (rate, per_batch) =
+                through_writer(fresh_mysql(&server, 100 + run), shards, duration);
+            rates.push(rate);
+            batch_sizes.push(per_batch);
+        }
+        println!("| {shards} shard(s) | {:.0} | {:.0} |", median(rates), median(batch_sizes));
+    }
+}
+
+/// Messages per second, and messages per transaction, through a `MessageWriter`.
+fn through_writer(backend: MysqlBackend, shards: usize, duration: Duration) -> (f64, f64) {
+    use services::store::message_writer::{MessageWriter, WriterConfig};
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    use std::sync::Arc;
+    let mut store = backend.connect().expect("connect");
+    let users: Vec<u64> = (0..128)
+        .map(|i| {
+            let user = NewUser {
+                name: format!("w{i}"),
+                email: format!("w{i}@bench"),
+                password_hash: "x".into(),
+                ..NewUser::default()
+            };
+            store.create_user(&user).unwrap()
+        })
+        .collect();
+    let writer =
+        MessageWriter::start(backend, WriterConfig { shards, ..WriterConfig::default() }).unwrap();
+    let done = Arc::new(AtomicU64::new(0));
+    let content = "x".repeat(64);
+    let started = Instant::now();
+    let mut sent = 0u64;
+    while started.elapsed() < duration {
+        let pair = (sent % 64) as usize;
+        let message = NewMessage {
+            sender: users[2 * pair],
+            receiver: users[2 * pair + 1],
+            unique_id: format!("s{sent}"),
+            content: content.clone(),
+        };
+        let counter = done.clone();
+        match writer.submit(vec![message], move |r| {
+            if r.is_ok() {
+                counter.fetch_add(1, Relaxed);
+            }
+        }) {
+            Ok(()) => sent += 1,
+            Err(_) => std::thread::sleep(Duration::from_micros(200)), // queue full: back off
+        }
+    }
+    let elapsed = started.elapsed();
+    let committed = done.load(Relaxed);
+    let batches = writer.metrics().batches.load(Relaxed).max(1);
+    drop(writer);
+    (committed as f64 / elapsed.as_secs_f64(), committed as f64 / batches as f64)
 }
 
 fn median(mut values: Vec<f64>) -> f64 {

@@ -10,10 +10,14 @@
 //! With `max_delay` zero (the default) nothing waits: while one batch commits,
 //! the next accumulates, so batches grow with the load by themselves.
 //!
-//! The writer commits on its own connection, one batch after another, so the
-//! messages of one sender to one receiver are stored in the order they were
-//! submitted. A batch that loses its connection is retried once on a new one
-//! (appends are idempotent on (sender, unique_id), so that is safe).
+//! The writer has `shards` threads, each committing on its own connection,
+//! one batch after another. A submission goes to the shard of its first
+//! message's pair of users, so the messages between two users are always
+//! committed by the same thread, in the order they were submitted, while
+//! other pairs commit in parallel (a single MySQL connection is served by one
+//! server thread, which caps one shard at one core of the database). A batch
+//! that loses its connection is retried once on a new one (appends are
+//! idempotent on (sender, unique_id), so that is safe).
 
 use super::api::StoreConn;
 use super::model::{NewMessage, StoredMessage};
@@ -27,6 +31,8 @@ use std::time::{Duration, Instant};
 /// Writer settings.
 #[derive(Debug, Clone)]
 pub struct WriterConfig {
+    /// Writer threads (and connections); pairs of users are spread over them.
+    pub shards: usize,
     /// Most messages in one transaction.
     pub max_batch: usize,
     /// How long a batch smaller than `max_batch` may wait for more.
@@ -37,7 +43,12 @@ pub struct WriterConfig {
 
 impl Default for WriterConfig {
     fn default() -> WriterConfig {
-        WriterConfig { max_batch: 1024, max_delay: Duration::ZERO, queue_capacity: 16 * 1024 }
+        WriterConfig {
+            shards: 2,
+            max_batch: 1024,
+            max_delay: Duration::ZERO,
+            queue_capacity: 16 * 1024,
+        }
     }
 }
 
@@ -63,24 +74,38 @@ struct Submission {
 
 /// Handle to the writer thread. Dropping it commits what is queued and stops.
 pub struct MessageWriter {
-    sender: Option<Sender<Submission>>,
-    thread: Option<JoinHandle<()>>,
+    /// One queue per shard; emptied when stopping.
+    senders: Vec<Sender<Submission>>,
+    threads: Vec<JoinHandle<()>>,
     metrics: Arc<WriterMetrics>,
 }
 
 impl MessageWriter {
-    /// Starts the writer thread with its own connection from `backend`.
-    pub fn start<B: Backend>(backend: B, config: WriterConfig) -> std::io::Result<MessageWriter>
+    /// Starts the writer threads, each with its own connection from `backend`.
+    pub fn start<B: Backend + Clone>(
+        backend: B,
+        config: WriterConfig,
+    ) -> std::io::Result<MessageWriter>
     where
         B::Conn: StoreConn,
     {
-        let (sender, receiver) = bounded(config.queue_capacity.max(1));
         let metrics = Arc::new(WriterMetrics::default());
-        let worker = Worker { backend, conn: None, config, metrics: metrics.clone() };
-        let thread = std::thread::Builder::new()
-            .name("message-writer".into())
-            .spawn(move || worker.run(receiver))?;
-        Ok(MessageWriter { sender: Some(sender), thread: Some(thread), metrics })
+        let (mut senders, mut threads) = (Vec::new(), Vec::new());
+        for shard in 0..config.shards.max(1) {
+            let (sender, receiver) = bounded(config.queue_capacity.max(1));
+            let worker = Worker {
+                backend: backend.clone(),
+                conn: None,
+                config: config.clone(),
+                metrics: metrics.clone(),
+            };
+            let thread = std::thread::Builder::new()
+                .name(format!("message-writer-{shard}"))
+                .spawn(move || worker.run(receiver))?;
+            senders.push(sender);
+            threads.push(thread);
+        }
+        Ok(MessageWriter { senders, threads, metrics })
     }
 
     /// Queues messages to store; `done` runs on the writer thread after the
@@ -91,8 +116,16 @@ impl MessageWriter {
         messages: Vec<NewMessage>,
         done: impl FnOnce(Result<Vec<StoredMessage>, StoreError>) + Send + 'static,
     ) -> Result<(), StoreError> {
-        let sender =
-            self.sender.as_ref().ok_or_else(|| StoreError::Unavailable("writer stopped".into()))?;
+        // The pair of users picks the shard, so one pair is always committed in order.
+        let pair = messages
+            .first()
+            .map_or((0, 0), |m| (m.sender.min(m.receiver), m.sender.max(m.receiver)));
+        let hash = pair.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ pair.1;
+        let shard = (hash % self.senders.len().max(1) as u64) as usize;
+        let sender = self
+            .senders
+            .get(shard)
+            .ok_or_else(|| StoreError::Unavailable("writer stopped".into()))?;
         match sender.try_send(Submission { messages, done: Box::new(done) }) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => {
@@ -105,9 +138,9 @@ impl MessageWriter {
         }
     }
 
-    /// Submissions waiting for the writer.
+    /// Submissions waiting, over all shards.
     pub fn queue_depth(&self) -> usize {
-        self.sender.as_ref().map_or(0, Sender::len)
+        self.senders.iter().map(Sender::len).sum()
     }
 
     pub fn metrics(&self) -> &Arc<WriterMetrics> {
@@ -117,8 +150,8 @@ impl MessageWriter {
 
 impl Drop for MessageWriter {
     fn drop(&mut self) {
-        self.sender.take();
-        if let Some(thread) = self.thread.take() {
+        self.senders.clear(); // each shard commits what it has queued, then stops
+        for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
     }
