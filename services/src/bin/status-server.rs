@@ -25,11 +25,13 @@ fn main() {
     if let Err(e) = services::logging::init(&config.log_level) {
         exit_with(&format!("log_level: {e}"));
     }
+    // Before anything starts: a SIGTERM during start-up must stop us gracefully too.
+    let stop =
+        services::shutdown::StopSignals::register().unwrap_or_else(|e| exit_with(&e.to_string()));
     let server = StatusServer::start(&config).unwrap_or_else(|e| exit_with(&e));
     // Tools that start us read this line to learn the port.
     println!("listening on {}", server.local_addr());
-    let signal =
-        services::shutdown::wait_for_stop_signal().unwrap_or_else(|e| exit_with(&e.to_string()));
+    let signal = stop.wait();
     log::info!("{signal}: shutting down");
     server.shutdown(Duration::from_secs(5));
 }
