@@ -20,9 +20,11 @@ missing=()
 need cmake || missing+=(cmake)
 need g++ || missing+=(g++)
 need make || missing+=(make)
+# The store's fault tests run a throwaway MariaDB of their own.
+need mariadbd || missing+=(mariadb-server)
 if ((${#missing[@]})); then
     if [[ $(id -u) == 0 ]] && need apt-get; then
-        step "installing ${missing[*]} (needed to build grpcio's C core)"
+        step "installing ${missing[*]} (grpcio's C core, the store's MariaDB tests)"
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
     else
         echo "missing: ${missing[*]}. On Debian/Ubuntu: sudo apt-get install ${missing[*]}" >&2
