@@ -57,6 +57,14 @@ fn main() {
         println!("| {batch} | {mysql:.0} | {sqlite:.0} |");
     }
 
+    // Two connections appending at once (what two writer shards do).
+    let mut parallel = Vec::new();
+    for run in 0..runs {
+        parallel.push(measure_parallel(fresh_mysql(&server, 200 + run), 1024, duration, 2));
+    }
+    println!();
+    println!("MariaDB, 1024 per transaction, 2 connections at once: {:.0} msg/s", median(parallel));
+
     // Through the message writer: single-message submissions from 64 pairs of
     // users, batched by the writer itself, with 1 and 2 shards (connections).
     println!();
@@ -133,29 +141,54 @@ fn measure<B: Backend>(backend: B, batch: usize, duration: Duration) -> f64
 where
     B::Conn: StoreConn,
 {
-    let mut store = backend.connect().expect("connect");
-    let user = |name: &str| NewUser {
-        name: name.into(),
-        email: format!("{name}@bench"),
-        password_hash: "x".into(),
-        ..NewUser::default()
-    };
-    let a = store.create_user(&user("a")).unwrap();
-    let b = store.create_user(&user("b")).unwrap();
-    let content = "x".repeat(64);
+    measure_parallel(backend, batch, duration, 1)
+}
+
+/// Like [`measure`] with `connections` connections appending at once, each
+/// for its own pair of users (the way writer shards split the load).
+fn measure_parallel<B: Backend + Sync>(
+    backend: B,
+    batch: usize,
+    duration: Duration,
+    connections: usize,
+) -> f64
+where
+    B::Conn: StoreConn,
+{
     let started = Instant::now();
-    let mut stored = 0u64;
-    while started.elapsed() < duration {
-        let messages: Vec<NewMessage> = (0..batch)
-            .map(|i| NewMessage {
-                sender: a,
-                receiver: b,
-                unique_id: format!("{stored}-{i}"),
-                content: content.clone(),
+    let stored: u64 = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..connections)
+            .map(|shard| {
+                let backend = &backend;
+                scope.spawn(move || {
+                    let mut store = backend.connect().expect("connect");
+                    let user = |name: String| NewUser {
+                        email: format!("{name}@bench"),
+                        name,
+                        password_hash: "x".into(),
+                        ..NewUser::default()
+                    };
+                    let a = store.create_user(&user(format!("a{shard}"))).unwrap();
+                    let b = store.create_user(&user(format!("b{shard}"))).unwrap();
+                    let content = "x".repeat(64);
+                    let mut stored = 0u64;
+                    while started.elapsed() < duration {
+                        let messages: Vec<NewMessage> = (0..batch)
+                            .map(|i| NewMessage {
+                                sender: a,
+                                receiver: b,
+                                unique_id: format!("{stored}-{i}"),
+                                content: content.clone(),
+                            })
+                            .collect();
+                        stored += store.append_messages(&messages).expect("append").len() as u64;
+                    }
+                    stored
+                })
             })
             .collect();
-        stored += store.append_messages(&messages).expect("append").len() as u64;
-    }
+        workers.into_iter().map(|w| w.join().unwrap()).sum()
+    });
     stored as f64 / started.elapsed().as_secs_f64()
 }
 
