@@ -2,22 +2,17 @@
 //! submitters are committed together, each submitter hears only after the
 //! commit, one sender's messages keep their order, and a full queue is busy.
 
+mod util;
+
 use services::store::message_writer::{MessageWriter, WriterConfig};
-use services::store::model::{NewMessage, NewUser, StoredMessage};
-use services::store::mysql::MysqlBackend;
-use services::store::sqlite::SqliteBackend;
+use services::store::model::{NewMessage, StoredMessage};
 use services::store::{Backend, StoreConn, StoreError};
 use std::sync::mpsc;
 use std::time::Duration;
+use util::{new_user, TempMysql, TempSqlite};
 
 fn user(store: &mut impl StoreConn, name: &str) -> u64 {
-    let new = NewUser {
-        name: name.into(),
-        email: format!("{name}@example.com"),
-        password_hash: "h".into(),
-        ..NewUser::default()
-    };
-    store.create_user(&new).unwrap()
+    store.create_user(&new_user(name)).unwrap()
 }
 
 fn message(sender: u64, receiver: u64, unique_id: String) -> NewMessage {
@@ -133,83 +128,50 @@ where
     }
 }
 
-fn temp_sqlite(test: &str) -> (SqliteBackend, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!("im-writer-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    (SqliteBackend::new(dir.join("im.sqlite3")), dir)
-}
-
-fn temp_mysql(test: &str) -> (MysqlBackend, String) {
-    use mysql::prelude::Queryable;
-    let server =
-        std::env::var("IM_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
-    let server = server.trim_end_matches('/').to_string();
-    let name = format!("im_writer_{}_{test}", std::process::id());
-    let mut admin = mysql::Conn::new(mysql::Opts::from_url(&server).unwrap()).unwrap_or_else(|e| {
-        panic!("no MySQL/MariaDB at {server} ({e}); run tools/test.sh or set IM_TEST_MYSQL_URL")
-    });
-    admin.query_drop(format!("DROP DATABASE IF EXISTS {name}")).unwrap();
-    admin.query_drop(format!("CREATE DATABASE {name} CHARACTER SET utf8mb4")).unwrap();
-    (MysqlBackend::new(&format!("{server}/{name}")).unwrap(), format!("{server}|{name}"))
-}
-
-fn drop_mysql(handle: &str) {
-    use mysql::prelude::Queryable;
-    let (server, name) = handle.split_once('|').unwrap();
-    let mut admin = mysql::Conn::new(mysql::Opts::from_url(server).unwrap()).unwrap();
-    admin.query_drop(format!("DROP DATABASE IF EXISTS {name}")).unwrap();
-}
-
 #[test]
 fn sqlite_many_submitters_are_committed_together() {
-    let (backend, dir) = temp_sqlite("many");
-    many_submitters_are_committed_together(backend);
-    let _ = std::fs::remove_dir_all(dir);
+    let db = TempSqlite::new("writer-many");
+    many_submitters_are_committed_together(db.backend());
 }
 
 #[test]
 fn sqlite_order_and_resends() {
-    let (backend, dir) = temp_sqlite("order");
-    one_senders_messages_keep_their_order_and_resends_are_not_duplicated(backend);
-    let _ = std::fs::remove_dir_all(dir);
+    let db = TempSqlite::new("writer-order");
+    one_senders_messages_keep_their_order_and_resends_are_not_duplicated(db.backend());
 }
 
 #[test]
 fn mysql_many_submitters_are_committed_together() {
-    let (backend, handle) = temp_mysql("many");
-    many_submitters_are_committed_together(backend);
-    drop_mysql(&handle);
+    let db = TempMysql::new("writer_many");
+    many_submitters_are_committed_together(db.backend());
 }
 
 #[test]
 fn mysql_order_and_resends() {
-    let (backend, handle) = temp_mysql("order");
-    one_senders_messages_keep_their_order_and_resends_are_not_duplicated(backend);
-    drop_mysql(&handle);
+    let db = TempMysql::new("writer_order");
+    one_senders_messages_keep_their_order_and_resends_are_not_duplicated(db.backend());
 }
 
 #[test]
 fn sqlite_pairs_commit_in_parallel_each_in_order() {
-    let (backend, dir) = temp_sqlite("pairs");
-    pairs_commit_in_parallel_each_in_order(backend);
-    let _ = std::fs::remove_dir_all(dir);
+    let db = TempSqlite::new("writer-pairs");
+    pairs_commit_in_parallel_each_in_order(db.backend());
 }
 
 #[test]
 fn mysql_pairs_commit_in_parallel_each_in_order() {
-    let (backend, handle) = temp_mysql("pairs");
-    pairs_commit_in_parallel_each_in_order(backend);
-    drop_mysql(&handle);
+    let db = TempMysql::new("writer_pairs");
+    pairs_commit_in_parallel_each_in_order(db.backend());
 }
 
 #[test]
 fn a_full_writer_queue_is_busy_at_once() {
-    let (backend, dir) = temp_sqlite("busy");
+    let db = TempSqlite::new("writer-busy");
+    let backend = db.backend();
     let mut store = backend.connect().unwrap();
     let (a, b) = (user(&mut store, "a"), user(&mut store, "b"));
     // Hold the database's write lock so the writer's commit waits.
-    let blocker = rusqlite::Connection::open(dir.join("im.sqlite3")).unwrap();
+    let blocker = rusqlite::Connection::open(db.file()).unwrap();
     blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
     let config = WriterConfig { shards: 1, queue_capacity: 2, ..WriterConfig::default() };
     let writer = MessageWriter::start(backend, config).unwrap();
@@ -232,5 +194,4 @@ fn a_full_writer_queue_is_busy_at_once() {
             "accepted messages are stored once the lock is gone"
         );
     }
-    let _ = std::fs::remove_dir_all(dir);
 }

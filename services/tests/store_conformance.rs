@@ -4,49 +4,12 @@
 //! per test (dropped afterwards) on the server named by IM_TEST_MYSQL_URL,
 //! by default mysql://root@127.0.0.1:3306 (tools/test.sh provides one).
 
+mod util;
+
+use mysql::prelude::Queryable;
 use services::store::model::*;
-use services::store::mysql::{MysqlBackend, MysqlConn};
-use services::store::sqlite::{SqliteBackend, SqliteConn};
-use services::store::{Backend, StoreConn, StoreError};
-use std::path::PathBuf;
-
-/// A fresh database file for one test, removed afterwards.
-struct TempDb {
-    dir: PathBuf,
-}
-
-impl TempDb {
-    fn new(test: &str) -> TempDb {
-        let dir = std::env::temp_dir().join(format!("im-store-{test}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDb { dir }
-    }
-
-    fn file(&self) -> PathBuf {
-        self.dir.join("im.sqlite3")
-    }
-
-    fn connect(&self) -> SqliteConn {
-        SqliteBackend::new(self.file()).connect().expect("open the embedded store")
-    }
-}
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn new_user(name: &str) -> NewUser {
-    NewUser {
-        name: name.into(),
-        email: format!("{name}@example.com"),
-        password_hash: format!("$argon2id$hash-of-{name}"),
-        nick: format!("{name} nick"),
-        ..NewUser::default()
-    }
-}
+use services::store::{StoreConn, StoreError};
+use util::{new_user, TempMysql, TempSqlite};
 
 fn message(sender: u64, receiver: u64, unique_id: &str) -> NewMessage {
     NewMessage {
@@ -189,52 +152,23 @@ fn messages_are_idempotent_paged_and_delivered_in_order(store: &mut impl StoreCo
     assert_eq!(store.pending_for(a, 0, 100).unwrap().len(), 1);
 }
 
-// ----- the embedded backend runs the suite --------------------------------
-
-#[test]
-fn sqlite_users_are_unique_by_name_and_email() {
-    let db = TempDb::new("users");
-    users_are_unique_by_name_and_email(&mut db.connect());
-}
-
-#[test]
-fn sqlite_friends_are_made_by_application_and_acceptance() {
-    let db = TempDb::new("friends");
-    friends_are_made_by_application_and_acceptance(&mut db.connect());
-}
-
-#[test]
-fn sqlite_threads_are_private_unique_and_paged() {
-    let db = TempDb::new("threads");
-    threads_are_private_unique_and_paged(&mut db.connect());
-}
-
-#[test]
-fn sqlite_messages_are_idempotent_paged_and_delivered_in_order() {
-    let db = TempDb::new("messages");
-    messages_are_idempotent_paged_and_delivered_in_order(&mut db.connect());
-}
-
-#[test]
-fn sqlite_concurrent_registrations_of_one_name_have_one_winner() {
-    let db = TempDb::new("race");
-    db.connect(); // create the schema once
-    let file = db.file();
-    let outcomes: Vec<Result<u64, StoreError>> = (0..8)
-        .map(|i| {
-            let file = file.clone();
-            std::thread::spawn(move || {
-                let mut conn = SqliteBackend::new(file).connect().unwrap();
-                conn.create_user(&NewUser {
-                    email: format!("racer{i}@example.com"),
-                    ..new_user("racer")
+fn concurrent_registrations_of_one_name_have_one_winner<C: StoreConn>(
+    connect: impl Fn() -> C + Sync,
+) {
+    drop(connect()); // create the schema once
+    let outcomes: Vec<Result<u64, StoreError>> = std::thread::scope(|scope| {
+        let racers: Vec<_> = (0..8)
+            .map(|i| {
+                let connect = &connect;
+                scope.spawn(move || {
+                    let racer =
+                        NewUser { email: format!("racer{i}@example.com"), ..new_user("racer") };
+                    connect().create_user(&racer)
                 })
             })
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .map(|t| t.join().unwrap())
-        .collect();
+            .collect();
+        racers.into_iter().map(|t| t.join().unwrap()).collect()
+    });
     assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1, "{outcomes:?}");
     assert!(outcomes
         .iter()
@@ -242,28 +176,73 @@ fn sqlite_concurrent_registrations_of_one_name_have_one_winner() {
         .all(|o| matches!(o, Err(StoreError::Conflict(_)))));
 }
 
-#[test]
-fn sqlite_a_failed_acceptance_changes_nothing() {
-    let db = TempDb::new("atomic");
-    let mut store = db.connect();
+/// `fail_thread_inserts(true)` makes the database refuse new threads (the
+/// last write of an acceptance); `false` lifts it.
+fn a_failed_acceptance_changes_nothing(
+    store: &mut impl StoreConn,
+    fail_thread_inserts: impl Fn(bool),
+) {
     let a = store.create_user(&new_user("ann")).unwrap();
     let b = store.create_user(&new_user("bob")).unwrap();
     store.apply_friend(a, b, "hello", "Bob").unwrap();
-    // Make the last write of the transaction (the thread) fail inside the database.
-    let raw = rusqlite::Connection::open(db.file()).unwrap();
-    raw.execute_batch("CREATE TRIGGER no_threads BEFORE INSERT ON threads BEGIN SELECT RAISE(ABORT, 'injected'); END;")
-        .unwrap();
+    fail_thread_inserts(true);
     assert!(store.accept_friend(a, b, "Ann").is_err());
     assert!(!store.are_friends(a, b).unwrap() && !store.are_friends(b, a).unwrap());
     assert_eq!(store.login_data(b).unwrap().unwrap().applications.len(), 1, "still pending");
-    raw.execute_batch("DROP TRIGGER no_threads;").unwrap();
+    fail_thread_inserts(false);
     store.accept_friend(a, b, "Ann").unwrap();
     assert!(store.are_friends(a, b).unwrap());
 }
 
+// ----- the embedded backend runs the suite --------------------------------
+
+#[test]
+fn sqlite_users_are_unique_by_name_and_email() {
+    let db = TempSqlite::new("users");
+    users_are_unique_by_name_and_email(&mut db.connect());
+}
+
+#[test]
+fn sqlite_friends_are_made_by_application_and_acceptance() {
+    let db = TempSqlite::new("friends");
+    friends_are_made_by_application_and_acceptance(&mut db.connect());
+}
+
+#[test]
+fn sqlite_threads_are_private_unique_and_paged() {
+    let db = TempSqlite::new("threads");
+    threads_are_private_unique_and_paged(&mut db.connect());
+}
+
+#[test]
+fn sqlite_messages_are_idempotent_paged_and_delivered_in_order() {
+    let db = TempSqlite::new("messages");
+    messages_are_idempotent_paged_and_delivered_in_order(&mut db.connect());
+}
+
+#[test]
+fn sqlite_concurrent_registrations_of_one_name_have_one_winner() {
+    let db = TempSqlite::new("race");
+    concurrent_registrations_of_one_name_have_one_winner(|| db.connect());
+}
+
+#[test]
+fn sqlite_a_failed_acceptance_changes_nothing() {
+    let db = TempSqlite::new("atomic");
+    let raw = rusqlite::Connection::open(db.file()).unwrap();
+    a_failed_acceptance_changes_nothing(&mut db.connect(), |fail| {
+        let sql = if fail {
+            "CREATE TRIGGER no_threads BEFORE INSERT ON threads BEGIN SELECT RAISE(ABORT, 'injected'); END;"
+        } else {
+            "DROP TRIGGER no_threads;"
+        };
+        raw.execute_batch(sql).unwrap();
+    });
+}
+
 #[test]
 fn sqlite_migrations_are_idempotent_and_data_survives_reopening() {
-    let db = TempDb::new("reopen");
+    let db = TempSqlite::new("reopen");
     let uid = db.connect().create_user(&new_user("kept")).unwrap();
     let mut again = db.connect(); // runs the migrations again: nothing to do
     assert_eq!(again.user_by_uid(uid).unwrap().unwrap().name, "kept");
@@ -275,131 +254,58 @@ fn sqlite_migrations_are_idempotent_and_data_survives_reopening() {
 
 // ----- MySQL / MariaDB runs the same suite ---------------------------------
 
-/// A database of its own for one test on the test server, dropped afterwards.
-struct MysqlTempDb {
-    server: String,
-    name: String,
-}
-
-impl MysqlTempDb {
-    fn new(test: &str) -> MysqlTempDb {
-        let server = std::env::var("IM_TEST_MYSQL_URL")
-            .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
-        let server = server.trim_end_matches('/').to_string();
-        let name = format!("im_test_{}_{test}", std::process::id());
-        let mut admin = mysql::Conn::new(mysql::Opts::from_url(&server).expect("IM_TEST_MYSQL_URL is a mysql:// URL"))
-            .unwrap_or_else(|e| {
-                panic!(
-                    "no MySQL/MariaDB server at {server} ({e}). Run the tests with tools/test.sh, which \
-                     starts one, or set IM_TEST_MYSQL_URL=mysql://user:password@host:port"
-                )
-            });
-        use mysql::prelude::Queryable;
-        admin.query_drop(format!("DROP DATABASE IF EXISTS {name}")).unwrap();
-        admin.query_drop(format!("CREATE DATABASE {name} CHARACTER SET utf8mb4")).unwrap();
-        MysqlTempDb { server, name }
-    }
-
-    fn url(&self) -> String {
-        format!("{}/{}", self.server, self.name)
-    }
-
-    fn connect(&self) -> MysqlConn {
-        MysqlBackend::new(&self.url()).unwrap().connect().expect("connect to the test database")
-    }
-}
-
-impl Drop for MysqlTempDb {
-    fn drop(&mut self) {
-        use mysql::prelude::Queryable;
-        if let Ok(mut admin) = mysql::Conn::new(mysql::Opts::from_url(&self.server).unwrap()) {
-            let _ = admin.query_drop(format!("DROP DATABASE IF EXISTS {}", self.name));
-        }
-    }
-}
-
 #[test]
 fn mysql_users_are_unique_by_name_and_email() {
-    let db = MysqlTempDb::new("users");
+    let db = TempMysql::new("users");
     users_are_unique_by_name_and_email(&mut db.connect());
 }
 
 #[test]
 fn mysql_friends_are_made_by_application_and_acceptance() {
-    let db = MysqlTempDb::new("friends");
+    let db = TempMysql::new("friends");
     friends_are_made_by_application_and_acceptance(&mut db.connect());
 }
 
 #[test]
 fn mysql_threads_are_private_unique_and_paged() {
-    let db = MysqlTempDb::new("threads");
+    let db = TempMysql::new("threads");
     threads_are_private_unique_and_paged(&mut db.connect());
 }
 
 #[test]
 fn mysql_messages_are_idempotent_paged_and_delivered_in_order() {
-    let db = MysqlTempDb::new("messages");
+    let db = TempMysql::new("messages");
     messages_are_idempotent_paged_and_delivered_in_order(&mut db.connect());
 }
 
 #[test]
 fn mysql_concurrent_registrations_of_one_name_have_one_winner() {
-    let db = MysqlTempDb::new("race");
-    db.connect(); // create the schema once
-    let url = db.url();
-    let outcomes: Vec<Result<u64, StoreError>> = (0..8)
-        .map(|i| {
-            let url = url.clone();
-            std::thread::spawn(move || {
-                let mut conn = MysqlBackend::new(&url).unwrap().connect().unwrap();
-                conn.create_user(&NewUser {
-                    email: format!("racer{i}@example.com"),
-                    ..new_user("racer")
-                })
-            })
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .map(|t| t.join().unwrap())
-        .collect();
-    assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1, "{outcomes:?}");
-    assert!(outcomes
-        .iter()
-        .filter(|o| o.is_err())
-        .all(|o| matches!(o, Err(StoreError::Conflict(_)))));
+    let db = TempMysql::new("race");
+    concurrent_registrations_of_one_name_have_one_winner(|| db.connect());
 }
 
 #[test]
 fn mysql_a_failed_acceptance_changes_nothing() {
-    use mysql::prelude::Queryable;
-    let db = MysqlTempDb::new("atomic");
-    let mut store = db.connect();
-    let a = store.create_user(&new_user("ann")).unwrap();
-    let b = store.create_user(&new_user("bob")).unwrap();
-    store.apply_friend(a, b, "hello", "Bob").unwrap();
-    // Make the last write of the transaction (the thread) fail inside the database.
-    let mut raw = mysql::Conn::new(mysql::Opts::from_url(&db.url()).unwrap()).unwrap();
-    raw.query_drop(
-        "CREATE TRIGGER no_threads BEFORE INSERT ON threads FOR EACH ROW \
-         SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected'",
-    )
-    .unwrap();
-    assert!(store.accept_friend(a, b, "Ann").is_err());
-    assert!(!store.are_friends(a, b).unwrap() && !store.are_friends(b, a).unwrap());
-    assert_eq!(store.login_data(b).unwrap().unwrap().applications.len(), 1, "still pending");
-    raw.query_drop("DROP TRIGGER no_threads").unwrap();
-    store.accept_friend(a, b, "Ann").unwrap();
-    assert!(store.are_friends(a, b).unwrap());
+    let db = TempMysql::new("atomic");
+    let raw = std::cell::RefCell::new(db.raw());
+    a_failed_acceptance_changes_nothing(&mut db.connect(), |fail| {
+        let sql = if fail {
+            "CREATE TRIGGER no_threads BEFORE INSERT ON threads FOR EACH ROW \
+             SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected'"
+        } else {
+            "DROP TRIGGER no_threads"
+        };
+        raw.borrow_mut().query_drop(sql).unwrap();
+    });
 }
 
 #[test]
 fn mysql_migrations_are_idempotent_and_data_survives_reconnecting() {
-    use mysql::prelude::Queryable;
-    let db = MysqlTempDb::new("reopen");
+    let db = TempMysql::new("reopen");
     let uid = db.connect().create_user(&new_user("kept")).unwrap();
     let mut again = db.connect();
     assert_eq!(again.user_by_uid(uid).unwrap().unwrap().name, "kept");
-    let mut raw = mysql::Conn::new(mysql::Opts::from_url(&db.url()).unwrap()).unwrap();
+    let mut raw = db.raw();
     let versions: Option<u64> = raw.query_first("SELECT COUNT(*) FROM schema_migrations").unwrap();
     assert_eq!(versions, Some(1));
 }

@@ -193,9 +193,11 @@ where
     }
 
     /// Stores a batch in one transaction and tells every submitter.
-    fn commit(&mut self, batch: Vec<Submission>) {
+    fn commit(&mut self, mut batch: Vec<Submission>) {
+        // Move the messages out (no copy); each submitter's count says which are its own.
+        let counts: Vec<usize> = batch.iter().map(|s| s.messages.len()).collect();
         let messages: Vec<NewMessage> =
-            batch.iter().flat_map(|s| s.messages.iter().cloned()).collect();
+            batch.iter_mut().flat_map(|s| std::mem::take(&mut s.messages)).collect();
         let mut outcome = self.append(&messages);
         if matches!(outcome, Err(StoreError::ConnectionLost(_))) {
             self.conn = None;
@@ -206,9 +208,8 @@ where
                 self.metrics.messages.fetch_add(stored.len() as u64, Relaxed);
                 self.metrics.batches.fetch_add(1, Relaxed);
                 let mut stored = stored.into_iter();
-                for submission in batch {
-                    let mine: Vec<StoredMessage> =
-                        stored.by_ref().take(submission.messages.len()).collect();
+                for (submission, count) in batch.into_iter().zip(counts) {
+                    let mine: Vec<StoredMessage> = stored.by_ref().take(count).collect();
                     (submission.done)(Ok(mine));
                 }
             }

@@ -14,6 +14,7 @@
 //! throwaway MariaDB that misbehaves.
 
 pub mod api;
+mod columns;
 pub mod config;
 pub mod message_writer;
 pub mod model;

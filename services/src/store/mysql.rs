@@ -6,18 +6,15 @@
 //! batch, so a batch of 1,000 costs one round trip and one commit.
 
 use super::api::StoreConn;
+use super::columns::{now_ms, MESSAGE_COLUMNS, USER_COLUMNS, USER_COLUMNS_OF_U};
 use super::model::*;
 use super::pool::{Backend, StoreError};
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, Params, TxOpts, Value};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// Versioned migrations, applied in order, each once.
 const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("migrations/mysql/0001_init.sql"))];
-
-const USER_COLUMNS: &str = "uid, name, email, password_hash, nick, descr, sex, icon";
-const MESSAGE_COLUMNS: &str =
-    "message_id, thread_id, sender, receiver, unique_id, content, chat_time, delivered";
 
 type UserRow = (u64, String, String, String, String, String, i32, String);
 type MessageRow = (u64, u64, u64, u64, String, String, i64, i8);
@@ -222,7 +219,7 @@ impl StoreConn for MysqlConn {
 
     fn login_data(&mut self, uid: u64) -> Result<Option<LoginData>, StoreError> {
         let Some(user) = self.user_by_uid(uid)? else { return Ok(None) };
-        let columns = prefixed_user_columns();
+        let columns = USER_COLUMNS_OF_U;
         let friends = self
             .conn
             .exec_map(
@@ -452,10 +449,6 @@ fn private_thread_in(tx: &mut mysql::Transaction<'_>, a: u64, b: u64) -> Result<
     id.ok_or_else(|| StoreError::Database("thread vanished".into()))
 }
 
-fn prefixed_user_columns() -> String {
-    USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
-}
-
 fn user_from_row((uid, name, email, password_hash, nick, desc, sex, icon): UserRow) -> UserRecord {
     UserRecord { uid, name, email, password_hash, nick, desc, sex, icon }
 }
@@ -516,8 +509,4 @@ fn db_error(e: mysql::Error) -> StoreError {
         ) => StoreError::ConnectionLost(e.to_string()),
         _ => StoreError::Database(e.to_string()),
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }

@@ -8,16 +8,15 @@
 //! since a 1018 reply promises the message is safe.
 
 use super::api::StoreConn;
+use super::columns::{now_ms, MESSAGE_COLUMNS, USER_COLUMNS, USER_COLUMNS_OF_U};
 use super::model::*;
 use super::pool::{Backend, StoreError};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// Versioned migrations, applied in order, each once.
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/sqlite/0001_init.sql"))];
-
-const USER_COLUMNS: &str = "uid, name, email, password_hash, nick, descr, sex, icon";
 
 /// Opens connections to one SQLite file.
 #[derive(Clone)]
@@ -210,7 +209,7 @@ impl StoreConn for SqliteConn {
         let Some(user) = self.user_by_uid(uid)? else { return Ok(None) };
         let friends_sql = format!(
             "SELECT {}, f.remark FROM friends f JOIN users u ON u.uid = f.friend_uid WHERE f.uid = ?1 ORDER BY u.uid",
-            prefixed_user_columns()
+            USER_COLUMNS_OF_U
         );
         let friends = self
             .conn
@@ -225,7 +224,7 @@ impl StoreConn for SqliteConn {
         let applies_sql = format!(
             "SELECT {}, a.apply_text, a.status FROM friend_applies a JOIN users u ON u.uid = a.from_uid
              WHERE a.to_uid = ?1 AND a.status = 0 ORDER BY u.uid",
-            prefixed_user_columns()
+            USER_COLUMNS_OF_U
         );
         let applications = self
             .conn
@@ -398,13 +397,6 @@ impl StoreConn for SqliteConn {
     }
 }
 
-const MESSAGE_COLUMNS: &str =
-    "message_id, thread_id, sender, receiver, unique_id, content, chat_time, delivered";
-
-fn prefixed_user_columns() -> String {
-    USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
-}
-
 /// The thread of two users inside `tx`, created if absent.
 fn private_thread_in(tx: &rusqlite::Transaction<'_>, a: u64, b: u64) -> Result<u64, StoreError> {
     let (low, high) = (a.min(b) as i64, a.max(b) as i64);
@@ -462,8 +454,4 @@ fn db_error(e: rusqlite::Error) -> StoreError {
         }
         _ => StoreError::Database(e.to_string()),
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
