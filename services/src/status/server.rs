@@ -106,19 +106,8 @@ impl StatusServer {
     }
 
     /// Stops accepting calls and waits (at most `deadline`) for running ones.
-    pub fn shutdown(mut self, deadline: Duration) {
-        let finished = Arc::new((Mutex::new(false), parking_lot::Condvar::new()));
-        let signal = finished.clone();
-        let shutdown = self.server.shutdown();
-        std::thread::spawn(move || {
-            let _ = futures_executor::block_on(shutdown);
-            *signal.0.lock() = true;
-            signal.1.notify_all();
-        });
-        let mut done = finished.0.lock();
-        if !*done && finished.1.wait_for(&mut done, deadline).timed_out() {
-            log::warn!("status server: calls still running at the shutdown deadline");
-        }
+    pub fn shutdown(self, deadline: Duration) {
+        crate::grpc::shutdown_server(self.server, deadline, "status server");
         log::info!("status server stopped");
     }
 }

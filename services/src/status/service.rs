@@ -3,6 +3,7 @@
 //! the duration of one registry call.
 
 use super::registry::{Registry, RegistryError};
+use crate::grpc::reply;
 use grpcio::{RpcContext, RpcStatus, RpcStatusCode, UnarySink};
 use parking_lot::Mutex;
 use proto::rpc::status::{
@@ -23,19 +24,6 @@ impl StatusService {
     pub fn new(registry: Arc<Mutex<Registry>>) -> StatusService {
         StatusService { registry }
     }
-}
-
-/// Sends `result` through `sink` without blocking the completion queue.
-fn reply<T: Send + 'static>(ctx: &RpcContext, sink: UnarySink<T>, result: Result<T, RpcStatus>) {
-    ctx.spawn(async move {
-        let sent = match result {
-            Ok(message) => sink.success(message).await,
-            Err(status) => sink.fail(status).await,
-        };
-        if let Err(e) = sent {
-            log::debug!("status reply not delivered: {e}");
-        }
-    });
 }
 
 fn to_status(error: RegistryError) -> RpcStatus {

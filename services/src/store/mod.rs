@@ -9,10 +9,12 @@
 //! | [`sqlite`] | the embedded backend (SQLite in one file) |
 //! | [`mysql`] | the production backend (MySQL or MariaDB) |
 //! | [`message_writer`] | group commit of text messages |
+//! | [`any`] | the backend named by configuration, as one type (for the daemons) |
 //!
 //! Both backends run one conformance suite; the pool is also tested against a
 //! throwaway MariaDB that misbehaves.
 
+pub mod any;
 pub mod api;
 mod columns;
 pub mod config;
@@ -22,5 +24,6 @@ pub mod mysql;
 pub mod pool;
 pub mod sqlite;
 
+pub use any::{AnyBackend, AnyConn};
 pub use api::StoreConn;
 pub use pool::{Backend, DbPool, JobKind, PoolConfig, PoolMetrics, StoreError};
