@@ -5,15 +5,21 @@
 //! | module | what |
 //! |---|---|
 //! | [`config`] | TOML configuration with environment overrides |
+//! | [`admin`] | the `/metrics` and `/healthz` endpoint of a daemon |
+//! | [`grpc`] | replying and shutting down, for every gRPC server here |
 //! | [`logging`] | the daemons' logger (time, level, target) |
 //! | [`shutdown`] | waiting for SIGTERM/SIGINT |
 //! | [`token`] | random tokens, constant-time comparison |
 //! | [`status`] | the status server (and the chat server's reporter to it) |
-//! | [`store`] | durable state: the database pool (backends in progress) |
+//! | [`store`] | durable state: the database pool, both backends, the message writer |
+//! | [`chat`] | the chat server |
 //!
-//! Binaries: `src/bin/status-server.rs`.
+//! Binaries: `src/bin/status-server.rs`, `src/bin/chat-server.rs`.
 
+pub mod admin;
+pub mod chat;
 pub mod config;
+pub mod grpc;
 pub mod logging;
 pub mod shutdown;
 pub mod status;

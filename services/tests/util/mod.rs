@@ -2,6 +2,8 @@
 //! backend, removed afterwards, and sample users.
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use mysql::prelude::Queryable;
 use services::store::model::NewUser;
 use services::store::mysql::{MysqlBackend, MysqlConn};

@@ -1,0 +1,179 @@
+//! The chat server's counters and their Prometheus text rendering.
+
+use crate::store::message_writer::WriterMetrics;
+use crate::store::PoolMetrics;
+use reactor::LoopStats;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+/// Counters written by the loops, the writer callbacks, the router and the
+/// ChatService; readable from any thread.
+#[derive(Debug, Default)]
+pub struct ChatMetrics {
+    pub logins: AtomicU64,
+    pub login_failures: AtomicU64,
+    pub kicks: AtomicU64,
+    pub frames_out: AtomicU64,
+    pub bad_requests: AtomicU64,
+    /// Messages handed to a local connection (live pushes and sync pages).
+    pub messages_pushed: AtomicU64,
+    /// Messages sent to peer chat servers for their users.
+    pub messages_forwarded: AtomicU64,
+    /// Messages acknowledged by receivers (1101) and marked delivered.
+    pub messages_acked: AtomicU64,
+    /// Pushes dropped because a queue was full or a peer call failed (the
+    /// messages stay pending and reach the user at the next login).
+    pub pushes_dropped: AtomicU64,
+}
+
+impl ChatMetrics {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Relaxed);
+    }
+}
+
+/// Everything `/metrics` shows, gathered by reference.
+pub struct MetricsView<'a> {
+    pub server: &'a str,
+    pub chat: &'a ChatMetrics,
+    pub loops: &'a [Arc<LoopStats>],
+    pub online_users: usize,
+    pub store_queue_depth: usize,
+    pub store: &'a PoolMetrics,
+    pub writer_queue_depth: usize,
+    pub writer: &'a WriterMetrics,
+    pub router_queue_depth: usize,
+}
+
+impl MetricsView<'_> {
+    /// Prometheus text exposition format, version 0.0.4.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let sum = |f: fn(&LoopStats) -> &AtomicU64| -> u64 {
+            self.loops.iter().map(|s| f(s).load(Relaxed)).sum()
+        };
+        let c = self.chat;
+        let peak_output = self.loops.iter().map(|s| s.peak_output.load(Relaxed)).max().unwrap_or(0);
+        let rows: [(&str, &str, &str, u64); 23] = [
+            ("im_chat_connections", "gauge", "open connections", sum(|s| &s.connections)),
+            ("im_chat_online_users", "gauge", "logged-in users", self.online_users as u64),
+            (
+                "im_chat_connections_opened_total",
+                "counter",
+                "connections accepted",
+                sum(|s| &s.opened),
+            ),
+            ("im_chat_logins_total", "counter", "successful logins", c.logins.load(Relaxed)),
+            (
+                "im_chat_login_failures_total",
+                "counter",
+                "refused logins",
+                c.login_failures.load(Relaxed),
+            ),
+            (
+                "im_chat_kicks_total",
+                "counter",
+                "sessions replaced by a newer login",
+                c.kicks.load(Relaxed),
+            ),
+            ("im_chat_frames_in_total", "counter", "frames received", sum(|s| &s.frames_in)),
+            ("im_chat_frames_out_total", "counter", "frames sent", c.frames_out.load(Relaxed)),
+            (
+                "im_chat_bad_requests_total",
+                "counter",
+                "requests answered with 1001/1103/1106",
+                c.bad_requests.load(Relaxed),
+            ),
+            (
+                "im_chat_messages_committed_total",
+                "counter",
+                "messages stored by the writer",
+                self.writer.messages.load(Relaxed),
+            ),
+            (
+                "im_chat_message_batches_total",
+                "counter",
+                "writer transactions",
+                self.writer.batches.load(Relaxed),
+            ),
+            (
+                "im_chat_messages_pushed_total",
+                "counter",
+                "messages pushed to local connections",
+                c.messages_pushed.load(Relaxed),
+            ),
+            (
+                "im_chat_messages_forwarded_total",
+                "counter",
+                "messages sent to peer chat servers",
+                c.messages_forwarded.load(Relaxed),
+            ),
+            (
+                "im_chat_messages_acked_total",
+                "counter",
+                "messages acknowledged by receivers",
+                c.messages_acked.load(Relaxed),
+            ),
+            (
+                "im_chat_pushes_dropped_total",
+                "counter",
+                "pushes left for the next login",
+                c.pushes_dropped.load(Relaxed),
+            ),
+            (
+                "im_chat_store_queue_depth",
+                "gauge",
+                "store jobs waiting",
+                self.store_queue_depth as u64,
+            ),
+            (
+                "im_chat_store_busy_total",
+                "counter",
+                "store jobs refused as busy",
+                self.store.busy.load(Relaxed),
+            ),
+            (
+                "im_chat_store_errors_total",
+                "counter",
+                "store jobs that failed",
+                self.store.errors.load(Relaxed),
+            ),
+            (
+                "im_chat_writer_queue_depth",
+                "gauge",
+                "message submissions waiting",
+                self.writer_queue_depth as u64,
+            ),
+            (
+                "im_chat_router_queue_depth",
+                "gauge",
+                "pushes waiting for peer servers",
+                self.router_queue_depth as u64,
+            ),
+            (
+                "im_chat_slow_consumer_closes_total",
+                "counter",
+                "connections closed as slow consumers",
+                sum(|s| &s.slow_consumer_closes),
+            ),
+            (
+                "im_chat_peak_output_bytes",
+                "gauge",
+                "largest output queue of one connection so far",
+                peak_output,
+            ),
+            (
+                "im_chat_protocol_errors_total",
+                "counter",
+                "connections closed for bad frames",
+                sum(|s| &s.protocol_errors),
+            ),
+        ];
+        for (name, kind, help, value) in rows {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            let _ = writeln!(out, "{name}{{server=\"{}\"}} {value}", self.server);
+        }
+        out
+    }
+}

@@ -1,0 +1,314 @@
+//! Pushes for users connected to other chat servers.
+//!
+//! One thread per chat server. It takes everything queued (up to a batch),
+//! asks the status server once where those users are, and sends each peer
+//! one call per kind of push, all peers at once, waiting (with a timeout)
+//! for all of them before the next batch. One batch at a time keeps the
+//! order of the messages between two users, and a slow peer costs at most
+//! one RPC timeout.
+//!
+//! Everything routed here is already stored: a push that cannot be made
+//! (user offline, status server or peer down, queue full) is dropped, and
+//! the user gets the messages at the next login.
+
+use super::hub::{Hub, Push};
+use crate::store::model::StoredMessage;
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
+use grpcio::{CallOption, ChannelBuilder, ClientUnaryReceiver, Environment};
+use proto::body::{NotifyAddFriend, NotifyAuthFriend};
+use proto::rpc::chat::{
+    AddFriendNotice, AuthFriendNotice, ChatServiceClient, KickRequest, PushReply, TextMessage,
+    TextMessageBatch, UserBrief,
+};
+use proto::rpc::status::{LookupUsersRequest, UserLocation};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Most items the router takes for one round.
+const MAX_ROUND: usize = 4096;
+
+/// Work for the router.
+#[derive(Debug)]
+pub enum Outbound {
+    /// Stored messages to one receiver, oldest first.
+    Text(Vec<StoredMessage>),
+    AddFriend {
+        to_uid: u64,
+        notice: NotifyAddFriend,
+    },
+    AuthFriend {
+        to_uid: u64,
+        notice: NotifyAuthFriend,
+    },
+    /// Kick a session that a newer login replaced.
+    Kick(UserLocation),
+}
+
+impl Outbound {
+    /// The user it is for, when the status server must be asked where they are.
+    fn receiver(&self) -> Option<u64> {
+        match self {
+            Outbound::Text(messages) => messages.first().map(|m| m.receiver),
+            Outbound::AddFriend { to_uid, .. } | Outbound::AuthFriend { to_uid, .. } => {
+                Some(*to_uid)
+            }
+            Outbound::Kick(_) => None,
+        }
+    }
+}
+
+/// The sending side of the router's queue. Safe to use from any thread.
+#[derive(Clone)]
+pub struct RouterHandle {
+    sender: Sender<Outbound>,
+}
+
+impl RouterHandle {
+    /// Queues `outbound` without waiting; false if the queue is full.
+    pub fn send(&self, outbound: Outbound) -> bool {
+        let sent = self.sender.try_send(outbound).is_ok();
+        if !sent {
+            log::warn!("router queue full: a push to another server was dropped");
+        }
+        sent
+    }
+
+    pub fn queue_depth(&self) -> usize {
+        self.sender.len()
+    }
+}
+
+/// The router's queue, before its thread starts (the hub needs the handle first).
+pub fn channel(capacity: usize) -> (RouterHandle, Receiver<Outbound>) {
+    let (sender, receiver) = bounded(capacity);
+    (RouterHandle { sender }, receiver)
+}
+
+/// The router thread.
+pub struct Router {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Router {
+    pub fn start(hub: Arc<Hub>, queue: Receiver<Outbound>) -> std::io::Result<Router> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let worker = Worker {
+            call: CallOption::default().timeout(hub.rules.rpc_timeout),
+            env: Arc::new(Environment::new(1)),
+            peers: HashMap::new(),
+            hub,
+        };
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("{}-router", worker.hub.name))
+            .spawn(move || worker.run(queue, flag))?;
+        Ok(Router { stop, thread: Some(thread) })
+    }
+
+    /// Finishes the current round and stops.
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Router {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// What one peer gets in one round.
+#[derive(Default)]
+struct PeerRound {
+    texts: Vec<TextMessage>,
+    adds: Vec<AddFriendNotice>,
+    auths: Vec<AuthFriendNotice>,
+    kicks: Vec<KickRequest>,
+}
+
+struct Worker {
+    hub: Arc<Hub>,
+    env: Arc<Environment>,
+    /// Clients of peer chat servers by their rpc address (this thread only).
+    peers: HashMap<String, ChatServiceClient>,
+    call: CallOption,
+}
+
+impl Worker {
+    fn run(mut self, queue: Receiver<Outbound>, stop: Arc<AtomicBool>) {
+        loop {
+            let first = match queue.recv_timeout(Duration::from_millis(100)) {
+                Ok(first) => first,
+                Err(RecvTimeoutError::Timeout) if !stop.load(Ordering::Acquire) => continue,
+                Err(_) => return,
+            };
+            let mut round = vec![first];
+            round.extend(queue.try_iter().take(MAX_ROUND - 1));
+            self.route(round);
+        }
+    }
+
+    /// Looks up the receivers, then sends every peer its share.
+    fn route(&mut self, round: Vec<Outbound>) {
+        let mut uids: Vec<u64> = round.iter().filter_map(Outbound::receiver).collect();
+        uids.sort_unstable();
+        uids.dedup();
+        let locations = self.locate(uids);
+        let mut by_peer: HashMap<String, PeerRound> = HashMap::new();
+        for item in round {
+            let location = match &item {
+                Outbound::Kick(location) => Some(location.clone()),
+                other => other.receiver().and_then(|uid| locations.get(&uid).cloned()),
+            };
+            let Some(location) = location else { continue }; // offline: it waits in the store
+            if location.server == self.hub.name {
+                self.deliver_here(item); // the user moved here meanwhile
+                continue;
+            }
+            let peer = by_peer.entry(location.rpc_addr).or_default();
+            match item {
+                Outbound::Text(messages) => peer.texts.extend(messages.iter().map(to_proto)),
+                Outbound::AddFriend { to_uid, notice } => peer.adds.push(AddFriendNotice {
+                    to_uid,
+                    from: Some(brief_of_applicant(&notice)),
+                    apply_text: String::new(),
+                }),
+                Outbound::AuthFriend { to_uid, notice } => peer
+                    .auths
+                    .push(AuthFriendNotice { to_uid, from: Some(brief_of_acceptor(&notice)) }),
+                Outbound::Kick(location) => peer
+                    .kicks
+                    .push(KickRequest { uid: location.uid, session_id: location.session_id }),
+            }
+        }
+        self.send_all(by_peer);
+    }
+
+    /// Where the users are, from the status server; empty if it cannot say.
+    fn locate(&self, uids: Vec<u64>) -> HashMap<u64, UserLocation> {
+        if uids.is_empty() {
+            return HashMap::new();
+        }
+        let request = LookupUsersRequest { uids };
+        match self.hub.status.lookup_users_opt(&request, self.call.clone()) {
+            Ok(reply) => reply.online.into_iter().map(|l| (l.uid, l)).collect(),
+            Err(e) => {
+                log::warn!("router: status lookup failed, pushes wait for the next login: {e}");
+                HashMap::new()
+            }
+        }
+    }
+
+    fn deliver_here(&self, item: Outbound) {
+        let _ = match item {
+            Outbound::Text(messages) => match messages.first().map(|m| m.receiver) {
+                Some(uid) => self.hub.push_local(uid, Push::Text(messages)),
+                None => false,
+            },
+            Outbound::AddFriend { to_uid, notice } => {
+                self.hub.push_local(to_uid, Push::AddFriend(notice))
+            }
+            Outbound::AuthFriend { to_uid, notice } => {
+                self.hub.push_local(to_uid, Push::AuthFriend(notice))
+            }
+            Outbound::Kick(location) => self.hub.kick_local(location.uid, location.session_id),
+        };
+    }
+
+    /// Starts every call to every peer, then waits for all of them.
+    fn send_all(&mut self, by_peer: HashMap<String, PeerRound>) {
+        let mut calls: Vec<(String, usize, ClientUnaryReceiver<PushReply>)> = Vec::new();
+        for (addr, round) in by_peer {
+            let client = self.client(&addr);
+            let call = &self.call;
+            let texts = round.texts.len();
+            let mut started = Vec::new();
+            if !round.texts.is_empty() {
+                let batch = TextMessageBatch { messages: round.texts };
+                started.push((texts, client.deliver_text_messages_async_opt(&batch, call.clone())));
+            }
+            for notice in &round.adds {
+                started.push((0, client.notify_add_friend_async_opt(notice, call.clone())));
+            }
+            for notice in &round.auths {
+                started.push((0, client.notify_auth_friend_async_opt(notice, call.clone())));
+            }
+            for kick in &round.kicks {
+                started.push((0, client.kick_user_async_opt(kick, call.clone())));
+            }
+            for (count, call) in started {
+                match call {
+                    Ok(receiver) => calls.push((addr.clone(), count, receiver)),
+                    Err(e) => self.failed(&addr, count, &e),
+                }
+            }
+        }
+        for (addr, count, receiver) in calls {
+            match futures_executor::block_on(receiver) {
+                Ok(_) => super::metrics::ChatMetrics::add(
+                    &self.hub.metrics.messages_forwarded,
+                    count as u64,
+                ),
+                Err(e) => self.failed(&addr, count, &e),
+            }
+        }
+    }
+
+    fn failed(&mut self, addr: &str, messages: usize, error: &grpcio::Error) {
+        log::warn!(
+            "push to peer {addr} failed ({messages} messages wait for the next login): {error}"
+        );
+        super::metrics::ChatMetrics::add(&self.hub.metrics.pushes_dropped, 1);
+        self.peers.remove(addr); // reconnect next time, in case the peer moved
+    }
+
+    fn client(&mut self, addr: &str) -> ChatServiceClient {
+        self.peers
+            .entry(addr.to_string())
+            .or_insert_with(|| {
+                ChatServiceClient::new(ChannelBuilder::new(self.env.clone()).connect(addr))
+            })
+            .clone()
+    }
+}
+
+pub fn to_proto(m: &StoredMessage) -> TextMessage {
+    TextMessage {
+        message_id: m.message_id,
+        thread_id: m.thread_id,
+        from_uid: m.sender,
+        to_uid: m.receiver,
+        unique_id: m.unique_id.clone(),
+        content: m.content.clone(),
+        chat_time: m.chat_time,
+    }
+}
+
+fn brief_of_applicant(n: &NotifyAddFriend) -> UserBrief {
+    UserBrief {
+        uid: n.applyuid,
+        name: n.name.clone(),
+        nick: n.nick.clone(),
+        desc: n.desc.clone(),
+        icon: n.icon.clone(),
+        sex: n.sex,
+    }
+}
+
+fn brief_of_acceptor(n: &NotifyAuthFriend) -> UserBrief {
+    UserBrief {
+        uid: n.fromuid,
+        name: n.name.clone(),
+        nick: n.nick.clone(),
+        desc: String::new(),
+        icon: n.icon.clone(),
+        sex: n.sex,
+    }
+}

@@ -1,0 +1,110 @@
+//! The ChatService: how peer chat servers reach users connected here.
+//!
+//! Runs on grpcio's completion-queue threads. Each call only looks users up
+//! in the directory and posts pushes to the loops that own their
+//! connections; it never touches a connection or waits for a loop.
+
+use super::hub::{Hub, Push};
+use super::metrics::ChatMetrics;
+use crate::grpc::reply;
+use crate::store::model::StoredMessage;
+use grpcio::{RpcContext, UnarySink};
+use proto::body::{NotifyAddFriend, NotifyAuthFriend};
+use proto::rpc::chat::{
+    AddFriendNotice, AuthFriendNotice, KickRequest, PushReply, TextMessageBatch, UserBrief,
+};
+use std::sync::Arc;
+
+/// The service handed to grpcio (cloned per call).
+#[derive(Clone)]
+pub struct ChatRpc {
+    hub: Arc<Hub>,
+}
+
+impl ChatRpc {
+    pub fn new(hub: Arc<Hub>) -> ChatRpc {
+        ChatRpc { hub }
+    }
+}
+
+impl proto::rpc::chat::ChatService for ChatRpc {
+    fn notify_add_friend(
+        &mut self,
+        ctx: RpcContext,
+        req: AddFriendNotice,
+        sink: UnarySink<PushReply>,
+    ) {
+        let from = req.from.unwrap_or_default();
+        let notice = NotifyAddFriend {
+            error: 0,
+            applyuid: from.uid,
+            name: from.name,
+            desc: from.desc,
+            icon: from.icon,
+            sex: from.sex,
+            nick: from.nick,
+        };
+        let pushed = self.hub.push_local(req.to_uid, Push::AddFriend(notice));
+        reply(&ctx, sink, Ok(PushReply { pushed: pushed.into() }));
+    }
+
+    fn notify_auth_friend(
+        &mut self,
+        ctx: RpcContext,
+        req: AuthFriendNotice,
+        sink: UnarySink<PushReply>,
+    ) {
+        let UserBrief { uid, name, nick, icon, sex, .. } = req.from.unwrap_or_default();
+        let notice =
+            NotifyAuthFriend { error: 0, fromuid: uid, touid: req.to_uid, name, nick, icon, sex };
+        let pushed = self.hub.push_local(req.to_uid, Push::AuthFriend(notice));
+        reply(&ctx, sink, Ok(PushReply { pushed: pushed.into() }));
+    }
+
+    fn deliver_text_messages(
+        &mut self,
+        ctx: RpcContext,
+        req: TextMessageBatch,
+        sink: UnarySink<PushReply>,
+    ) {
+        // Consecutive messages to one receiver travel as one push, in order.
+        let mut pushed = 0;
+        let mut group: Vec<StoredMessage> = Vec::new();
+        for m in req.messages {
+            if group.last().is_some_and(|last| last.receiver != m.to_uid) {
+                pushed += self.push_group(std::mem::take(&mut group));
+            }
+            group.push(StoredMessage {
+                message_id: m.message_id,
+                thread_id: m.thread_id,
+                sender: m.from_uid,
+                receiver: m.to_uid,
+                unique_id: m.unique_id,
+                content: m.content,
+                chat_time: m.chat_time,
+                delivered: false,
+            });
+        }
+        pushed += self.push_group(group);
+        reply(&ctx, sink, Ok(PushReply { pushed }));
+    }
+
+    fn kick_user(&mut self, ctx: RpcContext, req: KickRequest, sink: UnarySink<PushReply>) {
+        let pushed = self.hub.kick_local(req.uid, req.session_id);
+        reply(&ctx, sink, Ok(PushReply { pushed: pushed.into() }));
+    }
+}
+
+impl ChatRpc {
+    /// Pushes messages to one receiver; returns how many were handed over.
+    fn push_group(&self, group: Vec<StoredMessage>) -> u32 {
+        let (Some(first), count) = (group.first(), group.len() as u32) else { return 0 };
+        let receiver = first.receiver;
+        if self.hub.push_local(receiver, Push::Text(group)) {
+            count
+        } else {
+            ChatMetrics::add(&self.hub.metrics.pushes_dropped, 1);
+            0
+        }
+    }
+}

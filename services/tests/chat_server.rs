@@ -1,0 +1,399 @@
+//! The chat server end to end: a real status server, two chat servers over
+//! real gRPC, real sockets, on both stores.
+
+mod util;
+
+use proto::body::*;
+use proto::chat_client::ChatClient;
+use proto::frame::encode_frame;
+use proto::{ErrorCode, MsgId};
+use services::store::model::NewMessage;
+use services::store::StoreConn;
+use std::collections::HashSet;
+use std::time::Duration;
+use util::cluster::{Cluster, StoreKind, WAIT};
+
+const QUIET: Duration = Duration::from_millis(500);
+
+fn text(touid: u64, items: &[(&str, &str)]) -> TextChatMsgReq {
+    TextChatMsgReq {
+        touid,
+        thread_id: None,
+        text_array: items
+            .iter()
+            .map(|(unique_id, content)| TextItem {
+                content: content.to_string(),
+                unique_id: unique_id.to_string(),
+            })
+            .collect(),
+        fromuid: None,
+    }
+}
+
+/// Sends texts and returns the 1018 answer.
+fn send_text(client: &mut ChatClient, touid: u64, items: &[(&str, &str)]) -> TextChatMsgRsp {
+    client.send(MsgId::TextChatMsgReq, &text(touid, items)).unwrap();
+    client.recv_json(MsgId::TextChatMsgRsp, WAIT).unwrap()
+}
+
+/// Receives 1019 pushes until `count` distinct messages arrived (duplicates
+/// on the wire are allowed: clients de-duplicate by message id).
+fn receive(client: &mut ChatClient, count: usize) -> Vec<ChatData> {
+    let mut seen = HashSet::new();
+    let mut messages = Vec::new();
+    while messages.len() < count {
+        let push: TextChatMsgRsp = client.recv_json(MsgId::NotifyTextChatMsgReq, WAIT).unwrap();
+        for data in push.chat_datas {
+            if seen.insert(data.message_id) {
+                messages.push(data);
+            }
+        }
+    }
+    messages
+}
+
+/// Waits until the store has nothing pending for `uid` (acks are stored
+/// asynchronously and have no response).
+fn wait_until_acknowledged(cluster: &Cluster, uid: u64) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while !cluster.store().pending_for(uid, 0, 1).unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "acknowledgement never stored");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn nothing_pushed(client: &mut ChatClient) -> bool {
+    client.recv_json::<TextChatMsgRsp>(MsgId::NotifyTextChatMsgReq, QUIET).is_err()
+}
+
+// ----- scenarios, run on each store ----------------------------------------------
+
+fn friends_and_messages_flow_across_servers(kind: StoreKind) {
+    let cluster = Cluster::start(&format!("flow_{kind:?}"), kind, 2);
+    let (ann, bob, cat) = (cluster.user("ann"), cluster.user("bob"), cluster.user("cat"));
+    let (mut a, _) = cluster.login(0, ann);
+    let (mut b, _) = cluster.login(1, bob);
+    let (mut c, _) = cluster.login(0, cat);
+
+    // Search by name: no e-mail in the answer.
+    a.send(MsgId::SearchUserReq, &SearchUserReq { uid: "bob".into() }).unwrap();
+    let found: serde_json::Value = a.recv_json(MsgId::SearchUserRsp, WAIT).unwrap();
+    assert_eq!((found["error"].as_i64(), found["uid"].as_u64()), (Some(0), Some(bob)));
+    assert!(found.get("email").is_none());
+
+    // Ann (server 1) applies; Bob (server 2) is notified, accepts; Ann is notified.
+    let apply =
+        AddFriendReq { applyname: "hi bob".into(), bakname: "B".into(), touid: bob, uid: None };
+    a.send(MsgId::AddFriendReq, &apply).unwrap();
+    assert_eq!(a.recv_json::<ErrorOnly>(MsgId::AddFriendRsp, WAIT).unwrap().error, 0);
+    let notice: NotifyAddFriend = b.recv_json(MsgId::NotifyAddFriendReq, WAIT).unwrap();
+    assert_eq!((notice.applyuid, notice.name.as_str()), (ann, "ann"));
+    b.send(MsgId::AuthFriendReq, &AuthFriendReq { touid: ann, back: "A".into(), fromuid: None })
+        .unwrap();
+    let accepted: AuthFriendRsp = b.recv_json(MsgId::AuthFriendRsp, WAIT).unwrap();
+    assert_eq!((accepted.error, accepted.uid), (0, ann));
+    let told: NotifyAuthFriend = a.recv_json(MsgId::NotifyAuthFriendReq, WAIT).unwrap();
+    assert_eq!((told.fromuid, told.touid), (bob, ann));
+
+    // Messages both ways across the servers: 1018 after commit, 1019 pushed.
+    let sent = send_text(&mut a, bob, &[("a-1", "hello bob"), ("a-2", "how are you")]);
+    assert_eq!((sent.error, sent.fromuid, sent.touid), (0, ann, bob));
+    assert_eq!(sent.chat_datas.len(), 2);
+    let got = receive(&mut b, 2);
+    assert_eq!(got[0].message_id, sent.chat_datas[0].message_id);
+    assert_eq!((got[0].content.as_str(), got[1].content.as_str()), ("hello bob", "how are you"));
+    let reply = send_text(&mut b, ann, &[("b-1", "fine, ann")]);
+    assert_eq!(reply.error, 0);
+    assert_eq!(receive(&mut a, 1)[0].content, "fine, ann");
+    assert_eq!(reply.thread_id, sent.thread_id, "one private thread per pair");
+
+    // Same server: Ann and Cat are both on server 1.
+    cluster.befriend(cat, ann);
+    let sent = send_text(&mut c, ann, &[("c-1", "hi from cat")]);
+    assert_eq!(sent.error, 0);
+    assert_eq!(receive(&mut a, 1)[0].message_id, sent.chat_datas[0].message_id);
+
+    // History of the thread, newest first, and the threads list.
+    b.send(MsgId::LoadChatMsgReq, &LoadChatMsgReq { thread_id: reply.thread_id, message_id: 0 })
+        .unwrap();
+    let history: LoadChatMsgRsp = b.recv_json(MsgId::LoadChatMsgRsp, WAIT).unwrap();
+    let contents: Vec<&str> = history.chat_datas.iter().map(|m| m.msg_content.as_str()).collect();
+    assert_eq!(contents, ["fine, ann", "how are you", "hello bob"]);
+    a.send(MsgId::LoadChatThreadReq, &LoadChatThreadReq { thread_id: 0 }).unwrap();
+    let threads: LoadChatThreadRsp = a.recv_json(MsgId::LoadChatThreadRsp, WAIT).unwrap();
+    assert_eq!(threads.threads.len(), 2);
+}
+
+fn offline_messages_arrive_in_order_once_acknowledged(kind: StoreKind) {
+    let cluster = Cluster::start(&format!("offline_{kind:?}"), kind, 2);
+    let (ann, bob) = (cluster.user("ann"), cluster.user("bob"));
+    cluster.befriend(ann, bob);
+    let (mut a, _) = cluster.login(0, ann);
+    let mut sent_ids = Vec::new();
+    for batch in 0..10 {
+        let items: Vec<(String, String)> = (0..10)
+            .map(|i| (format!("u{batch}-{i}"), format!("message {}", batch * 10 + i)))
+            .collect();
+        let items: Vec<(&str, &str)> =
+            items.iter().map(|(u, c)| (u.as_str(), c.as_str())).collect();
+        let sent = send_text(&mut a, bob, &items);
+        assert_eq!(sent.error, 0);
+        sent_ids.extend(sent.chat_datas.iter().map(|d| d.message_id));
+    }
+
+    // Bob logs in on the other server: all 100, in order.
+    let (mut b, _) = cluster.login(1, bob);
+    let got = receive(&mut b, 100);
+    let got_ids: Vec<u64> = got.iter().map(|d| d.message_id).collect();
+    assert_eq!(got_ids, sent_ids);
+    assert_eq!(got[99].content, "message 99");
+    b.send(MsgId::MsgDeliveredAck, &MsgDeliveredAck { message_ids: got_ids }).unwrap();
+    assert!(nothing_pushed(&mut b));
+    drop(b);
+
+    // Acknowledged: the next login pushes nothing.
+    wait_until_acknowledged(&cluster, bob);
+    let (mut b, _) = cluster.login(0, bob);
+    assert!(nothing_pushed(&mut b));
+}
+
+fn a_resend_is_stored_once(kind: StoreKind) {
+    let cluster = Cluster::start(&format!("resend_{kind:?}"), kind, 1);
+    let (ann, bob) = (cluster.user("ann"), cluster.user("bob"));
+    cluster.befriend(ann, bob);
+    let (mut a, _) = cluster.login(0, ann);
+    let first = send_text(&mut a, bob, &[("same-id", "once")]);
+    let again = send_text(&mut a, bob, &[("same-id", "once")]);
+    assert_eq!(first.chat_datas[0].message_id, again.chat_datas[0].message_id);
+    let thread = cluster.store().private_thread(ann, bob).unwrap();
+    assert_eq!(cluster.store().thread_page(thread, 0, 10).unwrap().len(), 1);
+}
+
+fn a_second_login_elsewhere_kicks_the_first(kind: StoreKind) {
+    let cluster = Cluster::start(&format!("kick_{kind:?}"), kind, 2);
+    let (ann, bob) = (cluster.user("ann"), cluster.user("bob"));
+    cluster.befriend(ann, bob);
+    let (mut a, _) = cluster.login(0, ann);
+    let (mut first, _) = cluster.login(0, bob);
+    let (mut second, _) = cluster.login(1, bob);
+    let kicked: NotifyOffline = first.recv_json(MsgId::NotifyOffLineReq, WAIT).unwrap();
+    assert_eq!(kicked.uid, bob);
+    assert!(first.closed_within(WAIT));
+    // The first session's close did not unroute the second: it still receives.
+    std::thread::sleep(Duration::from_millis(200));
+    let sent = send_text(&mut a, bob, &[("after-kick", "still there?")]);
+    let got = receive(&mut second, 1)[0].message_id;
+    assert_eq!(got, sent.chat_datas[0].message_id);
+    second.send(MsgId::MsgDeliveredAck, &MsgDeliveredAck { message_ids: vec![got] }).unwrap();
+    wait_until_acknowledged(&cluster, bob);
+
+    // And the same on one server: the newer login wins there too.
+    let (mut third, _) = cluster.login(1, bob);
+    assert!(second.recv_json::<NotifyOffline>(MsgId::NotifyOffLineReq, WAIT).is_ok());
+    let sent = send_text(&mut a, bob, &[("third", "and now?")]);
+    assert_eq!(receive(&mut third, 1)[0].message_id, sent.chat_datas[0].message_id);
+}
+
+fn routing_recovers_after_the_status_server_restarts(kind: StoreKind) {
+    let mut cluster = Cluster::start(&format!("status_restart_{kind:?}"), kind, 2);
+    let (ann, bob) = (cluster.user("ann"), cluster.user("bob"));
+    cluster.befriend(ann, bob);
+    let (mut a, _) = cluster.login(0, ann);
+    let (mut b, _) = cluster.login(1, bob);
+    cluster.restart_status();
+    // The chat servers learn at their next heartbeat that the new status
+    // server does not know them, register again and re-report their users;
+    // until then a push may find no route (the message waits in the store).
+    let deadline = std::time::Instant::now() + WAIT;
+    let mut n = 0;
+    loop {
+        n += 1;
+        let sent = send_text(&mut a, bob, &[(&format!("r{n}"), "are you there?")]);
+        assert_eq!(sent.error, 0);
+        let pushed: Result<TextChatMsgRsp, _> = b.recv_json(MsgId::NotifyTextChatMsgReq, QUIET);
+        if pushed.is_ok_and(|p| p.chat_datas[0].message_id == sent.chat_datas[0].message_id) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "routing never came back");
+    }
+}
+
+#[test]
+fn sqlite_routing_recovers_after_the_status_server_restarts() {
+    routing_recovers_after_the_status_server_restarts(StoreKind::Sqlite);
+}
+#[test]
+fn mysql_routing_recovers_after_the_status_server_restarts() {
+    routing_recovers_after_the_status_server_restarts(StoreKind::Mysql);
+}
+
+#[test]
+fn sqlite_friends_and_messages_flow_across_servers() {
+    friends_and_messages_flow_across_servers(StoreKind::Sqlite);
+}
+#[test]
+fn mysql_friends_and_messages_flow_across_servers() {
+    friends_and_messages_flow_across_servers(StoreKind::Mysql);
+}
+#[test]
+fn sqlite_offline_messages_arrive_in_order_once_acknowledged() {
+    offline_messages_arrive_in_order_once_acknowledged(StoreKind::Sqlite);
+}
+#[test]
+fn mysql_offline_messages_arrive_in_order_once_acknowledged() {
+    offline_messages_arrive_in_order_once_acknowledged(StoreKind::Mysql);
+}
+#[test]
+fn sqlite_a_resend_is_stored_once() {
+    a_resend_is_stored_once(StoreKind::Sqlite);
+}
+#[test]
+fn mysql_a_resend_is_stored_once() {
+    a_resend_is_stored_once(StoreKind::Mysql);
+}
+#[test]
+fn sqlite_a_second_login_elsewhere_kicks_the_first() {
+    a_second_login_elsewhere_kicks_the_first(StoreKind::Sqlite);
+}
+#[test]
+fn mysql_a_second_login_elsewhere_kicks_the_first() {
+    a_second_login_elsewhere_kicks_the_first(StoreKind::Mysql);
+}
+
+// ----- session rules and bad input (one store is enough) ---------------------------
+
+#[test]
+fn only_login_and_heartbeat_before_login() {
+    let cluster = Cluster::start("before_login", StoreKind::Sqlite, 1);
+    let mut client = ChatClient::connect(cluster.chat(0).local_addr(), WAIT).unwrap();
+    client.send(MsgId::HeartBeatReq, &HeartbeatReq::default()).unwrap();
+    assert_eq!(client.recv_json::<ErrorOnly>(MsgId::HeartbeatRsp, WAIT).unwrap().error, 0);
+    client.send(MsgId::SearchUserReq, &SearchUserReq { uid: "1".into() }).unwrap();
+    let notice: ErrorNotify = client.recv_json(MsgId::ErrorNotify, WAIT).unwrap();
+    assert_eq!(notice.error, ErrorCode::NotLoggedIn.code());
+    assert!(client.closed_within(WAIT));
+
+    // A wrong token, then a good one on the same connection.
+    let uid = cluster.user("dan");
+    let mut client = ChatClient::connect(cluster.chat(0).local_addr(), WAIT).unwrap();
+    client.send(MsgId::LoginReq, &LoginReq { uid, token: "forged".into() }).unwrap();
+    let refused: LoginRsp = client.recv_json(MsgId::LoginRsp, WAIT).unwrap();
+    assert_eq!(refused.error, ErrorCode::TokenInvalid.code());
+    client.send(MsgId::LoginReq, &LoginReq { uid, token: cluster.token(uid) }).unwrap();
+    let ok: serde_json::Value = client.recv_json(MsgId::LoginRsp, WAIT).unwrap();
+    assert_eq!((ok["error"].as_i64(), ok["name"].as_str()), (Some(0), Some("dan")));
+    let text = ok.to_string();
+    assert!(!text.contains("argon2") && !text.contains("password"), "no hash in {text}");
+}
+
+#[test]
+fn a_connection_that_does_not_log_in_in_time_is_closed() {
+    let cluster =
+        Cluster::start_with("deadline", StoreKind::Sqlite, 1, |c| c.login_deadline_ms = 300);
+    let mut client = ChatClient::connect(cluster.chat(0).local_addr(), WAIT).unwrap();
+    let notice: ErrorNotify = client.recv_json(MsgId::ErrorNotify, WAIT).unwrap();
+    assert_eq!(notice.error, ErrorCode::NotLoggedIn.code());
+    assert!(client.closed_within(WAIT));
+}
+
+#[test]
+fn the_session_uid_is_the_only_uid() {
+    let cluster = Cluster::start("uids", StoreKind::Sqlite, 1);
+    let (ann, bob, eve) = (cluster.user("ann"), cluster.user("bob"), cluster.user("eve"));
+    cluster.befriend(ann, bob);
+    let (mut e, _) = cluster.login(0, eve);
+    // Claiming to be Ann: refused.
+    let mut spoof = text(bob, &[("x", "I am ann")]);
+    spoof.fromuid = Some(ann);
+    e.send(MsgId::TextChatMsgReq, &spoof).unwrap();
+    let refused: TextChatMsgRsp = e.recv_json(MsgId::TextChatMsgRsp, WAIT).unwrap();
+    assert_eq!(refused.error, ErrorCode::UidInvalid.code());
+    // Not a friend: refused.
+    let refused = send_text(&mut e, bob, &[("y", "hello stranger")]);
+    assert_eq!(refused.error, ErrorCode::NotFriends.code());
+    // Reading Ann and Bob's thread: refused.
+    let thread = cluster.store().private_thread(ann, bob).unwrap();
+    e.send(MsgId::LoadChatMsgReq, &LoadChatMsgReq { thread_id: thread, message_id: 0 }).unwrap();
+    let refused: LoadChatMsgRsp = e.recv_json(MsgId::LoadChatMsgRsp, WAIT).unwrap();
+    assert_eq!(refused.error, ErrorCode::UidInvalid.code());
+    // A thread with a non-friend: refused.
+    e.send(MsgId::CreatePrivateChatReq, &CreatePrivateChatReq { other_id: ann }).unwrap();
+    let refused: CreatePrivateChatRsp = e.recv_json(MsgId::CreatePrivateChatRsp, WAIT).unwrap();
+    assert_eq!(refused.error, ErrorCode::NotFriends.code());
+}
+
+#[test]
+fn bad_input_gets_an_error_code_or_a_clean_close() {
+    let cluster = Cluster::start("bad_input", StoreKind::Sqlite, 1);
+    let uid = cluster.user("fay");
+    let (mut client, _) = cluster.login(0, uid);
+    // Not JSON, wrong types: 1001, the connection stays.
+    let mut frame = Vec::new();
+    encode_frame(MsgId::TextChatMsgReq.code(), b"{not json", &mut frame).unwrap();
+    client.send_raw(&frame).unwrap();
+    let answer: ErrorOnly = client.recv_json(MsgId::TextChatMsgRsp, WAIT).unwrap();
+    assert_eq!(answer.error, ErrorCode::Json.code());
+    frame.clear();
+    encode_frame(MsgId::SearchUserReq.code(), br#"{"uid":[1,2]}"#, &mut frame).unwrap();
+    client.send_raw(&frame).unwrap();
+    let answer: ErrorOnly = client.recv_json(MsgId::SearchUserRsp, WAIT).unwrap();
+    assert_eq!(answer.error, ErrorCode::Json.code());
+    frame.clear();
+    encode_frame(MsgId::TextChatMsgReq.code(), &[0xff, 0xfe, b'{'], &mut frame).unwrap();
+    client.send_raw(&frame).unwrap();
+    let answer: ErrorOnly = client.recv_json(MsgId::TextChatMsgRsp, WAIT).unwrap();
+    assert_eq!(answer.error, ErrorCode::Json.code());
+    // Still served.
+    client.send(MsgId::HeartBeatReq, &HeartbeatReq::default()).unwrap();
+    assert_eq!(client.recv_json::<ErrorOnly>(MsgId::HeartbeatRsp, WAIT).unwrap().error, 0);
+    // A length over the limit: 1103, then closed.
+    client.send_raw(&[0x03, 0xf1, 0xff, 0xff]).unwrap();
+    let notice: ErrorNotify = client.recv_json(MsgId::ErrorNotify, WAIT).unwrap();
+    assert_eq!(notice.error, ErrorCode::TooLarge.code());
+    assert!(client.closed_within(WAIT));
+}
+
+#[test]
+fn a_huge_backlog_is_pushed_in_pages_without_starving_others() {
+    const BACKLOG: usize = 100_000;
+    let cluster = Cluster::start("backlog", StoreKind::Sqlite, 1);
+    let (ann, bob, cat) = (cluster.user("ann"), cluster.user("bob"), cluster.user("cat"));
+    cluster.befriend(ann, bob);
+    let mut store = cluster.store();
+    for chunk in 0..BACKLOG / 1000 {
+        let batch: Vec<NewMessage> = (0..1000)
+            .map(|i| NewMessage {
+                sender: ann,
+                receiver: bob,
+                unique_id: format!("{chunk}-{i}"),
+                content: format!("backlog message {} of the day", chunk * 1000 + i),
+            })
+            .collect();
+        store.append_messages(&batch).unwrap();
+    }
+    let (mut b, _) = cluster.login(0, bob);
+    // Bob reads slowly at first; meanwhile another user is served promptly.
+    let (mut c, _) = cluster.login(0, cat);
+    for _ in 0..20 {
+        let started = std::time::Instant::now();
+        c.send(MsgId::HeartBeatReq, &HeartbeatReq::default()).unwrap();
+        c.recv_json::<ErrorOnly>(MsgId::HeartbeatRsp, WAIT).unwrap();
+        assert!(started.elapsed() < Duration::from_secs(2), "another user was starved");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let got = receive(&mut b, BACKLOG);
+    assert!(got.windows(2).all(|w| w[0].message_id < w[1].message_id), "in order");
+    let metrics = cluster.chat(0).metrics_text();
+    // The output queue never grew past the high-water mark plus about one page.
+    let peak = cluster_peak_output(&metrics);
+    assert!(peak > 0 && peak < 256 * 1024 + 200 * 1024, "peak output {peak}");
+}
+
+/// The largest per-connection output queue so far, from `/metrics` text.
+fn cluster_peak_output(metrics: &str) -> u64 {
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("im_chat_peak_output_bytes{"))
+        .expect("the peak output gauge");
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
