@@ -397,3 +397,135 @@ fn cluster_peak_output(metrics: &str) -> u64 {
         .expect("the peak output gauge");
     line.rsplit(' ').next().unwrap().parse().unwrap()
 }
+
+#[test]
+fn a_token_issued_to_another_uid_is_refused() {
+    let cluster = Cluster::start("foreign_token", StoreKind::Sqlite, 1);
+    let (ann, bob) = (cluster.user("ann"), cluster.user("bob"));
+    let mut client = ChatClient::connect(cluster.chat(0).local_addr(), WAIT).unwrap();
+    client.send(MsgId::LoginReq, &LoginReq { uid: bob, token: cluster.token(ann) }).unwrap();
+    let refused: LoginRsp = client.recv_json(MsgId::LoginRsp, WAIT).unwrap();
+    assert_eq!(refused.error, ErrorCode::TokenInvalid.code());
+}
+
+#[test]
+fn garbage_truncated_frames_and_unknown_ids_leave_other_sessions_alone() {
+    // Random bytes may read as the start of a valid frame that never ends:
+    // the login deadline closes those.
+    let cluster =
+        Cluster::start_with("garbage", StoreKind::Sqlite, 1, |c| c.login_deadline_ms = 500);
+    let addr = cluster.chat(0).local_addr();
+    let (ann, bob) = (cluster.user("ann"), cluster.user("bob"));
+    cluster.befriend(ann, bob);
+    let (mut a, _) = cluster.login(0, ann);
+    let (mut b, _) = cluster.login(0, bob);
+
+    // Unknown id after login: 1103 with 1106, the session stays.
+    let mut frame = Vec::new();
+    encode_frame(4242, b"{}", &mut frame).unwrap();
+    a.send_raw(&frame).unwrap();
+    let notice: ErrorNotify = a.recv_json(MsgId::ErrorNotify, WAIT).unwrap();
+    assert_eq!(notice.error, ErrorCode::ProtocolError.code());
+
+    // Random bytes from many connections (a fixed seed: the same run every time).
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut junk_clients = Vec::new();
+    for _ in 0..50 {
+        let mut junk = vec![0u8; 1 + (state % 3000) as usize];
+        for byte in junk.iter_mut() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            *byte = state as u8;
+        }
+        let mut client = ChatClient::connect(addr, WAIT).unwrap();
+        let _ = client.send_raw(&junk);
+        junk_clients.push(client);
+    }
+    for client in &mut junk_clients {
+        assert!(client.closed_within(WAIT), "garbage before login is closed");
+    }
+    // A truncated frame, then the client goes away.
+    let mut truncated = ChatClient::connect(addr, WAIT).unwrap();
+    truncated.send_raw(&[0x03, 0xed, 0x00, 0x40, b'{', b'"']).unwrap();
+    drop(truncated);
+
+    // The logged-in users were never disturbed.
+    let sent = send_text(&mut a, bob, &[("after-garbage", "still here")]);
+    assert_eq!(receive(&mut b, 1)[0].message_id, sent.chat_datas[0].message_id);
+}
+
+#[test]
+fn with_the_store_stalled_heartbeats_are_still_answered_at_once() {
+    let cluster = Cluster::start_with("stalled", StoreKind::Sqlite, 1, |c| {
+        c.store.pool_workers = 2;
+        c.store.queue_capacity = 16;
+        c.store.writer_shards = 1;
+    });
+    let names = ["ann", "bob", "cat"];
+    let [ann, bob, cat] = names.map(|n| cluster.user(n));
+    cluster.befriend(ann, bob);
+    let (mut a, _) = cluster.login(0, ann);
+    let (mut c, _) = cluster.login(0, cat);
+
+    // Another process holds the database's write lock: every write waits.
+    let blocker = rusqlite::Connection::open(cluster.sqlite_file()).unwrap();
+    blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    for n in 0..40 {
+        a.send(MsgId::TextChatMsgReq, &text(bob, &[(&format!("s{n}"), "stuck")])).unwrap();
+        let apply =
+            AddFriendReq { applyname: "hi".into(), bakname: String::new(), touid: cat, uid: None };
+        a.send(MsgId::AddFriendReq, &apply).unwrap();
+    }
+    // Past the queue bound, the stuck user is told the server is busy.
+    let busy: ErrorOnly = a.recv_json(MsgId::AddFriendRsp, WAIT).unwrap();
+    assert_eq!(busy.error, ErrorCode::ServerBusy.code());
+    let mut slowest = Duration::ZERO;
+    for _ in 0..20 {
+        let started = std::time::Instant::now();
+        c.send(MsgId::HeartBeatReq, &HeartbeatReq::default()).unwrap();
+        c.recv_json::<ErrorOnly>(MsgId::HeartbeatRsp, WAIT).unwrap();
+        slowest = slowest.max(started.elapsed());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(slowest < Duration::from_millis(100), "a heartbeat took {slowest:?}");
+    blocker.execute_batch("COMMIT").unwrap();
+    // The lock is gone: the messages that were queued are stored and
+    // acknowledged (those past the bound were refused with 1105 at once).
+    let answers: Vec<i32> = (0..40)
+        .map(|_| a.recv_json::<TextChatMsgRsp>(MsgId::TextChatMsgRsp, WAIT).unwrap().error)
+        .collect();
+    assert!(answers.contains(&0) && answers.contains(&ErrorCode::ServerBusy.code()), "{answers:?}");
+    assert!(answers.iter().all(|&e| e == 0 || e == ErrorCode::ServerBusy.code()), "{answers:?}");
+}
+
+#[test]
+fn metrics_and_health_are_served_over_http() {
+    let cluster = Cluster::start("metrics", StoreKind::Sqlite, 1);
+    let (ann, bob) = (cluster.user("ann"), cluster.user("bob"));
+    cluster.befriend(ann, bob);
+    let (mut a, _) = cluster.login(0, ann);
+    send_text(&mut a, bob, &[("m", "counted")]);
+    let admin = cluster.chat(0).admin_addr().expect("admin port");
+    let get = |path: &str| {
+        let mut stream = std::net::TcpStream::connect(admin).unwrap();
+        use std::io::{Read, Write};
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    let metrics = get("/metrics");
+    assert!(metrics.starts_with("HTTP/1.1 200 OK"), "{metrics}");
+    for line in [
+        "im_chat_connections{server=\"chat-1\"} 1",
+        "im_chat_online_users{server=\"chat-1\"} 1",
+        "im_chat_logins_total{server=\"chat-1\"} 1",
+        "im_chat_messages_committed_total{server=\"chat-1\"} 1",
+        "# TYPE im_chat_store_queue_depth gauge",
+    ] {
+        assert!(metrics.contains(line), "no `{line}` in {metrics}");
+    }
+    assert!(get("/healthz").starts_with("HTTP/1.1 200 OK"));
+    assert!(get("/nowhere").starts_with("HTTP/1.1 404"));
+}

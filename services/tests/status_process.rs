@@ -1,9 +1,12 @@
 //! The status-server binary as an operator runs it: configuration from a
 //! file and the environment, readable logs, graceful stop on SIGTERM.
 
+mod util;
+
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::time::Duration;
+use util::wait_with_timeout;
 
 #[test]
 fn the_daemon_starts_from_its_config_logs_and_stops_on_sigterm() {
@@ -46,21 +49,4 @@ fn a_bad_config_stops_the_daemon_with_the_key_named() {
     assert_eq!(output.status.code(), Some(2));
     let message = String::from_utf8_lossy(&output.stderr);
     assert!(message.contains("heartbeat_timeout_ms"), "{message}");
-}
-
-fn wait_with_timeout(
-    child: &mut std::process::Child,
-    timeout: Duration,
-) -> std::process::ExitStatus {
-    let deadline = std::time::Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("status-server did not stop within {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }

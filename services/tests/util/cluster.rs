@@ -6,12 +6,15 @@ use super::{new_user, TempMysql, TempSqlite};
 use grpcio::{ChannelBuilder, Environment};
 use proto::body::{LoginReq, LoginRsp};
 use proto::chat_client::ChatClient;
-use proto::rpc::status::{GetChatServerRequest, StatusServiceClient};
+use proto::rpc::status::{GetChatServerRequest, LookupUsersRequest, StatusServiceClient};
 use proto::MsgId;
 use services::chat::{ChatConfig, ChatServer};
 use services::status::{StatusConfig, StatusServer};
 use services::store::config::{BackendKind, StoreConfig};
 use services::store::{AnyBackend, AnyConn, Backend, StoreConn};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -160,6 +163,11 @@ impl Cluster {
         (client, response)
     }
 
+    /// The path of the embedded database (SQLite clusters only).
+    pub fn sqlite_file(&self) -> std::path::PathBuf {
+        self.store_config.sqlite_path()
+    }
+
     /// Stops the status server and starts a new one (empty state) on the
     /// same address.
     pub fn restart_status(&mut self) {
@@ -168,6 +176,70 @@ impl Cluster {
         status.shutdown(Duration::from_secs(2));
         let config = StatusConfig { listen: addr.to_string(), ..status_config() };
         self.status = Some(StatusServer::start(&config).expect("restart the status server"));
+    }
+
+    /// Starts the `chat-server` binary as chat server `name` of this cluster
+    /// (configured through the environment, as an operator could).
+    pub fn spawn_chat_process(&self, name: &str) -> ChatProcess {
+        let store = &self.store_config;
+        let mut command = Command::new(env!("CARGO_BIN_EXE_chat-server"));
+        command
+            .env("IM_CHAT_NAME", name)
+            .env("IM_CHAT_LISTEN", "127.0.0.1:0")
+            .env("IM_CHAT_RPC_LISTEN", "127.0.0.1:0")
+            .env("IM_CHAT_ADMIN_LISTEN", "")
+            .env("IM_CHAT_IO_THREADS", "2")
+            .env("IM_CHAT_STATUS_ADDR", self.status.as_ref().unwrap().local_addr().to_string())
+            .env("IM_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        match store.backend {
+            BackendKind::Embedded => command
+                .env("IM_CHAT_STORE__BACKEND", "embedded")
+                .env("IM_CHAT_STORE__DATA_DIR", &store.data_dir),
+            BackendKind::Mysql => command
+                .env("IM_CHAT_STORE__BACKEND", "mysql")
+                .env("IM_CHAT_STORE__MYSQL_URL", &store.mysql_url)
+                .env("IM_CHAT_STORE__MYSQL_PASSWORD", &store.mysql_password),
+        };
+        let mut child = command.spawn().expect("start chat-server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        // `listening on 127.0.0.1:PORT rpc 127.0.0.1:PORT`
+        let addr = line
+            .split_whitespace()
+            .nth(2)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address line from chat-server: {line:?}"));
+        let deadline = Instant::now() + WAIT;
+        while !self.is_live(name) {
+            assert!(Instant::now() < deadline, "{name} did not register");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        ChatProcess { child, addr }
+    }
+
+    /// True if the status server hands out `name` (it may take a few picks).
+    fn is_live(&self, name: &str) -> bool {
+        (1..=64).any(|uid| {
+            let reply = self.status_client.get_chat_server(&GetChatServerRequest { uid });
+            reply.is_ok_and(|r| r.server.is_some_and(|s| s.name == name))
+        })
+    }
+
+    /// Where the status server says `uid` is connected, if anywhere.
+    pub fn location(&self, uid: u64) -> Option<String> {
+        let reply = self.status_client.lookup_users(&LookupUsersRequest { uids: vec![uid] });
+        reply.expect("lookup").online.first().map(|l| l.server.clone())
+    }
+
+    /// Logs `uid` in on the chat server at `addr`.
+    pub fn login_at(&self, addr: SocketAddr, uid: u64) -> ChatClient {
+        let mut client = ChatClient::connect(addr, WAIT).unwrap();
+        client.send(MsgId::LoginReq, &LoginReq { uid, token: self.token(uid) }).unwrap();
+        let response: LoginRsp = client.recv_json(MsgId::LoginRsp, WAIT).unwrap();
+        assert_eq!(response.error, 0, "login of {uid} at {addr}");
+        client
     }
 
     /// Stops chat server `index` gracefully.
@@ -186,6 +258,19 @@ impl Drop for Cluster {
         if let Some(status) = self.status.take() {
             status.shutdown(Duration::from_secs(2));
         }
+    }
+}
+
+/// A chat server running as a child process; killed when dropped.
+pub struct ChatProcess {
+    pub child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Drop for ChatProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
