@@ -22,7 +22,7 @@ fn sigterm_closes_every_session_reports_it_offline_and_exits_0() {
     let mut process = cluster.spawn_chat_process("chat-p");
     let ann = cluster.user("ann");
     let mut client = cluster.login_at(process.addr, ann);
-    assert_eq!(cluster.location(ann).as_deref(), Some("chat-p"));
+    cluster.wait_for_location(ann, Some("chat-p"));
 
     signal(process.child.id(), "-TERM");
     assert!(client.closed_within(WAIT), "the session is closed");

@@ -175,6 +175,7 @@ fn a_second_login_elsewhere_kicks_the_first(kind: StoreKind) {
     cluster.befriend(ann, bob);
     let (mut a, _) = cluster.login(0, ann);
     let (mut first, _) = cluster.login(0, bob);
+    cluster.wait_for_location(bob, Some("chat-1")); // reported asynchronously
     let (mut second, _) = cluster.login(1, bob);
     let kicked: NotifyOffline = first.recv_json(MsgId::NotifyOffLineReq, WAIT).unwrap();
     assert_eq!(kicked.uid, bob);

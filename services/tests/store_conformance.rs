@@ -150,6 +150,15 @@ fn messages_are_idempotent_paged_and_delivered_in_order(store: &mut impl StoreCo
         pending[6..].iter().map(|m| m.message_id).collect::<Vec<_>>()
     );
     assert_eq!(store.pending_for(a, 0, 100).unwrap().len(), 1);
+
+    // Several receivers' acks in one transaction, each only for its own.
+    let acks = [
+        Delivery { receiver: b, message_ids: vec![left[0].message_id, left[1].message_id] },
+        Delivery { receiver: a, message_ids: vec![other[0].message_id, left[2].message_id] },
+    ];
+    assert_eq!(store.mark_delivered_many(&acks).unwrap(), 3);
+    assert_eq!(store.pending_for(b, 0, 100).unwrap().len(), left.len() - 2);
+    assert!(store.pending_for(a, 0, 100).unwrap().is_empty());
 }
 
 fn concurrent_registrations_of_one_name_have_one_winner<C: StoreConn>(

@@ -9,6 +9,7 @@ use super::directory::{Directory, Route};
 use super::handler::ChatHandler;
 use super::metrics::ChatMetrics;
 use super::router::{Outbound, RouterHandle};
+use crate::store::ack_writer::AckWriter;
 use crate::store::message_writer::MessageWriter;
 use crate::store::model::StoredMessage;
 use crate::store::{AnyBackend, DbPool};
@@ -54,6 +55,7 @@ pub struct Hub {
     pub rules: Rules,
     pub store: DbPool<AnyBackend>,
     pub writer: MessageWriter,
+    pub acks: AckWriter,
     pub status: StatusServiceClient,
     pub directory: Directory,
     pub metrics: ChatMetrics,
@@ -71,6 +73,7 @@ impl Hub {
         rules: Rules,
         store: DbPool<AnyBackend>,
         writer: MessageWriter,
+        acks: AckWriter,
         status: StatusServiceClient,
         router: RouterHandle,
     ) -> Hub {
@@ -83,6 +86,7 @@ impl Hub {
             rules,
             store,
             writer,
+            acks,
             status,
             directory: Directory::default(),
             metrics: ChatMetrics::default(),

@@ -9,7 +9,7 @@ use super::handler::{parse, store_error_code, ChatHandler};
 use super::hub::{Hub, Push};
 use super::metrics::ChatMetrics;
 use super::session::Session;
-use crate::store::model::{NewMessage, StoredMessage};
+use crate::store::model::{Delivery, NewMessage, StoredMessage};
 use crate::store::{JobKind, StoreConn, StoreError};
 use proto::body::{
     ChatData, CreatePrivateChatReq, CreatePrivateChatRsp, HistoryMessage, LoadChatMsgReq,
@@ -154,18 +154,10 @@ impl ChatHandler {
             ChatMetrics::add(&self.hub.metrics.bad_requests, 1);
             return;
         }
-        let ids = ack.message_ids;
-        let submitted = self.store_job(
-            ctx,
-            JobKind::Idempotent,
-            move |store| store.mark_delivered(uid, &ids),
-            |h, _, marked| match marked {
-                Ok(n) => ChatMetrics::add(&h.hub.metrics.messages_acked, n),
-                Err(e) => log::warn!("acknowledgement not stored (pushed again later): {e}"),
-            },
-        );
-        if let Err(e) = submitted {
-            log::warn!("acknowledgement not stored (pushed again later): {e}");
+        if let Err(e) =
+            self.hub.acks.submit(Delivery { receiver: uid, message_ids: ack.message_ids })
+        {
+            log::debug!("acknowledgement not stored (pushed again later): {e}");
         }
     }
 

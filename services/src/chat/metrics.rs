@@ -1,5 +1,6 @@
 //! The chat server's counters and their Prometheus text rendering.
 
+use crate::store::ack_writer::AckMetrics;
 use crate::store::message_writer::WriterMetrics;
 use crate::store::PoolMetrics;
 use reactor::LoopStats;
@@ -20,8 +21,6 @@ pub struct ChatMetrics {
     pub messages_pushed: AtomicU64,
     /// Messages sent to peer chat servers for their users.
     pub messages_forwarded: AtomicU64,
-    /// Messages acknowledged by receivers (1101) and marked delivered.
-    pub messages_acked: AtomicU64,
     /// Pushes dropped because a queue was full or a peer call failed (the
     /// messages stay pending and reach the user at the next login).
     pub pushes_dropped: AtomicU64,
@@ -43,6 +42,8 @@ pub struct MetricsView<'a> {
     pub store: &'a PoolMetrics,
     pub writer_queue_depth: usize,
     pub writer: &'a WriterMetrics,
+    pub acks: &'a AckMetrics,
+    pub ack_queue_depth: usize,
     pub router_queue_depth: usize,
 }
 
@@ -55,7 +56,7 @@ impl MetricsView<'_> {
         };
         let c = self.chat;
         let peak_output = self.loops.iter().map(|s| s.peak_output.load(Relaxed)).max().unwrap_or(0);
-        let rows: [(&str, &str, &str, u64); 23] = [
+        let rows: [(&str, &str, &str, u64); 24] = [
             ("im_chat_connections", "gauge", "open connections", sum(|s| &s.connections)),
             ("im_chat_online_users", "gauge", "logged-in users", self.online_users as u64),
             (
@@ -113,7 +114,13 @@ impl MetricsView<'_> {
                 "im_chat_messages_acked_total",
                 "counter",
                 "messages acknowledged by receivers",
-                c.messages_acked.load(Relaxed),
+                self.acks.marked.load(Relaxed),
+            ),
+            (
+                "im_chat_ack_queue_depth",
+                "gauge",
+                "acknowledgements waiting to be stored",
+                self.ack_queue_depth as u64,
             ),
             (
                 "im_chat_pushes_dropped_total",

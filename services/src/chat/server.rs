@@ -8,6 +8,7 @@ use super::router::{self, Outbound, Router};
 use super::rpc::ChatRpc;
 use crate::admin::AdminServer;
 use crate::status::reporter::{ReportSource, StatusReporter};
+use crate::store::ack_writer::AckWriter;
 use crate::store::message_writer::MessageWriter;
 use crate::store::{AnyBackend, DbPool};
 use grpcio::{CallOption, ChannelBuilder, Environment, ServerBuilder, ServerCredentials};
@@ -18,6 +19,9 @@ use reactor::{FrameCodec, LoopConfig, LoopStats, Server};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Most message ids marked delivered in one transaction.
+const ACK_BATCH: usize = 8192;
 
 /// The first heartbeat period, until the status server names its own.
 const FIRST_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
@@ -45,8 +49,10 @@ impl ChatServer {
         log::info!("{}: {} store", config.name, backend.kind());
         let store = DbPool::start(backend.clone(), config.store.pool(&config.name))
             .map_err(|e| format!("cannot start the store pool: {e}"))?;
-        let writer = MessageWriter::start(backend, config.store.writer())
+        let writer = MessageWriter::start(backend.clone(), config.store.writer())
             .map_err(|e| format!("cannot start the message writer: {e}"))?;
+        let acks = AckWriter::start(backend, &config.name, config.store.queue_capacity, ACK_BATCH)
+            .map_err(|e| format!("cannot start the ack writer: {e}"))?;
         let env = Arc::new(Environment::new(config.grpc_threads));
         let status =
             StatusServiceClient::new(ChannelBuilder::new(env.clone()).connect(&config.status_addr));
@@ -56,6 +62,7 @@ impl ChatServer {
             rules(config),
             store,
             writer,
+            acks,
             status,
             router_handle,
         ));
@@ -194,6 +201,8 @@ fn metrics_text(hub: &Hub, loops: &[Arc<LoopStats>]) -> String {
         store: hub.store.metrics(),
         writer_queue_depth: hub.writer.queue_depth(),
         writer: hub.writer.metrics(),
+        acks: hub.acks.metrics(),
+        ack_queue_depth: hub.acks.queue_depth(),
         router_queue_depth: hub.router.queue_depth(),
     }
     .render()

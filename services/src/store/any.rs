@@ -154,7 +154,7 @@ impl StoreConn for AnyConn {
     ) -> Result<Vec<StoredMessage>, StoreError> {
         forward!(self.pending_for(receiver, after, limit))
     }
-    fn mark_delivered(&mut self, receiver: u64, message_ids: &[u64]) -> Result<u64, StoreError> {
-        forward!(self.mark_delivered(receiver, message_ids))
+    fn mark_delivered_many(&mut self, acks: &[Delivery]) -> Result<u64, StoreError> {
+        forward!(self.mark_delivered_many(acks))
     }
 }

@@ -69,5 +69,10 @@ pub trait StoreConn: Send + 'static {
     ) -> Result<Vec<StoredMessage>, StoreError>;
     /// Marks messages to `receiver` delivered; ids of other receivers are
     /// ignored. Returns how many changed.
-    fn mark_delivered(&mut self, receiver: u64, message_ids: &[u64]) -> Result<u64, StoreError>;
+    fn mark_delivered(&mut self, receiver: u64, message_ids: &[u64]) -> Result<u64, StoreError> {
+        self.mark_delivered_many(&[Delivery { receiver, message_ids: message_ids.to_vec() }])
+    }
+    /// Many receivers' acknowledgements in one transaction (group commit of
+    /// acks, as the message writer does for messages).
+    fn mark_delivered_many(&mut self, acks: &[Delivery]) -> Result<u64, StoreError>;
 }

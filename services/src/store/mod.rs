@@ -9,11 +9,13 @@
 //! | [`sqlite`] | the embedded backend (SQLite in one file) |
 //! | [`mysql`] | the production backend (MySQL or MariaDB) |
 //! | [`message_writer`] | group commit of text messages |
+//! | [`ack_writer`] | group commit of delivery acknowledgements |
 //! | [`any`] | the backend named by configuration, as one type (for the daemons) |
 //!
 //! Both backends run one conformance suite; the pool is also tested against a
 //! throwaway MariaDB that misbehaves.
 
+pub mod ack_writer;
 pub mod any;
 pub mod api;
 mod columns;

@@ -81,3 +81,10 @@ pub struct StoredMessage {
     pub chat_time: i64,
     pub delivered: bool,
 }
+
+/// A receiver's acknowledgement: these messages arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub receiver: u64,
+    pub message_ids: Vec<u64>,
+}

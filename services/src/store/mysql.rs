@@ -301,19 +301,15 @@ impl StoreConn for MysqlConn {
         }
         let chat_time = now_ms();
         let mut tx = self.conn.start_transaction(TxOpts::default()).map_err(db_error)?;
-        let mut threads: Vec<((u64, u64), u64)> = Vec::new();
+        let pair_of = |m: &NewMessage| (m.sender.min(m.receiver), m.sender.max(m.receiver));
+        let mut pairs: Vec<(u64, u64)> = batch.iter().map(pair_of).collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        let threads = private_threads_in(&mut tx, &pairs)?;
         let mut values: Vec<Value> = Vec::with_capacity(batch.len() * 6);
         let mut thread_ids = Vec::with_capacity(batch.len());
         for m in batch {
-            let pair = (m.sender.min(m.receiver), m.sender.max(m.receiver));
-            let thread_id = match threads.iter().find(|(p, _)| *p == pair) {
-                Some((_, id)) => *id,
-                None => {
-                    let id = private_thread_in(&mut tx, m.sender, m.receiver)?;
-                    threads.push((pair, id));
-                    id
-                }
-            };
+            let thread_id = threads[&pair_of(m)];
             thread_ids.push(thread_id);
             values.extend([
                 thread_id.into(),
@@ -418,21 +414,60 @@ impl StoreConn for MysqlConn {
             .map_err(db_error)
     }
 
-    fn mark_delivered(&mut self, receiver: u64, message_ids: &[u64]) -> Result<u64, StoreError> {
-        if message_ids.is_empty() {
-            return Ok(0);
-        }
-        let marks = vec!["?"; message_ids.len()].join(", ");
-        let mut values: Vec<Value> = vec![receiver.into()];
-        values.extend(message_ids.iter().map(|&id| Value::from(id)));
-        self.conn
-            .exec_drop(
+    fn mark_delivered_many(&mut self, acks: &[Delivery]) -> Result<u64, StoreError> {
+        let mut tx = self.conn.start_transaction(TxOpts::default()).map_err(db_error)?;
+        let mut changed = 0;
+        for ack in acks.iter().filter(|a| !a.message_ids.is_empty()) {
+            let marks = vec!["?"; ack.message_ids.len()].join(", ");
+            let mut values: Vec<Value> = vec![ack.receiver.into()];
+            values.extend(ack.message_ids.iter().map(|&id| Value::from(id)));
+            tx.exec_drop(
                 format!("UPDATE messages SET delivered = 1 WHERE receiver = ? AND delivered = 0 AND message_id IN ({marks})"),
                 Params::Positional(values),
             )
             .map_err(db_error)?;
-        Ok(self.conn.affected_rows())
+            changed += tx.affected_rows();
+        }
+        tx.commit().map_err(db_error)?;
+        Ok(changed)
     }
+}
+
+/// The threads of many pairs (`(low, high)` uids, distinct) inside `tx`,
+/// created where absent: one lookup, and one insert plus one lookup for the
+/// new ones, however many pairs a batch holds (not two round trips per pair).
+fn private_threads_in(
+    tx: &mut mysql::Transaction<'_>,
+    pairs: &[(u64, u64)],
+) -> Result<std::collections::HashMap<(u64, u64), u64>, StoreError> {
+    let lookup = |tx: &mut mysql::Transaction<'_>, pairs: &[(u64, u64)]| {
+        let keys = vec!["(?, ?)"; pairs.len()].join(", ");
+        let values: Vec<Value> = pairs.iter().flat_map(|&(a, b)| [a.into(), b.into()]).collect();
+        tx.exec_map(
+            format!("SELECT user1_id, user2_id, thread_id FROM threads WHERE (user1_id, user2_id) IN ({keys})"),
+            Params::Positional(values),
+            |(a, b, id): (u64, u64, u64)| ((a, b), id),
+        )
+        .map_err(db_error)
+    };
+    let mut threads: std::collections::HashMap<(u64, u64), u64> =
+        lookup(tx, pairs)?.into_iter().collect();
+    let missing: Vec<(u64, u64)> =
+        pairs.iter().copied().filter(|pair| !threads.contains_key(pair)).collect();
+    if !missing.is_empty() {
+        let rows = vec!["(?, ?)"; missing.len()].join(", ");
+        let values: Vec<Value> = missing.iter().flat_map(|&(a, b)| [a.into(), b.into()]).collect();
+        tx.exec_drop(
+            format!("INSERT IGNORE INTO threads (user1_id, user2_id) VALUES {rows}"),
+            Params::Positional(values),
+        )
+        .map_err(db_error)?;
+        threads.extend(lookup(tx, &missing)?);
+    }
+    if threads.len() != pairs.len() {
+        return Err(StoreError::Database("a thread vanished".into()));
+    }
+    Ok(threads)
 }
 
 /// The thread of two users inside `tx`, created if absent.

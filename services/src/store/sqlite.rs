@@ -380,16 +380,19 @@ impl StoreConn for SqliteConn {
             .map_err(db_error)
     }
 
-    fn mark_delivered(&mut self, receiver: u64, message_ids: &[u64]) -> Result<u64, StoreError> {
+    fn mark_delivered_many(&mut self, acks: &[Delivery]) -> Result<u64, StoreError> {
         let tx = self.conn.transaction().map_err(db_error)?;
         let mut changed = 0;
         {
             let mut update = tx
                 .prepare_cached("UPDATE messages SET delivered = 1 WHERE message_id = ?1 AND receiver = ?2 AND delivered = 0")
                 .map_err(db_error)?;
-            for id in message_ids {
-                changed +=
-                    update.execute(params![*id as i64, receiver as i64]).map_err(db_error)? as u64;
+            for ack in acks {
+                for id in &ack.message_ids {
+                    changed += update
+                        .execute(params![*id as i64, ack.receiver as i64])
+                        .map_err(db_error)? as u64;
+                }
             }
         }
         tx.commit().map_err(db_error)?;

@@ -233,6 +233,16 @@ impl Cluster {
         reply.expect("lookup").online.first().map(|l| l.server.clone())
     }
 
+    /// Waits until the status server places `uid` on `server` (`None`:
+    /// offline); a chat server reports logins asynchronously.
+    pub fn wait_for_location(&self, uid: u64, server: Option<&str>) {
+        let deadline = Instant::now() + WAIT;
+        while self.location(uid).as_deref() != server {
+            assert!(Instant::now() < deadline, "uid {uid} never reached {server:?}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Logs `uid` in on the chat server at `addr`.
     pub fn login_at(&self, addr: SocketAddr, uid: u64) -> ChatClient {
         let mut client = ChatClient::connect(addr, WAIT).unwrap();

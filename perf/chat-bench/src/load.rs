@@ -1,0 +1,234 @@
+//! The load: logged-in clients on the project's reactor (one loop thread,
+//! not a thread per connection). Senders send on a clock (open loop: a slow
+//! server does not slow the offered rate, so latency is not hidden by
+//! coordinated omission); receivers time each message from the send
+//! timestamp it carries, de-duplicate by message id and acknowledge.
+
+use hdrhistogram::Histogram;
+use proto::body::{LoginReq, LoginRsp, MsgDeliveredAck, TextChatMsgReq, TextChatMsgRsp, TextItem};
+use proto::MsgId;
+use reactor::{ConnId, Ctx, Frame, FrameCodec, Handler};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often each loop checks which sends are due.
+const TICK: Duration = Duration::from_millis(2);
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
+
+/// Counters and switches shared by the main thread and the client loops.
+pub struct Shared {
+    /// Zero of the timestamps carried in message contents.
+    pub base: Instant,
+    /// Messages each sender sends per second while `sending`.
+    pub rate_per_sender: f64,
+    pub sending: AtomicBool,
+    /// When sending started, in nanoseconds after `base`.
+    pub send_start_ns: AtomicU64,
+    pub logged_in: AtomicU64,
+    pub login_failed: AtomicU64,
+    pub sent: AtomicU64,
+    pub acknowledged: AtomicU64,
+    pub refused: AtomicU64,
+    pub delivered: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub closed: AtomicU64,
+}
+
+impl Shared {
+    pub fn new(rate_per_sender: f64) -> Shared {
+        Shared {
+            base: Instant::now(),
+            rate_per_sender,
+            sending: AtomicBool::new(false),
+            send_start_ns: AtomicU64::new(0),
+            logged_in: AtomicU64::new(0),
+            login_failed: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
+            acknowledged: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+            duplicates: AtomicU64::new(0),
+            closed: AtomicU64::new(0),
+        }
+    }
+
+    fn now_ns(&self) -> u64 {
+        self.base.elapsed().as_nanos() as u64
+    }
+}
+
+/// One simulated user.
+pub struct User {
+    pub uid: u64,
+    pub token: String,
+    pub role: Role,
+}
+
+pub enum Role {
+    /// Sends to `to` on the clock.
+    Sender { to: u64, sent: u64 },
+    /// Receives, times and acknowledges.
+    Receiver { seen: HashSet<u64> },
+}
+
+/// The client handler of one loop.
+pub struct LoadClient {
+    shared: Arc<Shared>,
+    users: HashMap<ConnId, User>,
+    /// Logged-in senders of this loop.
+    senders: Vec<ConnId>,
+    /// End-to-end latency in microseconds.
+    pub latency: Histogram<u64>,
+    ticking: bool,
+    last_heartbeat: Instant,
+    out: Vec<u8>,
+}
+
+impl LoadClient {
+    pub fn new(shared: Arc<Shared>) -> LoadClient {
+        LoadClient {
+            shared,
+            users: HashMap::new(),
+            senders: Vec::new(),
+            latency: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
+            ticking: false,
+            last_heartbeat: Instant::now(),
+            out: Vec::new(),
+        }
+    }
+
+    /// Connects `user` to `addr` (call on this loop, through its inbox).
+    pub fn add(&mut self, ctx: &mut Ctx<Self>, addr: std::net::SocketAddr, user: User) {
+        match ctx.connect(addr, None) {
+            Ok(conn) => {
+                self.users.insert(conn, user);
+            }
+            Err(e) => {
+                eprintln!("connect {addr}: {e}");
+                self.shared.login_failed.fetch_add(1, Relaxed);
+            }
+        }
+        if !self.ticking {
+            self.ticking = true;
+            ctx.run_after(TICK, |h, ctx| h.tick(ctx));
+        }
+    }
+
+    fn send_json<T: Serialize>(ctx: &mut Ctx<Self>, conn: ConnId, id: MsgId, body: &T) {
+        let _ = ctx.send_frame_with(conn, id.code(), |out| {
+            serde_json::to_writer(out, body).map_err(std::io::Error::other)
+        });
+    }
+
+    /// Sends what is due on every sender of this loop.
+    fn tick(&mut self, ctx: &mut Ctx<Self>) {
+        ctx.run_after(TICK, |h, ctx| h.tick(ctx));
+        if self.last_heartbeat.elapsed() >= HEARTBEAT_EVERY {
+            self.last_heartbeat = Instant::now();
+            for &conn in self.users.keys() {
+                let _ = ctx.send_frame(conn, MsgId::HeartBeatReq.code(), b"{}");
+            }
+        }
+        if !self.shared.sending.load(Relaxed) {
+            return;
+        }
+        let started = self.shared.send_start_ns.load(Relaxed);
+        let now = self.shared.now_ns();
+        let due = (now.saturating_sub(started) as f64 / 1e9 * self.shared.rate_per_sender) as u64;
+        for &conn in &self.senders {
+            let Some(User { uid, role: Role::Sender { to, sent }, .. }) = self.users.get_mut(&conn)
+            else {
+                continue;
+            };
+            while *sent < due {
+                *sent += 1;
+                self.out.clear();
+                // The send time rides in the content; padded to 64 bytes.
+                let content = format!("{:020}{}", self.shared.now_ns(), "x".repeat(44));
+                let request = TextChatMsgReq {
+                    touid: *to,
+                    thread_id: None,
+                    text_array: vec![TextItem { content, unique_id: format!("{uid}-{sent}") }],
+                    fromuid: None,
+                };
+                Self::send_json(ctx, conn, MsgId::TextChatMsgReq, &request);
+                self.shared.sent.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    fn on_push(&mut self, ctx: &mut Ctx<Self>, conn: ConnId, push: TextChatMsgRsp) {
+        let now = self.shared.now_ns();
+        let Some(User { role: Role::Receiver { seen }, .. }) = self.users.get_mut(&conn) else {
+            return;
+        };
+        let mut ids = Vec::with_capacity(push.chat_datas.len());
+        for data in &push.chat_datas {
+            ids.push(data.message_id);
+            if !seen.insert(data.message_id) {
+                self.shared.duplicates.fetch_add(1, Relaxed);
+                continue;
+            }
+            self.shared.delivered.fetch_add(1, Relaxed);
+            if let Ok(sent_ns) = data.content[..20.min(data.content.len())].parse::<u64>() {
+                let micros = now.saturating_sub(sent_ns) / 1000;
+                let _ = self.latency.record(micros.max(1));
+            }
+        }
+        Self::send_json(ctx, conn, MsgId::MsgDeliveredAck, &MsgDeliveredAck { message_ids: ids });
+    }
+}
+
+impl Handler for LoadClient {
+    type Codec = FrameCodec;
+    type Session = ();
+
+    fn on_connect(&mut self, ctx: &mut Ctx<Self>, conn: ConnId) {
+        if let Some(user) = self.users.get(&conn) {
+            let login = LoginReq { uid: user.uid, token: user.token.clone() };
+            Self::send_json(ctx, conn, MsgId::LoginReq, &login);
+        }
+    }
+
+    fn on_frame(&mut self, ctx: &mut Ctx<Self>, conn: ConnId, frame: Frame<'_>) {
+        match MsgId::from_u16(frame.id) {
+            Some(MsgId::LoginRsp) => {
+                let ok = serde_json::from_slice::<LoginRsp>(frame.body).is_ok_and(|r| r.error == 0);
+                if !ok {
+                    self.shared.login_failed.fetch_add(1, Relaxed);
+                    return;
+                }
+                self.shared.logged_in.fetch_add(1, Relaxed);
+                if matches!(self.users.get(&conn), Some(User { role: Role::Sender { .. }, .. })) {
+                    self.senders.push(conn);
+                }
+            }
+            Some(MsgId::TextChatMsgRsp) => {
+                match serde_json::from_slice::<TextChatMsgRsp>(frame.body) {
+                    Ok(answer) if answer.error == 0 => {
+                        self.shared.acknowledged.fetch_add(answer.chat_datas.len() as u64, Relaxed);
+                    }
+                    _ => {
+                        self.shared.refused.fetch_add(1, Relaxed);
+                    }
+                }
+            }
+            Some(MsgId::NotifyTextChatMsgReq) => {
+                if let Ok(push) = serde_json::from_slice::<TextChatMsgRsp>(frame.body) {
+                    self.on_push(ctx, conn, push);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_close(&mut self, _: &mut Ctx<Self>, conn: ConnId, _: (), _: &reactor::CloseReason) {
+        if self.users.remove(&conn).is_some() {
+            self.senders.retain(|&c| c != conn);
+            self.shared.closed.fetch_add(1, Relaxed);
+        }
+    }
+}
