@@ -32,6 +32,30 @@ if ((${#missing[@]})); then
     fi
 fi
 
+# The gate and verify tests mail codes through a real SMTP server process:
+# aiosmtpd (Python). Tests run the interpreter named by IM_TEST_PYTHON.
+if [[ -z ${IM_TEST_PYTHON:-} ]]; then
+    cache="${IM_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/im-backend}"
+    if need python3 && python3 -c 'import aiosmtpd' 2>/dev/null; then
+        IM_TEST_PYTHON=python3
+    elif [[ -x $cache/smtp-venv/bin/python ]] && "$cache/smtp-venv/bin/python" -c 'import aiosmtpd' 2>/dev/null; then
+        IM_TEST_PYTHON="$cache/smtp-venv/bin/python"
+    elif need python3 && python3 -m venv "$cache/smtp-venv" >/dev/null 2>&1 \
+        && "$cache/smtp-venv/bin/pip" install -q aiosmtpd; then
+        step "installed aiosmtpd (the SMTP test server) in $cache/smtp-venv"
+        IM_TEST_PYTHON="$cache/smtp-venv/bin/python"
+    elif [[ $(id -u) == 0 ]] && need apt-get; then
+        step "installing python3-aiosmtpd (the SMTP test server)"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-aiosmtpd
+        IM_TEST_PYTHON=/usr/bin/python3
+    else
+        echo "the SMTP test server is missing: sudo apt-get install python3-aiosmtpd" \
+            "(or pip install aiosmtpd), then run $0 again" >&2
+        exit 1
+    fi
+    export IM_TEST_PYTHON
+fi
+
 if ! cargo nextest --version >/dev/null 2>&1; then
     step "installing cargo-nextest (once)"
     cargo install cargo-nextest --locked

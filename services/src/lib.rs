@@ -13,15 +13,20 @@
 //! | [`status`] | the status server (and the chat server's reporter to it) |
 //! | [`store`] | durable state: the database pool, both backends, the message writer |
 //! | [`chat`] | the chat server |
+//! | [`verify`] | the verify server (e-mail codes) |
+//! | [`gate`] | the gate (HTTP registration and login) |
 //!
-//! Binaries: `src/bin/status-server.rs`, `src/bin/chat-server.rs`.
+//! Binaries: `src/bin/status-server.rs`, `src/bin/chat-server.rs`,
+//! `src/bin/verify-server.rs`, `src/bin/gate-server.rs`.
 
 pub mod admin;
 pub mod chat;
 pub mod config;
+pub mod gate;
 pub mod grpc;
 pub mod logging;
 pub mod shutdown;
 pub mod status;
 pub mod store;
 pub mod token;
+pub mod verify;

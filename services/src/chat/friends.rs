@@ -1,6 +1,6 @@
 //! SEARCH_USER, ADD_FRIEND and AUTH_FRIEND, with their pushes (1011, 1015).
 
-use super::handler::{parse, store_error_code, ChatHandler};
+use super::handler::{parse, ChatHandler};
 use super::hub::Push;
 use super::session::Session;
 use crate::store::model::UserRecord;
@@ -47,11 +47,11 @@ impl ChatHandler {
                     h.send(ctx, conn, MsgId::SearchUserRsp, &response);
                 }
                 Ok(None) => h.send_error(ctx, conn, MsgId::SearchUserRsp, ErrorCode::UidInvalid),
-                Err(e) => h.send_error(ctx, conn, MsgId::SearchUserRsp, store_error_code(&e)),
+                Err(e) => h.send_error(ctx, conn, MsgId::SearchUserRsp, e.error_code()),
             },
         );
         if let Err(e) = submitted {
-            self.send_error(ctx, conn, MsgId::SearchUserRsp, store_error_code(&e));
+            self.send_error(ctx, conn, MsgId::SearchUserRsp, e.error_code());
         }
     }
 
@@ -90,11 +90,11 @@ impl ChatHandler {
                     h.hub.push_anywhere(to, Push::AddFriend(notice));
                 }
                 Ok(false) => h.send_error(ctx, conn, reply_id, ErrorCode::UidInvalid),
-                Err(e) => h.send_error(ctx, conn, reply_id, store_error_code(&e)),
+                Err(e) => h.send_error(ctx, conn, reply_id, e.error_code()),
             },
         );
         if let Err(e) = submitted {
-            self.send_error(ctx, conn, reply_id, store_error_code(&e));
+            self.send_error(ctx, conn, reply_id, e.error_code());
         }
     }
 
@@ -155,11 +155,11 @@ impl ChatHandler {
                 Err(StoreError::Conflict(_)) => {
                     h.send_error(ctx, conn, reply_id, ErrorCode::UidInvalid)
                 }
-                Err(e) => h.send_error(ctx, conn, reply_id, store_error_code(&e)),
+                Err(e) => h.send_error(ctx, conn, reply_id, e.error_code()),
             },
         );
         if let Err(e) = submitted {
-            self.send_error(ctx, conn, reply_id, store_error_code(&e));
+            self.send_error(ctx, conn, reply_id, e.error_code());
         }
     }
 }

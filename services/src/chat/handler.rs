@@ -221,12 +221,3 @@ impl ChatHandler {
 pub(super) fn parse<T: DeserializeOwned>(body: &[u8]) -> Option<T> {
     serde_json::from_slice(body).ok()
 }
-
-/// The code a client gets for a store failure.
-pub(super) fn store_error_code(error: &StoreError) -> ErrorCode {
-    match error {
-        StoreError::Busy | StoreError::Unavailable(_) => ErrorCode::ServerBusy,
-        StoreError::Conflict(_) => ErrorCode::UserExist,
-        StoreError::ConnectionLost(_) | StoreError::Database(_) => ErrorCode::RpcFailed,
-    }
-}

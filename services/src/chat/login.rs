@@ -10,7 +10,7 @@
 //!    on other servers to kick), and pending messages start to flow.
 
 use super::directory::Route;
-use super::handler::{parse, store_error_code, ChatHandler};
+use super::handler::{parse, ChatHandler};
 use super::hub::{Hub, Push};
 use super::metrics::ChatMetrics;
 use super::router::Outbound;
@@ -100,7 +100,7 @@ impl ChatHandler {
             move |h, ctx, loaded| h.on_profile_loaded(ctx, conn, uid, loaded),
         );
         if let Err(e) = submitted {
-            self.fail_login(ctx, conn, store_error_code(&e));
+            self.fail_login(ctx, conn, e.error_code());
         }
     }
 
@@ -118,7 +118,7 @@ impl ChatHandler {
         let data = match loaded {
             Ok(Some(data)) => data,
             Ok(None) => return self.fail_login(ctx, conn, ErrorCode::UidInvalid),
-            Err(e) => return self.fail_login(ctx, conn, store_error_code(&e)),
+            Err(e) => return self.fail_login(ctx, conn, e.error_code()),
         };
         let session_id = self.hub.new_session_id();
         let route = Route { session_id, loop_index: ctx.loop_index(), conn };

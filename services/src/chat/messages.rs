@@ -5,7 +5,7 @@
 //! elsewhere through the router). See "The life of a text message" in the
 //! design notes.
 
-use super::handler::{parse, store_error_code, ChatHandler};
+use super::handler::{parse, ChatHandler};
 use super::hub::{Hub, Push};
 use super::metrics::ChatMetrics;
 use super::session::Session;
@@ -74,11 +74,11 @@ impl ChatHandler {
                     h.store_texts(ctx, conn, messages);
                 }
                 Ok(false) => h.send_error(ctx, conn, reply_id, ErrorCode::NotFriends),
-                Err(e) => h.send_error(ctx, conn, reply_id, store_error_code(&e)),
+                Err(e) => h.send_error(ctx, conn, reply_id, e.error_code()),
             },
         );
         if let Err(e) = submitted {
-            self.send_error(ctx, conn, reply_id, store_error_code(&e));
+            self.send_error(ctx, conn, reply_id, e.error_code());
         }
     }
 
@@ -99,7 +99,7 @@ impl ChatHandler {
         });
         if let Err(e) = submitted {
             let body = TextChatMsgRsp {
-                error: store_error_code(&e).code(),
+                error: e.error_code().code(),
                 fromuid: from,
                 touid: to,
                 ..TextChatMsgRsp::default()
@@ -119,7 +119,7 @@ impl ChatHandler {
         let body = match stored {
             Ok(stored) => text_body(&stored),
             Err(e) => TextChatMsgRsp {
-                error: store_error_code(&e).code(),
+                error: e.error_code().code(),
                 fromuid: from,
                 touid: to,
                 ..TextChatMsgRsp::default()
@@ -198,7 +198,7 @@ impl ChatHandler {
             },
         );
         if let Err(e) = submitted {
-            self.send_error(ctx, conn, reply_id, store_error_code(&e));
+            self.send_error(ctx, conn, reply_id, e.error_code());
         }
     }
 
@@ -238,7 +238,7 @@ impl ChatHandler {
             },
         );
         if let Err(e) = submitted {
-            self.send_error(ctx, conn, reply_id, store_error_code(&e));
+            self.send_error(ctx, conn, reply_id, e.error_code());
         }
     }
 
@@ -289,7 +289,7 @@ impl ChatHandler {
             },
         );
         if let Err(e) = submitted {
-            self.send_error(ctx, conn, reply_id, store_error_code(&e));
+            self.send_error(ctx, conn, reply_id, e.error_code());
         }
     }
 }
@@ -322,7 +322,7 @@ trait OrBusy {
 
 impl OrBusy for ErrorCode {
     fn or_busy(self, error: &StoreError) -> ErrorCode {
-        match store_error_code(error) {
+        match error.error_code() {
             ErrorCode::ServerBusy => ErrorCode::ServerBusy,
             _ => self,
         }

@@ -18,7 +18,7 @@
 pub mod ack_writer;
 pub mod any;
 pub mod api;
-mod columns;
+pub(crate) mod columns;
 pub mod config;
 pub mod message_writer;
 pub mod model;

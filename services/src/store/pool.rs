@@ -62,6 +62,19 @@ impl std::fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
+impl StoreError {
+    /// The protocol's error code for a client whose request failed this way:
+    /// 1105 (retry later) when the store is busy or down, 1005 for a
+    /// uniqueness conflict, 1002 for the rest.
+    pub fn error_code(&self) -> proto::ErrorCode {
+        match self {
+            StoreError::Busy | StoreError::Unavailable(_) => proto::ErrorCode::ServerBusy,
+            StoreError::Conflict(_) => proto::ErrorCode::UserExist,
+            StoreError::ConnectionLost(_) | StoreError::Database(_) => proto::ErrorCode::RpcFailed,
+        }
+    }
+}
+
 /// How to open and check connections of one database. Called only on the
 /// pool's worker threads.
 pub trait Backend: Send + Sync + 'static {

@@ -163,6 +163,11 @@ impl Cluster {
         (client, response)
     }
 
+    /// The store every server of the cluster uses.
+    pub fn store_config(&self) -> &StoreConfig {
+        &self.store_config
+    }
+
     /// The path of the embedded database (SQLite clusters only).
     pub fn sqlite_file(&self) -> std::path::PathBuf {
         self.store_config.sqlite_path()

@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod gate_stack;
+pub mod smtp;
 
 use mysql::prelude::Queryable;
 use services::store::model::NewUser;

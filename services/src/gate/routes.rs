@@ -1,0 +1,288 @@
+//! The gate's routes (PROTOCOL.md): verify code, register, reset password,
+//! login. Each validates on the loop, then hops through the store pool and
+//! the verify and status services, and answers `200` with an `error` code
+//! in the JSON body, as the clients expect.
+//!
+//! Passwords are hashed and checked on store workers (argon2 is slow on
+//! purpose) and never logged; codes are only passed through to the verify
+//! server.
+
+use super::handler::{GateHandler, Pending};
+use super::password;
+use crate::store::model::{NewUser, UserRecord};
+use crate::store::{StoreConn, StoreError};
+use crate::verify::service::normalize_email;
+use proto::body::{GateRsp, GetVerifyCodeReq, RegisterReq, ResetPwdReq, UserLoginReq};
+use proto::rpc::status::GetChatServerRequest;
+use proto::rpc::verify::{CheckVerifyCodeRequest, GetVerifyCodeRequest};
+use proto::ErrorCode;
+use reactor::Ctx;
+use serde::de::DeserializeOwned;
+
+/// Longest user name (characters) and password (bytes) accepted.
+const MAX_NAME: usize = 64;
+const MAX_PASSWORD: usize = 1024;
+
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Option<T> {
+    serde_json::from_slice(body).ok()
+}
+
+fn valid_name(name: &str) -> bool {
+    let length = name.chars().count();
+    (1..=MAX_NAME).contains(&length) && !name.contains('@') && !name.chars().any(char::is_control)
+}
+
+fn valid_password(password: &str) -> bool {
+    !password.is_empty() && password.len() <= MAX_PASSWORD
+}
+
+impl GateHandler {
+    /// `POST /get_varifycode {email}`: the verify server mails a code.
+    pub(super) fn get_verify_code(&mut self, ctx: &mut Ctx<Self>, pending: Pending, body: &[u8]) {
+        let Some(email) = parse::<GetVerifyCodeReq>(body).and_then(|r| normalize_email(&r.email))
+        else {
+            return self.fail(ctx, pending, ErrorCode::Json);
+        };
+        let call = self.hub.verify.get_verify_code_async_opt(
+            &GetVerifyCodeRequest { email: email.clone() },
+            self.call_option(),
+        );
+        self.rpc(ctx, call, pending, move |h, ctx, reply| {
+            let error = reply.map_or(ErrorCode::RpcFailed.code(), |r| r.error);
+            h.answer_json(ctx, pending, &GateRsp { error, email, ..GateRsp::default() });
+        });
+    }
+
+    /// `POST /user_register`: unique name and e-mail, a valid code, then the
+    /// user is stored with a salted slow hash of the password.
+    pub(super) fn register(&mut self, ctx: &mut Ctx<Self>, pending: Pending, body: &[u8]) {
+        let Some(req) = parse::<RegisterReq>(body) else {
+            return self.fail(ctx, pending, ErrorCode::Json);
+        };
+        let Some(email) = normalize_email(&req.email) else {
+            return self.fail(ctx, pending, ErrorCode::Json);
+        };
+        if !valid_name(&req.user) || !valid_password(&req.passwd) || req.varifycode.is_empty() {
+            return self.fail(ctx, pending, ErrorCode::Json);
+        }
+        if req.passwd != req.confirm {
+            return self.fail(ctx, pending, ErrorCode::PasswdErr);
+        }
+        // 1. Name and e-mail free? (Checked first, so a taken name does not burn the code.)
+        let (name, address) = (req.user.clone(), email.clone());
+        self.store_job(
+            ctx,
+            pending,
+            move |store| {
+                Ok(store.user_by_name(&name)?.is_some() || store.user_by_email(&address)?.is_some())
+            },
+            move |h, ctx, taken| match taken {
+                Ok(false) => h.register_check_code(ctx, pending, req, email),
+                Ok(true) => h.fail(ctx, pending, ErrorCode::UserExist),
+                Err(e) => h.fail(ctx, pending, e.error_code()),
+            },
+        );
+    }
+
+    /// 2. The code is consumed by the verify server.
+    fn register_check_code(
+        &mut self,
+        ctx: &mut Ctx<Self>,
+        pending: Pending,
+        req: RegisterReq,
+        email: String,
+    ) {
+        let request = CheckVerifyCodeRequest { email: email.clone(), code: req.varifycode.clone() };
+        let call = self.hub.verify.check_verify_code_async_opt(&request, self.call_option());
+        self.rpc(ctx, call, pending, move |h, ctx, reply| match reply.map(|r| r.error) {
+            Ok(0) => h.register_store(ctx, pending, req, email),
+            Ok(error) => h.answer_json(ctx, pending, &GateRsp { error, ..GateRsp::default() }),
+            Err(e) => {
+                log::warn!("verify server unreachable: {e}");
+                h.fail(ctx, pending, ErrorCode::RpcFailed)
+            }
+        });
+    }
+
+    /// 3. Hash and store (a concurrent registration of the same name loses here).
+    fn register_store(
+        &mut self,
+        ctx: &mut Ctx<Self>,
+        pending: Pending,
+        req: RegisterReq,
+        email: String,
+    ) {
+        let cost = self.hub.hash_cost.clone();
+        let mut user = NewUser {
+            name: req.user,
+            email,
+            password_hash: String::new(),
+            nick: req.nick,
+            desc: String::new(),
+            sex: req.sex,
+            icon: req.icon,
+        };
+        let password = req.passwd;
+        self.store_job(
+            ctx,
+            pending,
+            move |store| {
+                if user.password_hash.is_empty() {
+                    user.password_hash =
+                        password::hash(&cost, &password).map_err(StoreError::Database)?;
+                }
+                let uid = store.create_user(&user)?;
+                Ok((uid, user.name.clone(), user.email.clone()))
+            },
+            move |h, ctx, created| match created {
+                Ok((uid, user, email)) => {
+                    log::info!("registered uid {uid}");
+                    h.answer_json(
+                        ctx,
+                        pending,
+                        &GateRsp { error: 0, uid, user, email, ..GateRsp::default() },
+                    );
+                }
+                Err(e) => h.fail(ctx, pending, e.error_code()),
+            },
+        );
+    }
+
+    /// `POST /reset_pwd {email, user, passwd, varifycode}`.
+    pub(super) fn reset_password(&mut self, ctx: &mut Ctx<Self>, pending: Pending, body: &[u8]) {
+        let Some(req) = parse::<ResetPwdReq>(body) else {
+            return self.fail(ctx, pending, ErrorCode::Json);
+        };
+        let Some(email) = normalize_email(&req.email) else {
+            return self.fail(ctx, pending, ErrorCode::Json);
+        };
+        if !valid_name(&req.user) || !valid_password(&req.passwd) || req.varifycode.is_empty() {
+            return self.fail(ctx, pending, ErrorCode::Json);
+        }
+        let name = req.user.clone();
+        self.store_job(
+            ctx,
+            pending,
+            move |store| store.user_by_name(&name),
+            move |h, ctx, found| match found {
+                Ok(Some(user)) if user.email == email => {
+                    h.reset_check_code(ctx, pending, req, user)
+                }
+                Ok(Some(_)) => h.fail(ctx, pending, ErrorCode::EmailNotMatch),
+                Ok(None) => h.fail(ctx, pending, ErrorCode::UidInvalid),
+                Err(e) => h.fail(ctx, pending, e.error_code()),
+            },
+        );
+    }
+
+    fn reset_check_code(
+        &mut self,
+        ctx: &mut Ctx<Self>,
+        pending: Pending,
+        req: ResetPwdReq,
+        user: UserRecord,
+    ) {
+        let request =
+            CheckVerifyCodeRequest { email: user.email.clone(), code: req.varifycode.clone() };
+        let call = self.hub.verify.check_verify_code_async_opt(&request, self.call_option());
+        self.rpc(ctx, call, pending, move |h, ctx, reply| match reply.map(|r| r.error) {
+            Ok(0) => h.reset_store(ctx, pending, req.passwd, user),
+            Ok(error) => h.answer_json(ctx, pending, &GateRsp { error, ..GateRsp::default() }),
+            Err(_) => h.fail(ctx, pending, ErrorCode::RpcFailed),
+        });
+    }
+
+    fn reset_store(
+        &mut self,
+        ctx: &mut Ctx<Self>,
+        pending: Pending,
+        new_password: String,
+        user: UserRecord,
+    ) {
+        let cost = self.hub.hash_cost.clone();
+        let uid = user.uid;
+        self.store_job(
+            ctx,
+            pending,
+            move |store| {
+                let hash = password::hash(&cost, &new_password).map_err(StoreError::Database)?;
+                store.update_password_hash(uid, &hash)
+            },
+            move |h, ctx, updated| match updated {
+                Ok(true) => {
+                    log::info!("password of uid {uid} reset");
+                    let answer = GateRsp {
+                        error: 0,
+                        email: user.email,
+                        user: user.name,
+                        ..GateRsp::default()
+                    };
+                    h.answer_json(ctx, pending, &answer);
+                }
+                Ok(false) | Err(_) => h.fail(ctx, pending, ErrorCode::PasswdUpFailed),
+            },
+        );
+    }
+
+    /// `POST /user_login {email, passwd}` (a user name in `email` works
+    /// too): one error, 1009, whether the user is unknown or the password
+    /// wrong. Then the status server picks a chat server and issues a token.
+    pub(super) fn login(&mut self, ctx: &mut Ctx<Self>, pending: Pending, body: &[u8]) {
+        let Some(req) = parse::<UserLoginReq>(body) else {
+            return self.fail(ctx, pending, ErrorCode::Json);
+        };
+        if req.email.trim().is_empty() || !valid_password(&req.passwd) {
+            return self.fail(ctx, pending, ErrorCode::PasswdInvalid);
+        }
+        let cost = self.hub.hash_cost.clone();
+        self.store_job(
+            ctx,
+            pending,
+            move |store| {
+                let found = match normalize_email(&req.email) {
+                    Some(email) => store.user_by_email(&email)?,
+                    None => store.user_by_name(req.email.trim())?,
+                };
+                Ok(match found {
+                    Some(user) if password::verify(&user.password_hash, &req.passwd) => Some(user),
+                    Some(_) => None,
+                    None => {
+                        password::verify_nothing(&cost, &req.passwd);
+                        None
+                    }
+                })
+            },
+            move |h, ctx, checked| match checked {
+                Ok(Some(user)) => h.login_pick_server(ctx, pending, user),
+                Ok(None) => h.fail(ctx, pending, ErrorCode::PasswdInvalid),
+                Err(e) => h.fail(ctx, pending, e.error_code()),
+            },
+        );
+    }
+
+    fn login_pick_server(&mut self, ctx: &mut Ctx<Self>, pending: Pending, user: UserRecord) {
+        let call = self
+            .hub
+            .status
+            .get_chat_server_async_opt(&GetChatServerRequest { uid: user.uid }, self.call_option());
+        self.rpc(ctx, call, pending, move |h, ctx, reply| match reply {
+            Ok(reply) => {
+                let server = reply.server.unwrap_or_default();
+                let answer = GateRsp {
+                    error: 0,
+                    email: user.email,
+                    uid: user.uid,
+                    token: reply.token,
+                    host: server.host,
+                    port: u16::try_from(server.port).unwrap_or(0),
+                    ..GateRsp::default()
+                };
+                h.answer_json(ctx, pending, &answer);
+            }
+            Err(e) => {
+                log::warn!("no chat server for uid {}: {e}", user.uid);
+                h.fail(ctx, pending, ErrorCode::RpcFailed)
+            }
+        });
+    }
+}

@@ -1,0 +1,66 @@
+//! Starting and stopping a gate server (used by the binary and by tests).
+
+use super::config::GateConfig;
+use super::handler::GateHandler;
+use super::http::HttpCodec;
+use super::hub::GateHub;
+use super::metrics::GateMetrics;
+use crate::store::{AnyBackend, DbPool};
+use grpcio::{ChannelBuilder, Environment};
+use proto::rpc::status::StatusServiceClient;
+use proto::rpc::verify::VerifyServiceClient;
+use reactor::{LoopConfig, Server};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A running gate.
+pub struct GateServer {
+    server: Server<GateHandler>,
+}
+
+impl GateServer {
+    /// Validates the configuration, opens the store pool, connects the
+    /// status and verify clients (lazily: a service that is not up yet is
+    /// an error for the requests that need it, not for the gate) and binds.
+    pub fn start(config: &GateConfig) -> Result<GateServer, String> {
+        let listen = config.validate()?;
+        let backend = AnyBackend::from_config(&config.store)?;
+        let store = DbPool::start(backend, config.store.pool("gate"))
+            .map_err(|e| format!("cannot start the store pool: {e}"))?;
+        let env = Arc::new(Environment::new(config.grpc_threads));
+        let hub = Arc::new(GateHub {
+            store,
+            status: StatusServiceClient::new(
+                ChannelBuilder::new(env.clone()).connect(&config.status_addr),
+            ),
+            verify: VerifyServiceClient::new(ChannelBuilder::new(env).connect(&config.verify_addr)),
+            metrics: GateMetrics::default(),
+            hash_cost: config.password_hash.clone(),
+            rpc_timeout: Duration::from_millis(config.rpc_timeout_ms),
+            request_timeout: Duration::from_millis(config.request_timeout_ms),
+            max_pipelined: config.max_pipelined,
+        });
+        let defaults = LoopConfig::default();
+        let loops = LoopConfig {
+            name: "gate".into(),
+            threads: if config.io_threads == 0 { defaults.threads } else { config.io_threads },
+            ..defaults
+        };
+        let codec = HttpCodec::new(config.max_head_bytes, config.max_body_bytes);
+        let server = Server::start(listen, loops, codec, move |_| GateHandler { hub: hub.clone() })
+            .map_err(|e| format!("listen: cannot serve on {listen}: {e}"))?;
+        log::info!("gate listening on {}", server.local_addr());
+        Ok(GateServer { server })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// Stops accepting, answers what is in progress (up to `grace`), closes.
+    pub fn shutdown(self, grace: Duration) {
+        self.server.shutdown(grace);
+        log::info!("gate stopped");
+    }
+}

@@ -1,0 +1,362 @@
+//! Registration and login end to end: the gate (HTTP on the reactor), the
+//! verify server mailing through a real SMTP server process, the status
+//! server and a chat server, on both stores.
+
+mod util;
+
+use grpcio::{ChannelBuilder, Environment};
+use proto::body::{LoginReq, LoginRsp};
+use proto::chat_client::ChatClient;
+use proto::rpc::status::{LoginRequest, TokenStatus};
+use proto::MsgId;
+use serde_json::json;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use util::cluster::{StoreKind, WAIT};
+use util::gate_stack::GateStack;
+
+fn register_and_log_in(kind: StoreKind) {
+    let stack = GateStack::start(&format!("gate_flow_{kind:?}"), kind);
+    let code = stack.code("ann@example.com");
+    assert_eq!(code.len(), 6);
+    let (status, answer) = stack.post(
+        "/user_register",
+        json!({"email": "Ann@Example.com", "user": "ann", "passwd": "s3cret", "confirm": "s3cret",
+               "varifycode": code, "nick": "Annie"}),
+    );
+    assert_eq!((status, answer["error"].as_i64()), (200, Some(0)), "{answer}");
+    let uid = answer["uid"].as_u64().unwrap();
+    assert_eq!(
+        (answer["user"].as_str(), answer["email"].as_str()),
+        (Some("ann"), Some("ann@example.com"))
+    );
+
+    // Log in by e-mail and by name: a chat server and a token.
+    for who in ["ann@example.com", "ann"] {
+        let (_, login) = stack.post("/user_login", json!({"email": who, "passwd": "s3cret"}));
+        assert_eq!(login["error"], 0, "{login}");
+        assert_eq!(login["uid"].as_u64(), Some(uid));
+        assert!(login["host"].as_str().is_some_and(|h| !h.is_empty()));
+        let port = login["port"].as_u64().unwrap() as u16;
+        let token = login["token"].as_str().unwrap().to_string();
+        assert!(token.len() >= 32);
+        // The status server accepts the token, and so does the chat server it named.
+        let env = Arc::new(Environment::new(1));
+        let status_addr = stack.cluster.status.as_ref().unwrap().local_addr().to_string();
+        let status = proto::rpc::status::StatusServiceClient::new(
+            ChannelBuilder::new(env).connect(&status_addr),
+        );
+        let checked = status.login(&LoginRequest { uid, token: token.clone() }).unwrap();
+        assert_eq!(TokenStatus::from_i32(checked.status), Some(TokenStatus::TokenValid));
+        let addr = format!("{}:{port}", login["host"].as_str().unwrap()).parse().unwrap();
+        let mut chat = ChatClient::connect(addr, WAIT).unwrap();
+        chat.send(MsgId::LoginReq, &LoginReq { uid, token }).unwrap();
+        let welcome: LoginRsp = chat.recv_json(MsgId::LoginRsp, WAIT).unwrap();
+        assert_eq!((welcome.error, welcome.nick.as_str()), (0, "Annie"));
+    }
+    // Unknown user and wrong password: the same error.
+    assert_eq!(stack.error_of("/user_login", json!({"email": "ann", "passwd": "wrong"})), 1009);
+    assert_eq!(stack.error_of("/user_login", json!({"email": "nobody", "passwd": "s3cret"})), 1009);
+}
+
+#[test]
+fn sqlite_register_and_log_in() {
+    register_and_log_in(StoreKind::Sqlite);
+}
+
+#[test]
+fn mysql_register_and_log_in() {
+    register_and_log_in(StoreKind::Mysql);
+}
+
+#[test]
+fn codes_are_single_use_expire_and_burn_after_wrong_attempts() {
+    let mut stack = GateStack::start_with(
+        "gate_codes",
+        StoreKind::Sqlite,
+        |v| {
+            v.max_attempts = 3;
+            v.code_ttl_ms = 1_500;
+        },
+        |_| {},
+    );
+    let register = |stack: &GateStack, name: &str, email: &str, code: &str| {
+        stack.error_of(
+            "/user_register",
+            json!({"email": email, "user": name, "passwd": "p", "confirm": "p", "varifycode": code}),
+        )
+    };
+    // Wrong, then right; then the same code again.
+    let code = stack.code("bob@example.com");
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    assert_eq!(register(&stack, "bob", "bob@example.com", wrong), 1004);
+    assert_eq!(register(&stack, "bob", "bob@example.com", &code), 0);
+    assert_eq!(register(&stack, "bob2", "bob@example.com", &code), 1005, "e-mail taken");
+    let code = stack.code("bob3@example.com");
+    assert_eq!(register(&stack, "bob3", "bob3@example.com", &code), 0);
+    let code_again = stack.code("other@example.com");
+    assert_eq!(register(&stack, "bob4", "other@example.com", &code_again), 0);
+    assert_eq!(register(&stack, "bob5", "other@example.com", &code_again), 1005);
+
+    // Three wrong attempts burn the code: even the right one is refused.
+    let code = stack.code("cat@example.com");
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for _ in 0..3 {
+        assert_eq!(register(&stack, "cat", "cat@example.com", wrong), 1004);
+    }
+    assert_eq!(register(&stack, "cat", "cat@example.com", &code), 1003);
+
+    // Codes survive a verify-server restart...
+    let code = stack.code("dan@example.com");
+    stack.restart_verify();
+    assert_eq!(register(&stack, "dan", "dan@example.com", &code), 0);
+    // ...and expire.
+    let code = stack.code("eve@example.com");
+    std::thread::sleep(Duration::from_millis(1_600));
+    assert_eq!(register(&stack, "eve", "eve@example.com", &code), 1003);
+    // No code at all.
+    assert_eq!(register(&stack, "fay", "fay@example.com", "123456"), 1003);
+}
+
+#[test]
+fn mails_are_rate_limited_per_address() {
+    let stack = GateStack::start_with(
+        "gate_rate",
+        StoreKind::Sqlite,
+        |v| {
+            v.resend_interval_ms = 60_000;
+        },
+        |_| {},
+    );
+    assert_eq!(stack.error_of("/get_varifycode", json!({"email": "g@example.com"})), 0);
+    assert_eq!(stack.error_of("/get_varifycode", json!({"email": "g@example.com"})), 1104);
+    assert_eq!(stack.error_of("/get_varifycode", json!({"email": "h@example.com"})), 0);
+    assert_eq!(stack.smtp.mails_to("g@example.com").len(), 1);
+    // The daily cap, with no interval.
+    let capped = GateStack::start_with("gate_cap", StoreKind::Sqlite, |v| v.daily_cap = 2, |_| {});
+    for expected in [0, 0, 1104] {
+        assert_eq!(capped.error_of("/get_varifycode", json!({"email": "i@example.com"})), expected);
+    }
+    assert_eq!(capped.error_of("/get_varifycode", json!({"email": "not an address"})), 1001);
+}
+
+#[test]
+fn a_password_is_reset_with_a_code_for_the_users_own_address() {
+    let stack = GateStack::start("gate_reset", StoreKind::Sqlite);
+    stack.register("ann", "ann@example.com");
+    stack.register("bob", "bob@example.com");
+    // Bob's address with Ann's name: refused before any code is spent.
+    let code = stack.code("bob@example.com");
+    let reset = |user: &str, email: &str, code: &str, password: &str| {
+        stack.error_of(
+            "/reset_pwd",
+            json!({"email": email, "user": user, "passwd": password, "varifycode": code}),
+        )
+    };
+    assert_eq!(reset("ann", "bob@example.com", &code, "stolen"), 1007);
+    let code = stack.code("ann@example.com");
+    assert_eq!(reset("ann", "ann@example.com", "999999x", "new-pass"), 1004);
+    assert_eq!(reset("ann", "ann@example.com", &code, "new-pass"), 0);
+    assert_eq!(stack.error_of("/user_login", json!({"email": "ann", "passwd": "pw-ann"})), 1009);
+    assert_eq!(stack.error_of("/user_login", json!({"email": "ann", "passwd": "new-pass"})), 0);
+}
+
+#[test]
+fn names_and_addresses_are_unique_even_when_registering_at_once() {
+    let stack = GateStack::start("gate_unique", StoreKind::Sqlite);
+    stack.register("ann", "ann@example.com");
+    let code = stack.code("ann2@example.com");
+    let answer = stack.error_of(
+        "/user_register",
+        json!({"email": "ann2@example.com", "user": "ann", "passwd": "p", "confirm": "p", "varifycode": code}),
+    );
+    assert_eq!(answer, 1005, "name taken");
+    assert_eq!(
+        stack.error_of(
+            "/user_register",
+            json!({"email": "x@example.com", "user": "x", "passwd": "p", "confirm": "q", "varifycode": "1"}),
+        ),
+        1006,
+        "password and confirmation differ"
+    );
+
+    // Two registrations of one name with two valid codes, at once: one wins.
+    let codes = [stack.code("r1@example.com"), stack.code("r2@example.com")];
+    let addr = stack.addr();
+    let outcomes: Vec<i64> = std::thread::scope(|scope| {
+        let racers: Vec<_> = codes
+            .iter()
+            .enumerate()
+            .map(|(i, code)| {
+                scope.spawn(move || {
+                    let email = format!("r{}@example.com", i + 1);
+                    util::gate_stack::error_of(
+                        addr,
+                        "/user_register",
+                        json!({"email": email, "user": "racer", "passwd": "p", "confirm": "p", "varifycode": code}),
+                    )
+                })
+            })
+            .collect();
+        racers.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let mut sorted = outcomes.clone();
+    sorted.sort();
+    assert_eq!(sorted, [0, 1005], "{outcomes:?}");
+}
+
+// ----- HTTP bad input ------------------------------------------------------------
+
+/// Sends raw bytes, then reads until the server closes or `timeout` passes.
+fn raw_exchange(addr: std::net::SocketAddr, bytes: &[u8], timeout: Duration) -> (String, bool) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.write_all(bytes).unwrap();
+    stream.set_read_timeout(Some(timeout)).unwrap();
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let closed = loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => break true,
+            Ok(n) => answer.extend_from_slice(&chunk[..n]),
+            Err(_) => break false, // timed out with the connection open
+        }
+    };
+    (String::from_utf8_lossy(&answer).into_owned(), closed)
+}
+
+#[test]
+fn bad_http_gets_a_status_or_a_clean_close() {
+    let stack = GateStack::start_with(
+        "gate_http",
+        StoreKind::Sqlite,
+        |_| {},
+        |g| {
+            g.max_body_bytes = 1024;
+            g.request_timeout_ms = 700;
+        },
+    );
+    let addr = stack.addr();
+    let short = Duration::from_secs(5);
+    let status_of = |bytes: &[u8]| {
+        let (answer, closed) = raw_exchange(addr, bytes, short);
+        assert!(closed, "the connection is closed after {answer:?}");
+        answer.split_whitespace().nth(1).unwrap_or("none").to_string()
+    };
+    assert_eq!(status_of(b"GARBAGE\x01\x02 / nonsense\r\n\r\n"), "400");
+    let mut huge_head = b"GET /healthz HTTP/1.1\r\n".to_vec();
+    for i in 0..400 {
+        huge_head.extend_from_slice(format!("X-Filler-{i}: {}\r\n", "y".repeat(40)).as_bytes());
+    }
+    huge_head.extend_from_slice(b"\r\n");
+    assert_eq!(status_of(&huge_head), "431");
+    assert_eq!(status_of(b"POST /user_login HTTP/1.1\r\nContent-Length: 999999\r\n\r\n"), "413");
+    assert_eq!(
+        status_of(b"POST /user_login HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+        "411"
+    );
+    // A body shorter than its Content-Length: the request never completes.
+    assert_eq!(status_of(b"POST /user_login HTTP/1.1\r\nContent-Length: 50\r\n\r\n{}"), "408");
+    // A body longer than its Content-Length: the rest is a malformed next request.
+    let (answer, closed) = raw_exchange(
+        addr,
+        b"POST /nowhere HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}xx garbage\r\n\r\n",
+        short,
+    );
+    assert!(
+        closed && answer.contains("404 Not Found") && answer.contains("400 Bad Request"),
+        "{answer}"
+    );
+    // Routes and methods.
+    assert_eq!(status_of(b"GET /nowhere HTTP/1.1\r\nConnection: close\r\n\r\n"), "404");
+    assert_eq!(status_of(b"GET /user_login HTTP/1.1\r\nConnection: close\r\n\r\n"), "405");
+    // Invalid UTF-8, invalid JSON, wrong types: 200 with error 1001.
+    for body in [&b"\xff\xfe{"[..], b"{\"email\": ", b"{\"email\": 5, \"passwd\": []}", b"[]"] {
+        let request = [
+            format!(
+                "POST /user_login HTTP/1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )
+            .into_bytes(),
+            body.to_vec(),
+        ]
+        .concat();
+        let (answer, _) = raw_exchange(addr, &request, short);
+        assert!(
+            answer.starts_with("HTTP/1.1 200") && answer.ends_with("{\"error\":1001}"),
+            "{answer}"
+        );
+    }
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let stack = GateStack::start("gate_pipeline", StoreKind::Sqlite);
+    stack.register("ann", "ann@example.com");
+    let login = br#"{"email":"ann","passwd":"pw-ann"}"#;
+    let mut bytes = Vec::new();
+    // A slow request (a password check on a worker) before two instant ones.
+    bytes.extend_from_slice(
+        format!("POST /user_login HTTP/1.1\r\nContent-Length: {}\r\n\r\n", login.len()).as_bytes(),
+    );
+    bytes.extend_from_slice(login);
+    bytes.extend_from_slice(b"GET /healthz HTTP/1.1\r\n\r\n");
+    bytes.extend_from_slice(b"GET /nowhere HTTP/1.1\r\nConnection: close\r\n\r\n");
+    let (answer, closed) = raw_exchange(stack.addr(), &bytes, WAIT);
+    assert!(closed);
+    let statuses: Vec<&str> =
+        answer.match_indices("HTTP/1.1 ").map(|(i, _)| &answer[i + 9..i + 12]).collect();
+    assert_eq!(statuses, ["200", "200", "404"], "{answer}");
+    assert!(answer.find("\"uid\"").unwrap() < answer.find("ok\n").unwrap(), "login answered first");
+}
+
+#[test]
+fn a_slow_loris_is_dropped_while_others_are_served() {
+    let stack = GateStack::start_with(
+        "gate_loris",
+        StoreKind::Sqlite,
+        |_| {},
+        |g| g.request_timeout_ms = 800,
+    );
+    let addr = stack.addr();
+    let mut loris = TcpStream::connect(addr).unwrap();
+    let started = Instant::now();
+    let mut dropped = false;
+    for byte in b"POST /user_login HTTP/1.1\r\nContent-Length: 10\r\nX-Slow: ".iter().cycle() {
+        if loris.write_all(&[*byte]).is_err() {
+            dropped = true;
+            break;
+        }
+        // Another client is served at once meanwhile.
+        let response = proto::http_client::request(addr, "GET", "/healthz", b"", WAIT).unwrap();
+        assert_eq!(response.status, 200);
+        std::thread::sleep(Duration::from_millis(50));
+        if started.elapsed() > Duration::from_secs(5) {
+            break;
+        }
+    }
+    let mut rest = String::new();
+    let _ = loris.read_to_string(&mut rest);
+    assert!(dropped || rest.contains("408"), "the slow client was not dropped: {rest:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn health_and_metrics_are_served() {
+    let stack = GateStack::start("gate_metrics", StoreKind::Sqlite);
+    stack.error_of("/user_login", json!({"email": "nobody", "passwd": "x"}));
+    let metrics = proto::http_client::request(stack.addr(), "GET", "/metrics", b"", WAIT).unwrap();
+    let text = String::from_utf8(metrics.body).unwrap();
+    assert!(
+        text.contains("im_gate_requests_total{route=\"user_login\",status=\"200\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("im_gate_request_seconds_bucket{le=\"+Inf\"}"), "{text}");
+    assert!(
+        text.contains("im_gate_requests_in_flight 1"),
+        "only the metrics request itself: {text}"
+    );
+    let health = proto::http_client::request(stack.addr(), "GET", "/healthz", b"", WAIT).unwrap();
+    assert_eq!((health.status, health.body.as_slice()), (200, &b"ok\n"[..]));
+}

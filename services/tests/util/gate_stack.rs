@@ -1,0 +1,150 @@
+//! Everything registration and login need, in one test process: a status
+//! server and a chat server (the cluster), a verify server mailing through a
+//! real SMTP server process, and the gate.
+
+use super::cluster::{Cluster, StoreKind, WAIT};
+use super::smtp::SmtpServer;
+use proto::http_client::{post_json, HttpResponse};
+use serde_json::{json, Value};
+use services::gate::password::HashCost;
+use services::gate::{GateConfig, GateServer};
+use services::verify::mail::MailConfig;
+use services::verify::{VerifyConfig, VerifyServer};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub struct GateStack {
+    pub gate: Option<GateServer>,
+    pub verify: Option<VerifyServer>,
+    pub smtp: SmtpServer,
+    pub cluster: Cluster,
+    pub verify_config: VerifyConfig,
+    verify_data: PathBuf,
+}
+
+impl GateStack {
+    pub fn start(test: &str, kind: StoreKind) -> GateStack {
+        GateStack::start_with(test, kind, |_| {}, |_| {})
+    }
+
+    /// With `adjust_verify` and `adjust_gate` applied to the configurations.
+    pub fn start_with(
+        test: &str,
+        kind: StoreKind,
+        adjust_verify: impl Fn(&mut VerifyConfig),
+        adjust_gate: impl Fn(&mut GateConfig),
+    ) -> GateStack {
+        let cluster = Cluster::start(test, kind, 1);
+        let smtp = SmtpServer::start(test);
+        let verify_data =
+            std::env::temp_dir().join(format!("im-verify-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&verify_data);
+        let mut verify_config = VerifyConfig {
+            listen: "127.0.0.1:0".into(),
+            data_dir: verify_data.clone(),
+            resend_interval_ms: 0,
+            daily_cap: 1000,
+            mail: MailConfig {
+                transport: "smtp".into(),
+                smtp_host: "127.0.0.1".into(),
+                smtp_port: smtp.port,
+                ..MailConfig::default()
+            },
+            ..VerifyConfig::default()
+        };
+        adjust_verify(&mut verify_config);
+        let verify = VerifyServer::start(&verify_config).expect("start the verify server");
+        let mut gate_config = GateConfig {
+            listen: "127.0.0.1:0".into(),
+            status_addr: cluster.status.as_ref().unwrap().local_addr().to_string(),
+            verify_addr: verify.local_addr().to_string(),
+            io_threads: 2,
+            request_timeout_ms: 2_000,
+            password_hash: HashCost::benchmark(),
+            store: cluster.store_config().clone(),
+            ..GateConfig::default()
+        };
+        adjust_gate(&mut gate_config);
+        let gate = GateServer::start(&gate_config).expect("start the gate");
+        GateStack {
+            gate: Some(gate),
+            verify: Some(verify),
+            smtp,
+            cluster,
+            verify_config,
+            verify_data,
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.gate.as_ref().unwrap().local_addr()
+    }
+
+    /// POSTs JSON; returns the status and the JSON answer.
+    pub fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let response: HttpResponse =
+            post_json(self.addr(), path, &body, WAIT).expect("gate answers");
+        let json = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+        (response.status, json)
+    }
+
+    /// The `error` field of a POST's answer.
+    pub fn error_of(&self, path: &str, body: Value) -> i64 {
+        error_of(self.addr(), path, body)
+    }
+
+    /// Requests a code for `email` and reads it from the mail.
+    pub fn code(&self, email: &str) -> String {
+        let before = self.smtp.mails_to(email).len();
+        assert_eq!(self.error_of("/get_varifycode", json!({ "email": email })), 0);
+        self.smtp.code_for(email, before)
+    }
+
+    /// Registers `name` (password `pw-<name>`), reading the code from the mail.
+    pub fn register(&self, name: &str, email: &str) -> u64 {
+        let code = self.code(email);
+        let password = format!("pw-{name}");
+        let (_, answer) = self.post(
+            "/user_register",
+            json!({"email": email, "user": name, "passwd": password, "confirm": password, "varifycode": code}),
+        );
+        assert_eq!(answer["error"], 0, "{answer}");
+        answer["uid"].as_u64().unwrap()
+    }
+
+    /// Stops the verify server and starts it again on the same address and data.
+    pub fn restart_verify(&mut self) {
+        let old = self.verify.take().unwrap();
+        let addr = old.local_addr();
+        old.shutdown(Duration::from_secs(2));
+        let config = VerifyConfig { listen: addr.to_string(), ..self.verify_config.clone() };
+        self.verify = Some(VerifyServer::start(&config).expect("restart the verify server"));
+    }
+}
+
+impl Drop for GateStack {
+    fn drop(&mut self) {
+        if let Some(gate) = self.gate.take() {
+            gate.shutdown(Duration::from_secs(2));
+        }
+        if let Some(verify) = self.verify.take() {
+            verify.shutdown(Duration::from_secs(2));
+        }
+        let _ = std::fs::remove_dir_all(&self.verify_data);
+    }
+}
+
+/// POSTs JSON to the gate at `addr`; returns the status and the JSON answer.
+pub fn post(addr: SocketAddr, path: &str, body: Value) -> (u16, Value) {
+    let response: HttpResponse = post_json(addr, path, &body, WAIT).expect("gate answers");
+    let json = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+    (response.status, json)
+}
+
+/// The `error` field of a POST's answer (which must be a 200).
+pub fn error_of(addr: SocketAddr, path: &str, body: Value) -> i64 {
+    let (status, answer) = post(addr, path, body);
+    assert_eq!(status, 200, "{answer}");
+    answer["error"].as_i64().expect("an error field")
+}
