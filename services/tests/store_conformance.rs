@@ -318,3 +318,14 @@ fn mysql_migrations_are_idempotent_and_data_survives_reconnecting() {
     let versions: Option<u64> = raw.query_first("SELECT COUNT(*) FROM schema_migrations").unwrap();
     assert_eq!(versions, Some(1));
 }
+
+#[test]
+fn mysql_a_missing_database_is_created_at_first_connect() {
+    let temp = TempMysql::new("create_db");
+    temp.raw()
+        .query_drop(format!("DROP DATABASE {}", temp.url().rsplit('/').next().unwrap()))
+        .unwrap_or(());
+    let mut store = temp.connect();
+    let uid = store.create_user(&new_user("first")).unwrap();
+    assert_eq!(store.user_by_uid(uid).unwrap().unwrap().name, "first");
+}

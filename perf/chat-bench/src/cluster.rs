@@ -5,12 +5,16 @@ use grpcio::{ChannelBuilder, Environment};
 use mysql::prelude::Queryable;
 use proto::rpc::status::{GetChatServerRequest, StatusServiceClient};
 use services::chat::{ChatConfig, ChatServer};
+use services::gate::password::HashCost;
+use services::gate::{GateConfig, GateServer};
 use services::status::{StatusConfig, StatusServer};
 use services::store::config::{BackendKind, StoreConfig};
 use services::store::model::NewUser;
 use services::store::{AnyBackend, Backend, StoreConn};
+use services::verify::mail::MailConfig;
+use services::verify::{VerifyConfig, VerifyServer};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,6 +35,8 @@ impl StoreChoice {
 }
 
 pub struct Cluster {
+    gate: Option<GateServer>,
+    verify: Option<VerifyServer>,
     status: Option<StatusServer>,
     chats: Vec<ChatServer>,
     status_client: StatusServiceClient,
@@ -101,6 +107,8 @@ impl Cluster {
             .collect();
         let channel = ChannelBuilder::new(Arc::new(Environment::new(1))).connect(&status_addr);
         let cluster = Cluster {
+            gate: None,
+            verify: None,
             status: Some(status),
             chats,
             status_client: StatusServiceClient::new(channel),
@@ -143,10 +151,46 @@ impl Cluster {
     pub fn chat_addr(&self, index: usize) -> SocketAddr {
         self.chats[index].local_addr()
     }
+
+    /// Starts a verify server (mail spooled to `spool`, no rate limits) and
+    /// a gate with password hashes of `cost`; returns the gate's address.
+    pub fn start_gate(&mut self, cost: HashCost, spool: &Path) -> SocketAddr {
+        let data_dir = spool.join("verify-data");
+        let verify = VerifyServer::start(&VerifyConfig {
+            listen: "127.0.0.1:0".into(),
+            data_dir,
+            resend_interval_ms: 0,
+            daily_cap: u32::MAX,
+            workers: 4,
+            queue_capacity: 4096,
+            mail: MailConfig { spool_dir: spool.to_path_buf(), ..MailConfig::default() },
+            ..VerifyConfig::default()
+        })
+        .expect("start the verify server");
+        let gate = GateServer::start(&GateConfig {
+            listen: "127.0.0.1:0".into(),
+            status_addr: self.status.as_ref().unwrap().local_addr().to_string(),
+            verify_addr: verify.local_addr().to_string(),
+            password_hash: cost,
+            store: self.store.clone(),
+            ..GateConfig::default()
+        })
+        .expect("start the gate");
+        let addr = gate.local_addr();
+        self.verify = Some(verify);
+        self.gate = Some(gate);
+        addr
+    }
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        if let Some(gate) = self.gate.take() {
+            gate.shutdown(Duration::from_secs(2));
+        }
+        if let Some(verify) = self.verify.take() {
+            verify.shutdown(Duration::from_secs(2));
+        }
         for chat in self.chats.drain(..) {
             chat.shutdown(Duration::from_secs(2));
         }

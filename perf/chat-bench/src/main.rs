@@ -17,10 +17,9 @@
 //! (sends are due by the clock, not by answers). `--same-server` puts both
 //! ends of every pair on chat-1 instead.
 
-mod cluster;
 mod load;
 
-use cluster::{Cluster, StoreChoice};
+use chat_bench::cluster::{Cluster, StoreChoice};
 use load::{LoadClient, Role, Shared, User};
 use reactor::{FrameCodec, LoopConfig, LoopPool};
 use std::sync::atomic::Ordering::Relaxed;

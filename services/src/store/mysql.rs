@@ -40,12 +40,40 @@ impl MysqlBackend {
     }
 }
 
+/// MySQL's error for a database that does not exist (ER_BAD_DB_ERROR).
+const UNKNOWN_DATABASE: u16 = 1049;
+
+impl MysqlBackend {
+    /// Creates the URL's database (utf8mb4), so that a fresh server needs no
+    /// manual step. Only plain names are created: anything that would need
+    /// quoting is left to the operator.
+    fn create_database(&self) -> Result<(), StoreError> {
+        let name = self.opts.get_db_name().unwrap_or_default().to_string();
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(StoreError::Unavailable(format!("database `{name}` does not exist")));
+        }
+        let server = mysql::OptsBuilder::from_opts(self.opts.clone()).db_name(None::<String>);
+        let mut admin = Conn::new(server).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        admin
+            .query_drop(format!("CREATE DATABASE IF NOT EXISTS {name} CHARACTER SET utf8mb4"))
+            .map_err(|e| StoreError::Unavailable(format!("cannot create database {name}: {e}")))?;
+        log::info!("MySQL store: created database {name}");
+        Ok(())
+    }
+}
+
 impl Backend for MysqlBackend {
     type Conn = MysqlConn;
 
     fn connect(&self) -> Result<MysqlConn, StoreError> {
-        let conn =
-            Conn::new(self.opts.clone()).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let conn = match Conn::new(self.opts.clone()) {
+            Err(mysql::Error::MySqlError(e)) if e.code == UNKNOWN_DATABASE => {
+                self.create_database()?;
+                Conn::new(self.opts.clone())
+            }
+            other => other,
+        }
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let mut conn = MysqlConn { conn, consecutive_ids: false };
         conn.conn.query_drop("SET NAMES utf8mb4").map_err(db_error)?;
         let modes: Option<(u32, u32)> = conn

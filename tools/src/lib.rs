@@ -1,0 +1,14 @@
+//! Tools around the daemons: `imctl` (a local cluster in one command, and a
+//! scripted demo against it).
+//!
+//! | module | what |
+//! |---|---|
+//! | [`daemons`] | starting a daemon binary, prefixing its logs, stopping it |
+//! | [`up`] | `imctl up`: the whole local cluster in the foreground |
+//! | [`demo`] | `imctl demo`: two users, friends on two servers, a conversation |
+//! | [`spool`] | reading verification codes from the mail spool |
+
+pub mod daemons;
+pub mod demo;
+pub mod spool;
+pub mod up;

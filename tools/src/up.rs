@@ -1,0 +1,212 @@
+//! `imctl up`: a whole local cluster in the foreground — status, verify,
+//! two chat servers and the gate — from the files in `conf/`, with their
+//! logs interleaved and prefixed. Ctrl-C or SIGTERM stops them all
+//! gracefully (in reverse order of start); none outlives imctl.
+
+use crate::daemons::{sibling_binary, Daemon, Output};
+use crossbeam_channel::{bounded, RecvTimeoutError};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What `imctl up` was asked for.
+#[derive(Debug, Clone)]
+pub struct UpOptions {
+    /// The directory of the daemons' configuration files.
+    pub conf: PathBuf,
+    /// `conf/profiles/<profile>.toml` picks the store ("embedded", "mysql").
+    pub profile: String,
+    /// Where the embedded store, the codes and the mail spool live.
+    pub data: PathBuf,
+    /// Use ports from here up instead of the ones in the files.
+    pub port_base: Option<u16>,
+}
+
+/// How long each daemon gets to stop gracefully.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Runs the cluster until a signal; returns the process exit code.
+pub fn run(options: &UpOptions) -> Result<i32, String> {
+    // Before anything starts, so a signal during start-up is not lost.
+    let mut signals = Signals::new([SIGTERM, SIGINT]).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&options.data)
+        .map_err(|e| format!("cannot create {}: {e}", options.data.display()))?;
+    let data = options.data.canonicalize().map_err(|e| e.to_string())?;
+    let common = environment(options, &data)?;
+    let output: Output = Arc::new(Mutex::new(()));
+    let color = unsafe { libc::isatty(libc::STDOUT_FILENO) } == 1;
+
+    let plan: [(&str, &str, &str, u8); 5] = [
+        ("status", "status-server", "status.toml", 36),
+        ("verify", "verify-server", "verify.toml", 35),
+        ("chat-1", "chat-server", "chat1.toml", 32),
+        ("chat-2", "chat-server", "chat2.toml", 33),
+        ("gate", "gate-server", "gate.toml", 34),
+    ];
+    let mut running: Vec<Daemon> = Vec::new();
+    for (name, binary, file, ansi) in plan {
+        let started = sibling_binary(binary).and_then(|binary| {
+            let mut envs = common.clone();
+            envs.extend(ports(options.port_base, name));
+            let config = options.conf.join(file);
+            Daemon::start(name, &binary, &config, &envs, &output, color.then_some(ansi))
+        });
+        match started {
+            Ok(daemon) => running.push(daemon),
+            Err(e) => {
+                stop_all(&mut running);
+                return Err(e);
+            }
+        }
+    }
+    print_summary(&running, options, &data, &output);
+
+    // Wait for a signal, or for a daemon to die on its own.
+    let (signalled, wake) = bounded(1);
+    let handle = signals.handle();
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            let _ = signalled.send(signal);
+        }
+    });
+    let mut exit_code = 0;
+    loop {
+        match wake.recv_timeout(Duration::from_millis(200)) {
+            Ok(signal) => {
+                let name = if signal == SIGINT { "SIGINT" } else { "SIGTERM" };
+                say(&output, &format!("imctl: {name}: stopping the cluster"));
+                break;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        let dead = running.iter_mut().position(|d| matches!(d.child.try_wait(), Ok(Some(_))));
+        if let Some(dead) = dead {
+            let name = &running[dead].name;
+            say(&output, &format!("imctl: {name} exited on its own: stopping the cluster"));
+            exit_code = 1;
+            break;
+        }
+    }
+    handle.close();
+    if !stop_all(&mut running) {
+        exit_code = 1;
+    }
+    say(&output, "imctl: stopped");
+    Ok(exit_code)
+}
+
+/// Stops every daemon, newest first; true if all exited cleanly.
+fn stop_all(running: &mut Vec<Daemon>) -> bool {
+    let mut clean = true;
+    while let Some(mut daemon) = running.pop() {
+        match daemon.stop(STOP_GRACE) {
+            Some(status) if status.success() => {}
+            Some(status) => {
+                eprintln!("imctl: {} exited with {status}", daemon.name);
+                clean = false;
+            }
+            None => {
+                eprintln!("imctl: {} did not stop within {STOP_GRACE:?}; killed", daemon.name);
+                clean = false;
+            }
+        }
+    }
+    clean
+}
+
+/// Environment shared by every daemon: the data directory and the profile.
+fn environment(
+    options: &UpOptions,
+    data: &std::path::Path,
+) -> Result<Vec<(String, String)>, String> {
+    let data_dir = data.display().to_string();
+    let mut envs: Vec<(String, String)> = vec![
+        ("IM_VERIFY_DATA_DIR".into(), data_dir.clone()),
+        ("IM_VERIFY_MAIL__TRANSPORT".into(), "spool".into()),
+        ("IM_VERIFY_MAIL__SPOOL_DIR".into(), data.join("mail").display().to_string()),
+        ("IM_GATE_STORE__DATA_DIR".into(), data_dir.clone()),
+        ("IM_CHAT_STORE__DATA_DIR".into(), data_dir),
+    ];
+    let profile_path = options.conf.join("profiles").join(format!("{}.toml", options.profile));
+    let text = std::fs::read_to_string(&profile_path)
+        .map_err(|e| format!("profile {}: {e}", profile_path.display()))?;
+    let profile: toml::Table =
+        text.parse().map_err(|e| format!("profile {}: {e}", profile_path.display()))?;
+    if let Some(store) = profile.get("store").and_then(toml::Value::as_table) {
+        for (key, value) in store {
+            let value = match value {
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            for daemon in ["GATE", "CHAT"] {
+                envs.push((
+                    format!("IM_{daemon}_STORE__{}", key.to_ascii_uppercase()),
+                    value.clone(),
+                ));
+            }
+        }
+    }
+    Ok(envs)
+}
+
+/// Address overrides when `--port-base` is given: status P, verify P+1,
+/// gate P+2, chat-n at P+10n (clients), P+10n+1 (peers), P+10n+2 (metrics).
+fn ports(base: Option<u16>, name: &str) -> Vec<(String, String)> {
+    let Some(p) = base else { return Vec::new() };
+    let at = |offset: u16| format!("127.0.0.1:{}", p + offset);
+    match name {
+        "status" => vec![("IM_STATUS_LISTEN".into(), at(0))],
+        "verify" => vec![("IM_VERIFY_LISTEN".into(), at(1))],
+        "gate" => vec![
+            ("IM_GATE_LISTEN".into(), at(2)),
+            ("IM_GATE_STATUS_ADDR".into(), at(0)),
+            ("IM_GATE_VERIFY_ADDR".into(), at(1)),
+        ],
+        chat => {
+            let n: u16 = chat.trim_start_matches("chat-").parse().unwrap_or(1);
+            vec![
+                ("IM_CHAT_LISTEN".into(), at(10 * n)),
+                ("IM_CHAT_RPC_LISTEN".into(), at(10 * n + 1)),
+                ("IM_CHAT_ADMIN_LISTEN".into(), at(10 * n + 2)),
+                ("IM_CHAT_STATUS_ADDR".into(), at(0)),
+            ]
+        }
+    }
+}
+
+fn say(output: &Output, line: &str) {
+    let _guard = output.lock().unwrap_or_else(|e| e.into_inner());
+    println!("{line}");
+}
+
+fn print_summary(running: &[Daemon], options: &UpOptions, data: &std::path::Path, output: &Output) {
+    let find = |name: &str| {
+        running.iter().find(|d| d.name == name).map_or(String::new(), |d| d.listening.clone())
+    };
+    let gate = find("gate");
+    let chat = |n: &str| find(n).split_whitespace().next().unwrap_or_default().to_string();
+    let mail = data.join("mail");
+    let text = format!(
+        "\nimctl: the cluster is up ({} store, data in {})\n\
+         \x20 gate    HTTP  http://{gate}   (POST /get_varifycode /user_register /reset_pwd /user_login, GET /healthz /metrics)\n\
+         \x20 chat-1  TCP   {}\n\
+         \x20 chat-2  TCP   {}\n\
+         \x20 status  gRPC  {}\n\
+         \x20 verify  gRPC  {}   (mail spooled to {}: read your code there)\n\
+         \x20 try:  imctl demo --gate {gate} --spool {}\n\
+         \x20 stop: Ctrl-C\n\
+         imctl: ready",
+        options.profile,
+        data.display(),
+        chat("chat-1"),
+        chat("chat-2"),
+        find("status"),
+        find("verify"),
+        mail.display(),
+        mail.display(),
+    );
+    say(output, &text);
+}
