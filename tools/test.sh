@@ -7,30 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
-need() { command -v "$1" >/dev/null 2>&1; }
-
-if ! need cargo; then
-    echo "cargo is missing: install Rust with rustup (https://rustup.rs), then run $0 again." >&2
-    exit 1
-fi
-# grpcio compiles the gRPC C core with cmake and a C++ compiler (about 15
-# minutes the first time; cached in the target directory afterwards).
-missing=()
-need cmake || missing+=(cmake)
-need g++ || missing+=(g++)
-need make || missing+=(make)
+source tools/lib.sh
+ensure_rust
+ensure_build_tools
 # The store's fault tests run a throwaway MariaDB of their own.
-need mariadbd || missing+=(mariadb-server)
-if ((${#missing[@]})); then
-    if [[ $(id -u) == 0 ]] && need apt-get; then
-        step "installing ${missing[*]} (grpcio's C core, the store's MariaDB tests)"
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-    else
-        echo "missing: ${missing[*]}. On Debian/Ubuntu: sudo apt-get install ${missing[*]}" >&2
-        exit 1
-    fi
-fi
+ensure_packages "the store's MariaDB tests" mariadb-server:mariadbd
 
 # The gate and verify tests mail codes through a real SMTP server process:
 # aiosmtpd (Python). Tests run the interpreter named by IM_TEST_PYTHON.

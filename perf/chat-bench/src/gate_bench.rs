@@ -37,6 +37,7 @@ fn number<T: std::str::FromStr>(name: &str, default: T) -> T {
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 fn main() {
+    let _ = services::logging::init("warn");
     let users: usize = number("--users", 10_000);
     let clients: usize = number("--clients", 8);
     let seconds: f64 = number("--seconds", 5.0);

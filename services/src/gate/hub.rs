@@ -85,7 +85,10 @@ impl GateHandler {
         self.answer_json(ctx, pending, &GateRsp { error: code.code(), ..GateRsp::default() });
     }
 
+    /// Internal calls wait (within the timeout) for a channel that is still
+    /// connecting, instead of failing at once: the verify and status servers
+    /// may have started a moment after the gate.
     pub(super) fn call_option(&self) -> grpcio::CallOption {
-        grpcio::CallOption::default().timeout(self.hub.rpc_timeout)
+        grpcio::CallOption::default().timeout(self.hub.rpc_timeout).wait_for_ready(true)
     }
 }
