@@ -39,7 +39,8 @@ fn the_three_machine_sample_is_valid() {
     let gate: GateConfig = load(Some(&conf(&format!("{dir}gate.toml"))), "IM_NONE_").unwrap();
     gate.validate().unwrap();
     for n in [1, 2] {
-        let chat: ChatConfig = load(Some(&conf(&format!("{dir}chat{n}.toml"))), "IM_NONE_").unwrap();
+        let chat: ChatConfig =
+            load(Some(&conf(&format!("{dir}chat{n}.toml"))), "IM_NONE_").unwrap();
         chat.validate().unwrap();
         assert_eq!(chat.status_addr, status.listen);
     }
