@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 source tools/lib.sh
 ensure_rust
 ensure_build_tools
-# The store's fault tests run a throwaway MariaDB of their own.
-ensure_packages "the store's MariaDB tests" mariadb-server:mariadbd
+# The store's fault tests run a throwaway MariaDB of their own; imcli's test
+# drives it in tmux.
+ensure_packages "the store's MariaDB tests, imcli's test" mariadb-server:mariadbd tmux:tmux
 
 # The gate and verify tests mail codes through a real SMTP server process:
 # aiosmtpd (Python). Tests run the interpreter named by IM_TEST_PYTHON.

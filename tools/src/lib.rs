@@ -7,7 +7,9 @@
 //! | [`up`] | `imctl up`: the whole local cluster in the foreground |
 //! | [`demo`] | `imctl demo`: two users, friends on two servers, a conversation |
 //! | [`spool`] | reading verification codes from the mail spool |
+//! | [`cli`] | `imcli`, the terminal chat client |
 
+pub mod cli;
 pub mod daemons;
 pub mod demo;
 pub mod spool;

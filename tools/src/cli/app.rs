@@ -1,0 +1,645 @@
+//! imcli's state and what it does with keys, frames and time. Drawing is in
+//! `ui`; this module never touches the terminal.
+
+use super::net::{Connection, NetEvent};
+use proto::body::*;
+use proto::http_client::post_json;
+use proto::MsgId;
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
+const RECONNECT_AFTER: Duration = Duration::from_secs(2);
+const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The login screen: log in, or register (then log in).
+#[derive(Debug)]
+pub struct Form {
+    pub registering: bool,
+    /// (label, value, hidden)
+    pub fields: Vec<(&'static str, String, bool)>,
+    pub focus: usize,
+    pub message: String,
+    /// Registering: the code was mailed; the form now asks for it.
+    pub code_sent: bool,
+}
+
+impl Form {
+    fn login(message: String, name: &str) -> Form {
+        Form {
+            registering: false,
+            fields: vec![
+                ("E-mail or name", name.to_string(), false),
+                ("Password", String::new(), true),
+            ],
+            focus: if name.is_empty() { 0 } else { 1 },
+            message,
+            code_sent: false,
+        }
+    }
+
+    fn register() -> Form {
+        Form {
+            registering: true,
+            fields: vec![
+                ("E-mail", String::new(), false),
+                ("Name", String::new(), false),
+                ("Password", String::new(), true),
+            ],
+            focus: 0,
+            message: "Register: fill in, Enter mails you a code".into(),
+            code_sent: false,
+        }
+    }
+
+    fn value(&self, label: &str) -> String {
+        self.fields
+            .iter()
+            .find(|(l, _, _)| *l == label)
+            .map(|(_, v, _)| v.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// A line of a conversation.
+#[derive(Debug, Clone)]
+pub struct ChatLine {
+    pub message_id: u64,
+    pub from_me: bool,
+    pub text: String,
+    pub time: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Friend {
+    pub uid: u64,
+    pub name: String,
+    pub unread: usize,
+}
+
+/// The connection's state, shown in the title bar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Link {
+    LoggingIn,
+    Online,
+    /// Lost; trying again at the instant given.
+    Reconnecting(Instant),
+    /// Logged in elsewhere: not reconnecting.
+    Kicked,
+}
+
+/// Everything after a successful login.
+pub struct Session {
+    pub uid: u64,
+    pub name: String,
+    pub login: String,
+    password: String,
+    pub conn: Option<Connection>,
+    pub link: Link,
+    pub friends: Vec<Friend>,
+    /// Pending applications: (uid, name, apply text).
+    pub requests: Vec<(u64, String, String)>,
+    pub selected: usize,
+    pub conversations: HashMap<u64, Vec<ChatLine>>,
+    seen: HashSet<u64>,
+    threads: HashMap<u64, u64>,
+    /// `/add NAME` waits for the search answer.
+    pending_add: Option<String>,
+    last_heartbeat: Instant,
+}
+
+pub enum Screen {
+    Form(Form),
+    Chat(Box<Session>),
+}
+
+pub struct App {
+    pub gate: SocketAddr,
+    pub screen: Screen,
+    pub input: String,
+    pub notices: VecDeque<String>,
+    pub quit: bool,
+}
+
+fn now_hm() -> String {
+    let secs = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    format!("{:02}:{:02}", secs / 3600 % 24, secs / 60 % 60)
+}
+
+impl App {
+    pub fn new(gate: SocketAddr) -> App {
+        let hello = format!("Log in through the gate at {gate} (Ctrl-R: register, Esc: quit)");
+        App {
+            gate,
+            screen: Screen::Form(Form::login(hello, "")),
+            input: String::new(),
+            notices: VecDeque::new(),
+            quit: false,
+        }
+    }
+
+    pub fn notice(&mut self, text: impl Into<String>) {
+        self.notices.push_back(format!("{} {}", now_hm(), text.into()));
+        while self.notices.len() > 50 {
+            self.notices.pop_front();
+        }
+    }
+
+    fn post(&self, path: &str, body: Value) -> Result<Value, String> {
+        let response =
+            post_json(self.gate, path, &body, HTTP_TIMEOUT).map_err(|e| format!("gate: {e}"))?;
+        serde_json::from_slice(&response.body)
+            .map_err(|_| format!("gate answered HTTP {}", response.status))
+    }
+
+    // ----- keys ------------------------------------------------------------------
+
+    /// A printable character typed.
+    pub fn type_char(&mut self, c: char) {
+        match &mut self.screen {
+            Screen::Form(form) => form.fields[form.focus].1.push(c),
+            Screen::Chat(_) => self.input.push(c),
+        }
+    }
+
+    pub fn backspace(&mut self) {
+        match &mut self.screen {
+            Screen::Form(form) => {
+                form.fields[form.focus].1.pop();
+            }
+            Screen::Chat(_) => {
+                self.input.pop();
+            }
+        }
+    }
+
+    /// Tab / Down on the form: next field; in the chat: next friend.
+    pub fn next(&mut self, step: isize) {
+        match &mut self.screen {
+            Screen::Form(form) => {
+                let n = form.fields.len() as isize;
+                form.focus = ((form.focus as isize + step).rem_euclid(n)) as usize;
+            }
+            Screen::Chat(s) if !s.friends.is_empty() => {
+                let n = s.friends.len() as isize;
+                s.selected = ((s.selected as isize + step).rem_euclid(n)) as usize;
+                let uid = s.friends[s.selected].uid;
+                s.friends[s.selected].unread = 0;
+                let _ = uid;
+            }
+            Screen::Chat(_) => {}
+        }
+    }
+
+    /// Ctrl-R on the form: switch between logging in and registering.
+    pub fn toggle_register(&mut self) {
+        if let Screen::Form(form) = &self.screen {
+            self.screen = if form.registering {
+                Screen::Form(Form::login("Log in".into(), ""))
+            } else {
+                Screen::Form(Form::register())
+            };
+        }
+    }
+
+    pub fn enter(&mut self) {
+        match &self.screen {
+            Screen::Form(form) if form.registering => self.submit_registration(),
+            Screen::Form(_) => self.submit_login(),
+            Screen::Chat(_) => {
+                let line = std::mem::take(&mut self.input);
+                let line = line.trim();
+                if let Some(command) = line.strip_prefix('/') {
+                    self.command(command);
+                } else if !line.is_empty() {
+                    self.send_text(line);
+                }
+            }
+        }
+    }
+
+    fn set_form_message(&mut self, message: String) {
+        if let Screen::Form(form) = &mut self.screen {
+            form.message = message;
+        }
+    }
+
+    fn submit_registration(&mut self) {
+        let Screen::Form(form) = &self.screen else { return };
+        let (email, name, password) =
+            (form.value("E-mail"), form.value("Name"), form.value("Password"));
+        if !form.code_sent {
+            match self.post("/get_varifycode", json!({ "email": email })) {
+                Ok(answer) if answer["error"] == 0 => {
+                    if let Screen::Form(form) = &mut self.screen {
+                        form.code_sent = true;
+                        form.fields.push(("Code from the mail", String::new(), false));
+                        form.focus = form.fields.len() - 1;
+                        form.message = format!("A code was mailed to {email}: type it, then Enter");
+                    }
+                }
+                Ok(answer) => {
+                    self.set_form_message(format!("Cannot send a code: error {}", answer["error"]))
+                }
+                Err(e) => self.set_form_message(e),
+            }
+            return;
+        }
+        let code = form.value("Code from the mail");
+        let body = json!({"email": email, "user": name, "passwd": password, "confirm": password, "varifycode": code});
+        match self.post("/user_register", body) {
+            Ok(answer) if answer["error"] == 0 => {
+                let mut login = Form::login(
+                    format!("Registered {name} (uid {}): log in", answer["uid"]),
+                    &name,
+                );
+                login.fields[1].1 = password;
+                self.screen = Screen::Form(login);
+            }
+            Ok(answer) => {
+                self.set_form_message(format!("Registration refused: error {}", answer["error"]))
+            }
+            Err(e) => self.set_form_message(e),
+        }
+    }
+
+    fn submit_login(&mut self) {
+        let Screen::Form(form) = &self.screen else { return };
+        let (login, password) = (form.fields[0].1.trim().to_string(), form.fields[1].1.clone());
+        match self.connect(&login, &password) {
+            Ok((uid, conn)) => {
+                self.screen = Screen::Chat(Box::new(Session {
+                    uid,
+                    name: login.clone(),
+                    login,
+                    password,
+                    conn: Some(conn),
+                    link: Link::LoggingIn,
+                    friends: Vec::new(),
+                    requests: Vec::new(),
+                    selected: 0,
+                    conversations: HashMap::new(),
+                    seen: HashSet::new(),
+                    threads: HashMap::new(),
+                    pending_add: None,
+                    last_heartbeat: Instant::now(),
+                }));
+                self.notice("Logged in. Type a message and Enter; /help lists the commands");
+            }
+            Err(e) => self.set_form_message(e),
+        }
+    }
+
+    /// Logs in through the gate and opens the chat connection (LOGIN sent).
+    fn connect(&self, login: &str, password: &str) -> Result<(u64, Connection), String> {
+        let answer = self.post("/user_login", json!({"email": login, "passwd": password}))?;
+        if answer["error"] != 0 {
+            return Err(format!("Login refused: error {}", answer["error"]));
+        }
+        let server: SocketAddr =
+            format!("{}:{}", answer["host"].as_str().unwrap_or(""), answer["port"])
+                .parse()
+                .map_err(|_| "the gate named no chat server".to_string())?;
+        let uid = answer["uid"].as_u64().unwrap_or(0);
+        let token = answer["token"].as_str().unwrap_or_default().to_string();
+        let mut conn =
+            Connection::open(server).map_err(|e| format!("chat server {server}: {e}"))?;
+        conn.send(MsgId::LoginReq, &LoginReq { uid, token }).map_err(|e| e.to_string())?;
+        Ok((uid, conn))
+    }
+
+    // ----- commands ----------------------------------------------------------------
+
+    fn session(&mut self) -> Option<&mut Session> {
+        match &mut self.screen {
+            Screen::Chat(s) => Some(s),
+            Screen::Form(_) => None,
+        }
+    }
+
+    fn send<T: serde::Serialize>(&mut self, id: MsgId, body: &T) {
+        let sent = self.session().and_then(|s| s.conn.as_mut()).map(|c| c.send(id, body));
+        if !matches!(sent, Some(Ok(()))) {
+            self.notice("Not connected: try again in a moment");
+        }
+    }
+
+    fn send_text(&mut self, text: &str) {
+        let Some(session) = self.session() else { return };
+        let Some(friend) = session.friends.get(session.selected).cloned() else {
+            return self.notice("No friend selected: /add NAME to find one");
+        };
+        let nanos =
+            SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let request = TextChatMsgReq {
+            touid: friend.uid,
+            thread_id: None,
+            text_array: vec![TextItem {
+                content: text.to_string(),
+                unique_id: format!("cli-{nanos}"),
+            }],
+            fromuid: None,
+        };
+        self.send(MsgId::TextChatMsgReq, &request);
+    }
+
+    fn command(&mut self, command: &str) {
+        let (verb, rest) = command.split_once(' ').unwrap_or((command, ""));
+        let rest = rest.trim().to_string();
+        match verb {
+            "quit" | "q" => self.quit = true,
+            "add" if !rest.is_empty() => {
+                let (who, text) = rest.split_once(' ').unwrap_or((rest.as_str(), "Hi!"));
+                if let Some(s) = self.session() {
+                    s.pending_add = Some(text.to_string());
+                }
+                self.send(MsgId::SearchUserReq, &SearchUserReq { uid: who.to_string() });
+            }
+            "search" if !rest.is_empty() => {
+                self.send(MsgId::SearchUserReq, &SearchUserReq { uid: rest })
+            }
+            "accept" if !rest.is_empty() => {
+                let Some(s) = self.session() else { return };
+                let found = s
+                    .requests
+                    .iter()
+                    .find(|(uid, name, _)| *name == rest || uid.to_string() == rest);
+                match found.map(|(uid, _, _)| *uid) {
+                    Some(uid) => self.send(
+                        MsgId::AuthFriendReq,
+                        &AuthFriendReq { touid: uid, back: String::new(), fromuid: None },
+                    ),
+                    None => self.notice(format!("No friend request from {rest}")),
+                }
+            }
+            "history" => {
+                let Some(s) = self.session() else { return };
+                let Some(friend) = s.friends.get(s.selected).cloned() else { return };
+                match s.threads.get(&friend.uid).copied() {
+                    Some(thread_id) => self.load_history(thread_id),
+                    None => self.send(
+                        MsgId::CreatePrivateChatReq,
+                        &CreatePrivateChatReq { other_id: friend.uid },
+                    ),
+                }
+            }
+            _ => self.notice(
+                "Commands: /add NAME [text], /accept NAME, /search NAME, /history, /quit; \
+                 Up/Down picks a friend; Enter sends",
+            ),
+        }
+    }
+
+    fn load_history(&mut self, thread_id: u64) {
+        let before = self.session().and_then(|s| {
+            let friend = s.friends.get(s.selected)?;
+            s.conversations
+                .get(&friend.uid)?
+                .iter()
+                .map(|l| l.message_id)
+                .filter(|&id| id > 0)
+                .min()
+        });
+        self.send(
+            MsgId::LoadChatMsgReq,
+            &LoadChatMsgReq { thread_id, message_id: before.unwrap_or(0) },
+        );
+    }
+
+    // ----- frames and time -------------------------------------------------------------
+
+    /// Handles what arrived, sends heartbeats, reconnects. Call often.
+    pub fn tick(&mut self) {
+        let mut events = Vec::new();
+        if let Some(conn) = self.session().and_then(|s| s.conn.as_ref()) {
+            events.extend(conn.events.try_iter());
+        }
+        for event in events {
+            match event {
+                NetEvent::Frame(id, body) => self.on_frame(id, &body),
+                NetEvent::Closed(why) => self.on_closed(why),
+            }
+        }
+        let Some(s) = self.session() else { return };
+        if s.link == Link::Online && s.last_heartbeat.elapsed() >= HEARTBEAT_EVERY {
+            s.last_heartbeat = Instant::now();
+            self.send(MsgId::HeartBeatReq, &HeartbeatReq::default());
+        }
+        let due = matches!(self.session().map(|s| s.link.clone()), Some(Link::Reconnecting(at)) if Instant::now() >= at);
+        if due {
+            self.reconnect();
+        }
+    }
+
+    fn on_closed(&mut self, why: String) {
+        let Some(s) = self.session() else { return };
+        s.conn = None;
+        if s.link == Link::Kicked {
+            return;
+        }
+        s.link = Link::Reconnecting(Instant::now() + RECONNECT_AFTER);
+        self.notice(format!("Connection lost ({why}); reconnecting through the gate"));
+    }
+
+    fn reconnect(&mut self) {
+        let Some(s) = self.session() else { return };
+        let (login, password) = (s.login.clone(), s.password.clone());
+        match self.connect(&login, &password) {
+            Ok((_, conn)) => {
+                if let Some(s) = self.session() {
+                    s.conn = Some(conn);
+                    s.link = Link::LoggingIn;
+                }
+            }
+            Err(e) => {
+                if let Some(s) = self.session() {
+                    s.link = Link::Reconnecting(Instant::now() + RECONNECT_AFTER * 2);
+                }
+                self.notice(format!("Reconnect failed: {e}"));
+            }
+        }
+    }
+
+    fn on_frame(&mut self, id: u16, body: &[u8]) {
+        let json = |b: &[u8]| serde_json::from_slice::<Value>(b).unwrap_or(Value::Null);
+        match MsgId::from_u16(id) {
+            Some(MsgId::LoginRsp) => match serde_json::from_slice::<LoginRsp>(body) {
+                Ok(rsp) if rsp.error == 0 => self.on_login(rsp),
+                _ => {
+                    let error = json(body)["error"].clone();
+                    self.screen =
+                        Screen::Form(Form::login(format!("Chat login refused: error {error}"), ""));
+                }
+            },
+            Some(MsgId::NotifyTextChatMsgReq) | Some(MsgId::TextChatMsgRsp) => {
+                let Ok(rsp) = serde_json::from_slice::<TextChatMsgRsp>(body) else { return };
+                if rsp.error != 0 {
+                    return self.notice(format!("Message not sent: error {}", rsp.error));
+                }
+                self.on_messages(rsp, id == MsgId::NotifyTextChatMsgReq.code());
+            }
+            Some(MsgId::SearchUserRsp) => self.on_search(json(body)),
+            Some(MsgId::AddFriendRsp) => match json(body)["error"].as_i64() {
+                Some(0) => self.notice("Friend request sent"),
+                other => {
+                    self.notice(format!("Friend request refused: error {}", other.unwrap_or(-1)))
+                }
+            },
+            Some(MsgId::NotifyAddFriendReq) => {
+                let Ok(n) = serde_json::from_slice::<NotifyAddFriend>(body) else { return };
+                self.notice(format!("{} wants to be your friend: /accept {}", n.name, n.name));
+                if let Some(s) = self.session() {
+                    s.requests.push((n.applyuid, n.name, String::new()));
+                }
+            }
+            Some(MsgId::AuthFriendRsp) => {
+                let Ok(r) = serde_json::from_slice::<AuthFriendRsp>(body) else { return };
+                if r.error != 0 {
+                    return self.notice(format!("Cannot accept: error {}", r.error));
+                }
+                self.add_friend(r.uid, r.name.clone());
+                self.notice(format!("You and {} are friends", r.name));
+            }
+            Some(MsgId::NotifyAuthFriendReq) => {
+                let Ok(n) = serde_json::from_slice::<NotifyAuthFriend>(body) else { return };
+                self.add_friend(n.fromuid, n.name.clone());
+                self.notice(format!("{} accepted: you are friends", n.name));
+            }
+            Some(MsgId::NotifyOffLineReq) => {
+                if let Some(s) = self.session() {
+                    s.link = Link::Kicked;
+                }
+                self.notice("You logged in somewhere else: this session is closed");
+            }
+            Some(MsgId::CreatePrivateChatRsp) => {
+                let Ok(r) = serde_json::from_slice::<CreatePrivateChatRsp>(body) else { return };
+                if r.error == 0 {
+                    if let Some(s) = self.session() {
+                        s.threads.insert(r.other_id, r.thread_id);
+                    }
+                    self.load_history(r.thread_id);
+                }
+            }
+            Some(MsgId::LoadChatMsgRsp) => {
+                let Ok(r) = serde_json::from_slice::<LoadChatMsgRsp>(body) else { return };
+                self.on_history(r);
+            }
+            Some(MsgId::ErrorNotify) => self.notice(format!("Server: {}", json(body)["reason"])),
+            _ => {}
+        }
+    }
+
+    fn on_login(&mut self, rsp: LoginRsp) {
+        let Some(s) = self.session() else { return };
+        s.link = Link::Online;
+        s.uid = rsp.uid;
+        s.name = rsp.name.clone();
+        let unread: HashMap<u64, usize> = s.friends.iter().map(|f| (f.uid, f.unread)).collect();
+        s.friends = rsp
+            .friend_list
+            .iter()
+            .map(|f| Friend {
+                uid: f.uid,
+                name: f.name.clone(),
+                unread: unread.get(&f.uid).copied().unwrap_or(0),
+            })
+            .collect();
+        s.requests = rsp
+            .apply_list
+            .iter()
+            .filter(|a| a.status == 0)
+            .map(|a| (a.uid, a.name.clone(), a.desc.clone()))
+            .collect();
+        s.selected = s.selected.min(s.friends.len().saturating_sub(1));
+        let requests: Vec<String> = s.requests.iter().map(|(_, n, _)| n.clone()).collect();
+        for name in requests {
+            self.notice(format!("{name} wants to be your friend: /accept {name}"));
+        }
+    }
+
+    fn add_friend(&mut self, uid: u64, name: String) {
+        let Some(s) = self.session() else { return };
+        s.requests.retain(|(u, _, _)| *u != uid);
+        if !s.friends.iter().any(|f| f.uid == uid) {
+            s.friends.push(Friend { uid, name, unread: 0 });
+        }
+    }
+
+    fn on_search(&mut self, answer: Value) {
+        let pending = self.session().and_then(|s| s.pending_add.take());
+        if answer["error"] != 0 {
+            return self.notice("No such user");
+        }
+        let (uid, name) = (
+            answer["uid"].as_u64().unwrap_or(0),
+            answer["name"].as_str().unwrap_or("").to_string(),
+        );
+        match pending {
+            Some(text) => {
+                let request =
+                    AddFriendReq { applyname: text, bakname: String::new(), touid: uid, uid: None };
+                self.send(MsgId::AddFriendReq, &request);
+            }
+            None => self.notice(format!("Found {name} (uid {uid}): /add {name}")),
+        }
+    }
+
+    fn on_messages(&mut self, rsp: TextChatMsgRsp, pushed: bool) {
+        let Some(s) = self.session() else { return };
+        let from_me = rsp.fromuid == s.uid;
+        let peer = if from_me { rsp.touid } else { rsp.fromuid };
+        if rsp.thread_id > 0 {
+            s.threads.insert(peer, rsp.thread_id);
+        }
+        let mut ids = Vec::new();
+        for data in &rsp.chat_datas {
+            ids.push(data.message_id);
+            if !s.seen.insert(data.message_id) {
+                continue; // pushed twice: shown once
+            }
+            let line = ChatLine {
+                message_id: data.message_id,
+                from_me,
+                text: data.content.clone(),
+                time: now_hm(),
+            };
+            s.conversations.entry(peer).or_default().push(line);
+            let selected = s.friends.get(s.selected).map(|f| f.uid);
+            if let Some(friend) = s.friends.iter_mut().find(|f| f.uid == peer) {
+                if selected != Some(peer) {
+                    friend.unread += 1;
+                }
+            }
+        }
+        if pushed {
+            self.send(MsgId::MsgDeliveredAck, &MsgDeliveredAck { message_ids: ids });
+        }
+    }
+
+    fn on_history(&mut self, r: LoadChatMsgRsp) {
+        let Some(s) = self.session() else { return };
+        let Some(peer) = s.threads.iter().find(|(_, &t)| t == r.thread_id).map(|(&p, _)| p) else {
+            return;
+        };
+        let me = s.uid;
+        let mut older: Vec<ChatLine> = r
+            .chat_datas
+            .iter()
+            .filter(|m| s.seen.insert(m.msg_id))
+            .map(|m| ChatLine {
+                message_id: m.msg_id,
+                from_me: m.sender == me,
+                text: m.msg_content.clone(),
+                time: "history".into(),
+            })
+            .collect();
+        older.reverse(); // the page is newest first
+        let count = older.len();
+        let conversation = s.conversations.entry(peer).or_default();
+        older.append(conversation);
+        *conversation = older;
+        self.notice(format!("{count} older messages loaded"));
+    }
+}

@@ -1,0 +1,160 @@
+//! imcli driven through tmux on a real 80x24 terminal: two users register
+//! (codes read from the mail spool), become friends and chat through a
+//! cluster started with `imctl up`; each screen shows the conversation.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// A tmux server of this test's own (its own socket), killed at the end.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let output = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("tmux is installed (tools/test.sh installs it)");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    fn start(&self, session: &str, command: &str) {
+        self.run(&["new-session", "-d", "-s", session, "-x", "80", "-y", "24", command]);
+    }
+
+    fn keys(&self, session: &str, keys: &[&str]) {
+        for key in keys {
+            self.run(&["send-keys", "-t", session, key]);
+        }
+    }
+
+    fn type_text(&self, session: &str, text: &str) {
+        self.run(&["send-keys", "-t", session, "-l", text]);
+    }
+
+    fn screen(&self, session: &str) -> String {
+        self.run(&["capture-pane", "-p", "-t", session])
+    }
+
+    /// Waits until the screen of `session` shows `text`.
+    fn wait_for(&self, session: &str, text: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let screen = self.screen(session);
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "`{text}` never appeared on {session}'s screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.run(&["kill-server"]);
+    }
+}
+
+/// The newest code mailed to `email`.
+fn code_for(spool: &Path, email: &str) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let code = tools::spool::wait_for_code(
+            spool,
+            email,
+            std::time::UNIX_EPOCH,
+            Duration::from_millis(100),
+        );
+        if let Ok(code) = code {
+            return code;
+        }
+        assert!(Instant::now() < deadline, "no code mailed to {email}");
+    }
+}
+
+fn imctl_up(data: &Path, port_base: u16) -> Child {
+    let conf = concat!(env!("CARGO_MANIFEST_DIR"), "/../conf");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_imctl"))
+        .args(["up", "--conf", conf, "--data"])
+        .arg(data)
+        .args(["--port-base", &port_base.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start imctl up");
+    let stdout = child.stdout.take().unwrap();
+    let (ready, ready_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line == "imctl: ready" {
+                let _ = ready.send(());
+            }
+        }
+    });
+    ready_rx.recv_timeout(Duration::from_secs(30)).expect("imctl up became ready");
+    child
+}
+
+#[test]
+fn two_imcli_users_register_befriend_and_chat() {
+    let data = std::env::temp_dir().join(format!("imcli-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let port_base = 40_000 + (std::process::id() % 400) as u16 * 50;
+    let mut cluster = imctl_up(&data, port_base);
+    let spool = data.join("mail");
+    let imcli = format!("{} --gate 127.0.0.1:{}", env!("CARGO_BIN_EXE_imcli"), port_base + 2);
+    let tmux = Tmux { socket: format!("imcli-test-{}", std::process::id()) };
+
+    for name in ["alice", "bob"] {
+        tmux.start(name, &imcli);
+        tmux.wait_for(name, "imcli — log in");
+        tmux.keys(name, &["C-r"]);
+        tmux.wait_for(name, "imcli — register");
+        let email = format!("{name}@example.com");
+        tmux.type_text(name, &email);
+        tmux.keys(name, &["Tab"]);
+        tmux.type_text(name, name);
+        tmux.keys(name, &["Tab"]);
+        tmux.type_text(name, &format!("pw-{name}"));
+        tmux.keys(name, &["Enter"]);
+        tmux.wait_for(name, "A code was mailed");
+        tmux.type_text(name, &code_for(&spool, &email));
+        tmux.keys(name, &["Enter"]);
+        tmux.wait_for(name, "Registered");
+        tmux.keys(name, &["Enter"]); // log in with what was just registered
+        tmux.wait_for(name, "online");
+    }
+
+    tmux.type_text("alice", "/add bob hello");
+    tmux.keys("alice", &["Enter"]);
+    tmux.wait_for("bob", "alice wants to be your friend");
+    tmux.type_text("bob", "/accept alice");
+    tmux.keys("bob", &["Enter"]);
+    tmux.wait_for("alice", "bob accepted");
+
+    tmux.type_text("alice", "Hi Bob, this is imcli");
+    tmux.keys("alice", &["Enter"]);
+    tmux.wait_for("bob", "alice: Hi Bob, this is imcli");
+    tmux.type_text("bob", "Hello Alice, I read you");
+    tmux.keys("bob", &["Enter"]);
+    let screen = tmux.wait_for("alice", "bob: Hello Alice, I read you");
+    assert!(screen.contains("me: Hi Bob, this is imcli"), "{screen}");
+    // The friends list shows the friend on each side.
+    assert!(screen.lines().any(|l| l.starts_with("│bob")), "{screen}");
+
+    tmux.keys("alice", &["Escape"]);
+    tmux.keys("bob", &["Escape"]);
+    let _ = Command::new("kill").args(["-TERM", &cluster.id().to_string()]).status();
+    let _ = cluster.wait();
+    let _ = std::fs::remove_dir_all(&data);
+}
