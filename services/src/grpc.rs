@@ -1,7 +1,11 @@
 //! Small pieces every gRPC server of this crate needs.
 
-use grpcio::{RpcContext, RpcStatus, Server, UnarySink};
+use grpcio::{
+    Environment, RpcContext, RpcStatus, Server, ServerBuilder, ServerCredentials, Service,
+    UnarySink,
+};
 use parking_lot::{Condvar, Mutex};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,4 +42,25 @@ pub fn shutdown_server(mut server: Server, deadline: Duration, what: &str) {
     if !*done && finished.1.wait_for(&mut done, deadline).timed_out() {
         log::warn!("{what}: calls still running at the shutdown deadline");
     }
+}
+
+/// Builds a server for `service`, binds `listen` (an `IP:port`; port 0
+/// picks one) and starts it. Errors name the configuration `key`.
+pub fn serve(
+    env: Arc<Environment>,
+    service: Service,
+    listen: &str,
+    key: &str,
+) -> Result<(Server, SocketAddr), String> {
+    let ip: SocketAddr =
+        listen.parse().map_err(|_| format!("{key}: `{listen}` is not an IP:port address"))?;
+    let mut server = ServerBuilder::new(env)
+        .register_service(service)
+        .build()
+        .map_err(|e| format!("cannot build the gRPC server: {e}"))?;
+    let port = server
+        .add_listening_port(listen.to_string(), ServerCredentials::insecure())
+        .map_err(|e| format!("{key}: cannot bind {listen}: {e}"))?;
+    server.start();
+    Ok((server, SocketAddr::new(ip.ip(), port)))
 }

@@ -5,6 +5,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`config`] | TOML configuration with environment overrides |
+//! | [`daemon`] | the `main` every daemon shares (config, logs, signals, stop) |
 //! | [`admin`] | the `/metrics` and `/healthz` endpoint of a daemon |
 //! | [`grpc`] | replying and shutting down, for every gRPC server here |
 //! | [`logging`] | the daemons' logger (time, level, target) |
@@ -22,6 +23,7 @@
 pub mod admin;
 pub mod chat;
 pub mod config;
+pub mod daemon;
 pub mod gate;
 pub mod grpc;
 pub mod logging;

@@ -109,7 +109,8 @@ fn imctl_up(data: &Path, port_base: u16) -> Child {
 fn two_imcli_users_register_befriend_and_chat() {
     let data = std::env::temp_dir().join(format!("imcli-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
-    let port_base = 40_000 + (std::process::id() % 400) as u16 * 50;
+    // Below the ephemeral range (32768 and up), clear of the imctl test's ports.
+    let port_base = 26_000 + (std::process::id() % 200) as u16 * 30;
     let mut cluster = imctl_up(&data, port_base);
     let spool = data.join("mail");
     let imcli = format!("{} --gate 127.0.0.1:{}", env!("CARGO_BIN_EXE_imcli"), port_base + 2);

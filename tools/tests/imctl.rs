@@ -28,7 +28,8 @@ fn alive(pid: u32) -> bool {
 fn up_runs_the_demo_and_stops_cleanly_on_sigterm() {
     let data = std::env::temp_dir().join(format!("imctl-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
-    let port_base = 20_000 + (std::process::id() % 400) as u16 * 50;
+    // Below the ephemeral range (32768 and up), clear of the imcli test's ports.
+    let port_base = 20_000 + (std::process::id() % 200) as u16 * 30;
     let conf = concat!(env!("CARGO_MANIFEST_DIR"), "/../conf");
     let mut up = imctl()
         .args(["up", "--conf", conf, "--data"])

@@ -14,6 +14,7 @@
 //! lowest cost (`--cost low`, the benchmark setting) or the production
 //! default (`--cost default`: 19 MiB, 2 passes).
 
+use chat_bench::args::{arg, number, stores};
 use chat_bench::cluster::{Cluster, StoreChoice};
 use proto::http_client::post_json;
 use serde_json::{json, Value};
@@ -24,15 +25,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
-}
-
-fn number<T: std::str::FromStr>(name: &str, default: T) -> T {
-    arg(name).map_or(default, |s| s.parse().unwrap_or_else(|_| panic!("{name}: not a number")))
-}
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -47,15 +39,7 @@ fn main() {
         "default" => HashCost::default(),
         other => panic!("--cost {other}: low or default"),
     };
-    let mysql = arg("--mysql")
-        .or_else(|| std::env::var("IM_TEST_MYSQL_URL").ok())
-        .unwrap_or_else(|| "mysql://root@127.0.0.1:3306".into());
-    let stores = match arg("--store").as_deref().unwrap_or("both") {
-        "embedded" => vec![StoreChoice::Embedded],
-        "mysql" => vec![StoreChoice::Mysql(mysql)],
-        "both" => vec![StoreChoice::Embedded, StoreChoice::Mysql(mysql)],
-        other => panic!("--store {other}: embedded, mysql or both"),
-    };
+    let stores = stores();
     println!(
         "gate bench: register and log in {users} users, then logins for {seconds} s, {clients} clients, \
          argon2id m={} KiB t={}, median of {runs} runs",

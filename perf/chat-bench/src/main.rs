@@ -19,21 +19,13 @@
 
 mod load;
 
+use chat_bench::args::{number, stores};
 use chat_bench::cluster::{Cluster, StoreChoice};
 use load::{LoadClient, Role, Shared, User};
 use reactor::{FrameCodec, LoopConfig, LoopPool};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
-}
-
-fn number<T: std::str::FromStr>(name: &str, default: T) -> T {
-    arg(name).map_or(default, |s| s.parse().unwrap_or_else(|_| panic!("{name}: not a number")))
-}
 
 /// One run's outcome.
 struct Outcome {
@@ -55,15 +47,7 @@ fn main() {
     let runs: usize = number("--runs", 3);
     let io_threads: usize = number("--io-threads", 1);
     let same_server = std::env::args().any(|a| a == "--same-server");
-    let mysql = arg("--mysql")
-        .or_else(|| std::env::var("IM_TEST_MYSQL_URL").ok())
-        .unwrap_or_else(|| "mysql://root@127.0.0.1:3306".into());
-    let stores = match arg("--store").as_deref().unwrap_or("both") {
-        "embedded" => vec![StoreChoice::Embedded],
-        "mysql" => vec![StoreChoice::Mysql(mysql)],
-        "both" => vec![StoreChoice::Embedded, StoreChoice::Mysql(mysql)],
-        other => panic!("--store {other}: embedded, mysql or both"),
-    };
+    let stores = stores();
     println!(
         "chat bench: {pairs} pairs across two chat servers, {rate} msg/s per sender \
          ({:.0} msg/s offered), {seconds} s, median of {runs} runs",

@@ -8,35 +8,14 @@
 //! sets the log level. Stops gracefully on SIGTERM or SIGINT.
 
 use services::status::{StatusConfig, StatusServer};
-use std::path::PathBuf;
 use std::time::Duration;
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let mut config_path: Option<PathBuf> = None;
-    while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
-            ("--config", Some(path)) => config_path = Some(path.into()),
-            _ => exit_with("usage: status-server [--config FILE]"),
-        }
-    }
-    let config: StatusConfig = services::config::load(config_path.as_deref(), "IM_STATUS_")
-        .unwrap_or_else(|e| exit_with(&e));
-    if let Err(e) = services::logging::init(&config.log_level) {
-        exit_with(&format!("log_level: {e}"));
-    }
-    // Before anything starts: a SIGTERM during start-up must stop us gracefully too.
-    let stop =
-        services::shutdown::StopSignals::register().unwrap_or_else(|e| exit_with(&e.to_string()));
-    let server = StatusServer::start(&config).unwrap_or_else(|e| exit_with(&e));
-    // Tools that start us read this line to learn the port.
-    println!("listening on {}", server.local_addr());
-    let signal = stop.wait();
-    log::info!("{signal}: shutting down");
-    server.shutdown(Duration::from_secs(5));
-}
-
-fn exit_with(message: &str) -> ! {
-    eprintln!("status-server: {message}");
-    std::process::exit(2)
+    services::daemon::run::<StatusConfig, _>(
+        "status-server",
+        "IM_STATUS_",
+        StatusServer::start,
+        |server| server.local_addr().to_string(),
+        |server| server.shutdown(Duration::from_secs(5)),
+    );
 }

@@ -94,10 +94,11 @@ impl ChatConfig {
             return Err("name: must not be empty".into());
         }
         self.listen_addr()?;
-        for (key, value) in [("rpc_listen", &self.rpc_listen), ("status_addr", &self.status_addr)] {
-            if !value.contains(':') {
-                return Err(format!("{key}: `{value}` is not a host:port address"));
-            }
+        if self.rpc_listen.parse::<SocketAddr>().is_err() {
+            return Err(format!("rpc_listen: `{}` is not an IP:port address", self.rpc_listen));
+        }
+        if !self.status_addr.contains(':') {
+            return Err(format!("status_addr: `{}` is not a host:port address", self.status_addr));
         }
         if !self.admin_listen.is_empty() && self.admin_listen.parse::<SocketAddr>().is_err() {
             return Err(format!("admin_listen: `{}` is not an IP:port address", self.admin_listen));
@@ -140,6 +141,12 @@ impl ChatConfig {
 
     pub fn rpc_timeout(&self) -> Duration {
         Duration::from_millis(self.rpc_timeout_ms)
+    }
+}
+
+impl crate::daemon::DaemonConfig for ChatConfig {
+    fn log_level(&self) -> &str {
+        &self.log_level
     }
 }
 

@@ -11,7 +11,7 @@ use crate::status::reporter::{ReportSource, StatusReporter};
 use crate::store::ack_writer::AckWriter;
 use crate::store::message_writer::MessageWriter;
 use crate::store::{AnyBackend, DbPool};
-use grpcio::{CallOption, ChannelBuilder, Environment, ServerBuilder, ServerCredentials};
+use grpcio::{CallOption, ChannelBuilder, Environment};
 use proto::rpc::status::{
     ChatServerInfo, ReportOfflineRequest, Session, StatusServiceClient, UserLocation,
 };
@@ -67,18 +67,8 @@ impl ChatServer {
             router_handle,
         ));
 
-        let mut grpc = ServerBuilder::new(env)
-            .register_service(proto::rpc::chat::create_chat_service(ChatRpc::new(hub.clone())))
-            .build()
-            .map_err(|e| format!("cannot build the gRPC server: {e}"))?;
-        let rpc_port = grpc
-            .add_listening_port(config.rpc_listen.clone(), ServerCredentials::insecure())
-            .map_err(|e| format!("rpc_listen: cannot bind {}: {e}", config.rpc_listen))?;
-        grpc.start();
-        let rpc_host = config.rpc_listen.rsplit_once(':').map_or("127.0.0.1", |(host, _)| host);
-        let rpc_addr: SocketAddr = format!("{rpc_host}:{rpc_port}").parse().map_err(|_| {
-            format!("rpc_listen: `{}` is not an IP:port address", config.rpc_listen)
-        })?;
+        let service = proto::rpc::chat::create_chat_service(ChatRpc::new(hub.clone()));
+        let (grpc, rpc_addr) = crate::grpc::serve(env, service, &config.rpc_listen, "rpc_listen")?;
 
         let router = Router::start(hub.clone(), router_queue)
             .map_err(|e| format!("cannot start the router: {e}"))?;

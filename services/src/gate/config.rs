@@ -82,3 +82,9 @@ impl GateConfig {
         Ok(listen)
     }
 }
+
+impl crate::daemon::DaemonConfig for GateConfig {
+    fn log_level(&self) -> &str {
+        &self.log_level
+    }
+}

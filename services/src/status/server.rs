@@ -2,7 +2,7 @@
 
 use super::registry::{Registry, Rules};
 use super::service::StatusService;
-use grpcio::{Environment, Server, ServerBuilder, ServerCredentials};
+use grpcio::{Environment, Server};
 use parking_lot::Mutex;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -87,15 +87,7 @@ impl StatusServer {
         let registry = Arc::new(Mutex::new(Registry::new(config.rules(), Instant::now())));
         let service = proto::rpc::status::create_status_service(StatusService::new(registry));
         let env = Arc::new(Environment::new(config.grpc_threads));
-        let mut server = ServerBuilder::new(env)
-            .register_service(service)
-            .build()
-            .map_err(|e| format!("cannot build the gRPC server: {e}"))?;
-        let port = server
-            .add_listening_port(listen.to_string(), ServerCredentials::insecure())
-            .map_err(|e| format!("listen: cannot bind {listen}: {e}"))?;
-        server.start();
-        let addr = SocketAddr::new(listen.ip(), port);
+        let (server, addr) = crate::grpc::serve(env, service, &listen.to_string(), "listen")?;
         log::info!("status server listening on {addr}");
         Ok(StatusServer { server, addr })
     }
@@ -109,5 +101,11 @@ impl StatusServer {
     pub fn shutdown(self, deadline: Duration) {
         crate::grpc::shutdown_server(self.server, deadline, "status server");
         log::info!("status server stopped");
+    }
+}
+
+impl crate::daemon::DaemonConfig for StatusConfig {
+    fn log_level(&self) -> &str {
+        &self.log_level
     }
 }

@@ -89,3 +89,9 @@ impl VerifyConfig {
         }
     }
 }
+
+impl crate::daemon::DaemonConfig for VerifyConfig {
+    fn log_level(&self) -> &str {
+        &self.log_level
+    }
+}

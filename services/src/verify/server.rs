@@ -5,7 +5,7 @@ use super::config::VerifyConfig;
 use super::mail::Mailer;
 use super::service::VerifyRpc;
 use crate::store::{DbPool, PoolConfig};
-use grpcio::{Environment, Server, ServerBuilder, ServerCredentials};
+use grpcio::{Environment, Server};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,15 +40,8 @@ impl VerifyServer {
         .map_err(|e| format!("cannot start the verify workers: {e}"))?;
         let service = VerifyRpc::new(Arc::new(pool), config.rules(), config.code_digits);
         let env = Arc::new(Environment::new(config.grpc_threads));
-        let mut server = ServerBuilder::new(env)
-            .register_service(proto::rpc::verify::create_verify_service(service))
-            .build()
-            .map_err(|e| format!("cannot build the gRPC server: {e}"))?;
-        let port = server
-            .add_listening_port(listen.to_string(), ServerCredentials::insecure())
-            .map_err(|e| format!("listen: cannot bind {listen}: {e}"))?;
-        server.start();
-        let addr = SocketAddr::new(listen.ip(), port);
+        let service = proto::rpc::verify::create_verify_service(service);
+        let (server, addr) = crate::grpc::serve(env, service, &listen.to_string(), "listen")?;
         log::info!("verify server listening on {addr} ({} mail)", config.mail.transport);
         Ok(VerifyServer { server, addr })
     }
