@@ -161,6 +161,41 @@ fn messages_are_idempotent_paged_and_delivered_in_order(store: &mut impl StoreCo
     assert!(store.pending_for(a, 0, 100).unwrap().is_empty());
 }
 
+fn users_and_friendships_are_provisioned_in_bulk(store: &mut impl StoreConn) {
+    let users: Vec<NewUser> = (0..50).map(|i| new_user(&format!("bulk{i}"))).collect();
+    let uids = store.create_users(&users).unwrap();
+    assert_eq!(uids.len(), 50);
+    assert_eq!(store.user_by_uid(uids[49]).unwrap().unwrap().name, "bulk49");
+    let pairs: Vec<(u64, u64)> = uids.chunks(2).map(|p| (p[0], p[1])).collect();
+    store.befriend_pairs(&pairs).unwrap();
+    store.befriend_pairs(&pairs[..3]).unwrap(); // again: nothing changes
+    assert!(
+        store.are_friends(uids[0], uids[1]).unwrap()
+            && store.are_friends(uids[1], uids[0]).unwrap()
+    );
+    assert!(!store.are_friends(uids[1], uids[2]).unwrap());
+    let data = store.login_data(uids[1]).unwrap().unwrap();
+    assert_eq!(data.friends.len(), 1);
+    assert!(data.applications.is_empty(), "the applications are accepted");
+    assert_eq!(store.threads_of(uids[0], 0, 10).unwrap().len(), 1);
+    // A taken name in a bulk insert stores nothing.
+    let clash = vec![new_user("fresh"), new_user("bulk3")];
+    assert!(matches!(store.create_users(&clash), Err(StoreError::Conflict(_))));
+    assert!(store.user_by_name("fresh").unwrap().is_none());
+}
+
+#[test]
+fn sqlite_users_and_friendships_are_provisioned_in_bulk() {
+    let temp = TempSqlite::new("bulk");
+    users_and_friendships_are_provisioned_in_bulk(&mut temp.connect());
+}
+
+#[test]
+fn mysql_users_and_friendships_are_provisioned_in_bulk() {
+    let temp = TempMysql::new("bulk");
+    users_and_friendships_are_provisioned_in_bulk(&mut temp.connect());
+}
+
 fn concurrent_registrations_of_one_name_have_one_winner<C: StoreConn>(
     connect: impl Fn() -> C + Sync,
 ) {

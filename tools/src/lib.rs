@@ -8,7 +8,9 @@
 //! | [`demo`] | `imctl demo`: two users, friends on two servers, a conversation |
 //! | [`spool`] | reading verification codes from the mail spool |
 //! | [`cli`] | `imcli`, the terminal chat client |
+//! | [`bench`] | `imbench`, the load generator |
 
+pub mod bench;
 pub mod cli;
 pub mod daemons;
 pub mod demo;

@@ -17,15 +17,13 @@
 //! (sends are due by the clock, not by answers). `--same-server` puts both
 //! ends of every pair on chat-1 instead.
 
-mod load;
-
 use chat_bench::args::{number, stores};
 use chat_bench::cluster::{Cluster, StoreChoice};
-use load::{LoadClient, Role, Shared, User};
 use reactor::{FrameCodec, LoopConfig, LoopPool};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tools::bench::client::{LoadClient, Role, Shared, User};
 
 /// One run's outcome.
 struct Outcome {
@@ -115,8 +113,8 @@ fn run_once(
                 cluster.chat_addr(if same_server { 0 } else { 1 }),
             ),
         ] {
-            let user = User { uid, token: cluster.token(uid), role };
-            clients.next_handle().post(move |h, ctx| h.add(ctx, addr, user)).expect("post");
+            let user = User { uid, token: cluster.token(uid), role, started: None };
+            clients.next_handle().post(move |h, ctx| h.add(ctx, addr, None, user)).expect("post");
         }
     }
     let deadline = Instant::now() + Duration::from_secs(30);

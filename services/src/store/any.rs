@@ -118,6 +118,12 @@ impl StoreConn for AnyConn {
     fn are_friends(&mut self, a: u64, b: u64) -> Result<bool, StoreError> {
         forward!(self.are_friends(a, b))
     }
+    fn create_users(&mut self, users: &[NewUser]) -> Result<Vec<u64>, StoreError> {
+        forward!(self.create_users(users))
+    }
+    fn befriend_pairs(&mut self, pairs: &[(u64, u64)]) -> Result<(), StoreError> {
+        forward!(self.befriend_pairs(pairs))
+    }
     fn login_data(&mut self, uid: u64) -> Result<Option<LoginData>, StoreError> {
         forward!(self.login_data(uid))
     }

@@ -34,6 +34,13 @@ pub trait StoreConn: Send + 'static {
         remark: &str,
     ) -> Result<u64, StoreError>;
     fn are_friends(&mut self, a: u64, b: u64) -> Result<bool, StoreError>;
+    /// Many users in one transaction, for provisioning benchmark runs;
+    /// `Conflict` (and nothing stored) if a name or e-mail is taken.
+    fn create_users(&mut self, users: &[NewUser]) -> Result<Vec<u64>, StoreError>;
+    /// Makes each pair friends in one transaction, as if the first had
+    /// applied and the second accepted: the accepted application, both
+    /// friendship rows (empty remarks) and the private thread.
+    fn befriend_pairs(&mut self, pairs: &[(u64, u64)]) -> Result<(), StoreError>;
     /// Profile, friends and pending applications, in three queries.
     fn login_data(&mut self, uid: u64) -> Result<Option<LoginData>, StoreError>;
 

@@ -40,6 +40,22 @@ impl MysqlBackend {
     }
 }
 
+const INSERT_USER: &str =
+    "INSERT INTO users (name, email, password_hash, nick, descr, sex, icon) VALUES (?, ?, ?, ?, ?, ?, ?)";
+
+fn user_params(user: &NewUser) -> Params {
+    let values: Vec<Value> = vec![
+        user.name.as_str().into(),
+        user.email.as_str().into(),
+        user.password_hash.as_str().into(),
+        user.nick.as_str().into(),
+        user.desc.as_str().into(),
+        user.sex.into(),
+        user.icon.as_str().into(),
+    ];
+    Params::Positional(values)
+}
+
 /// MySQL's error for a database that does not exist (ER_BAD_DB_ERROR).
 const UNKNOWN_DATABASE: u16 = 1049;
 
@@ -159,13 +175,42 @@ fn is_comment(statement: &str) -> bool {
 }
 
 impl StoreConn for MysqlConn {
+    fn create_users(&mut self, users: &[NewUser]) -> Result<Vec<u64>, StoreError> {
+        let mut tx = self.conn.start_transaction(TxOpts::default()).map_err(db_error)?;
+        let mut uids = Vec::with_capacity(users.len());
+        for user in users {
+            tx.exec_drop(INSERT_USER, user_params(user)).map_err(db_error)?;
+            uids.push(tx.last_insert_id().unwrap_or_default());
+        }
+        tx.commit().map_err(db_error)?;
+        Ok(uids)
+    }
+
+    fn befriend_pairs(&mut self, pairs: &[(u64, u64)]) -> Result<(), StoreError> {
+        let mut tx = self.conn.start_transaction(TxOpts::default()).map_err(db_error)?;
+        tx.exec_batch(
+            "INSERT INTO friend_applies (from_uid, to_uid, apply_text, remark, status) VALUES (?, ?, '', '', 1)
+             ON DUPLICATE KEY UPDATE status = 1",
+            pairs.iter().copied(),
+        )
+        .map_err(db_error)?;
+        tx.exec_batch(
+            "INSERT IGNORE INTO friends (uid, friend_uid, remark) VALUES (?, ?, '')",
+            pairs.iter().flat_map(|&(a, b)| [(a, b), (b, a)]),
+        )
+        .map_err(db_error)?;
+        let mut ordered: Vec<(u64, u64)> =
+            pairs.iter().map(|&(a, b)| (a.min(b), a.max(b))).collect();
+        ordered.sort_unstable();
+        ordered.dedup();
+        for chunk in ordered.chunks(1000) {
+            private_threads_in(&mut tx, chunk)?;
+        }
+        tx.commit().map_err(db_error)
+    }
+
     fn create_user(&mut self, user: &NewUser) -> Result<u64, StoreError> {
-        self.conn
-            .exec_drop(
-                "INSERT INTO users (name, email, password_hash, nick, descr, sex, icon) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (&user.name, &user.email, &user.password_hash, &user.nick, &user.desc, user.sex, &user.icon),
-            )
-            .map_err(db_error)?;
+        self.conn.exec_drop(INSERT_USER, user_params(user)).map_err(db_error)?;
         Ok(self.conn.last_insert_id())
     }
 

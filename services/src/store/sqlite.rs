@@ -106,17 +106,63 @@ impl SqliteConn {
     }
 }
 
+const INSERT_USER: &str = "INSERT INTO users (name, email, password_hash, nick, descr, sex, icon) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+/// Inserts `user` with `conn` (a connection or a transaction); returns the uid.
+fn insert_user(conn: &Connection, user: &NewUser) -> Result<u64, StoreError> {
+    conn.prepare_cached(INSERT_USER)
+        .and_then(|mut s| {
+            s.execute(params![
+                user.name,
+                user.email,
+                user.password_hash,
+                user.nick,
+                user.desc,
+                user.sex,
+                user.icon
+            ])
+        })
+        .map_err(db_error)?;
+    Ok(conn.last_insert_rowid() as u64)
+}
+
 impl StoreConn for SqliteConn {
     fn create_user(&mut self, user: &NewUser) -> Result<u64, StoreError> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO users (name, email, password_hash, nick, descr, sex, icon) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![user.name, user.email, user.password_hash, user.nick, user.desc, user.sex, user.icon])
-            })
+        insert_user(&self.conn, user)
+    }
+
+    fn create_users(&mut self, users: &[NewUser]) -> Result<Vec<u64>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db_error)?;
-        Ok(self.conn.last_insert_rowid() as u64)
+        let uids =
+            users.iter().map(|user| insert_user(&tx, user)).collect::<Result<Vec<_>, _>>()?;
+        tx.commit().map_err(db_error)?;
+        Ok(uids)
+    }
+
+    fn befriend_pairs(&mut self, pairs: &[(u64, u64)]) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_error)?;
+        for &(applicant, acceptor) in pairs {
+            let (a, b) = (applicant as i64, acceptor as i64);
+            tx.prepare_cached(
+                "INSERT INTO friend_applies (from_uid, to_uid, apply_text, remark, status) VALUES (?1, ?2, '', '', 1)
+                 ON CONFLICT (from_uid, to_uid) DO UPDATE SET status = 1",
+            )
+            .and_then(|mut s| s.execute([a, b]))
+            .map_err(db_error)?;
+            let mut friend = tx
+                .prepare_cached("INSERT INTO friends (uid, friend_uid, remark) VALUES (?1, ?2, '') ON CONFLICT DO NOTHING")
+                .map_err(db_error)?;
+            friend.execute([a, b]).and_then(|_| friend.execute([b, a])).map_err(db_error)?;
+            drop(friend);
+            private_thread_in(&tx, applicant, acceptor)?;
+        }
+        tx.commit().map_err(db_error)
     }
 
     fn user_by_uid(&mut self, uid: u64) -> Result<Option<UserRecord>, StoreError> {

@@ -1,8 +1,11 @@
-//! The load: logged-in clients on the project's reactor (one loop thread,
-//! not a thread per connection). Senders send on a clock (open loop: a slow
-//! server does not slow the offered rate, so latency is not hidden by
-//! coordinated omission); receivers time each message from the send
-//! timestamp it carries, de-duplicate by message id and acknowledge.
+//! The load generator's clients: logged-in chat connections on the
+//! project's reactor (a few loop threads, never a thread per connection).
+//!
+//! Senders send on a clock (open loop: a slow server does not slow the
+//! offered rate, so latency is not hidden by coordinated omission);
+//! receivers time each message from the send timestamp it carries,
+//! de-duplicate by message id and acknowledge; idle users only log in and
+//! heartbeat. Every connection's connect-to-LOGIN_RSP time is recorded.
 
 use hdrhistogram::Histogram;
 use proto::body::{LoginReq, LoginRsp, MsgDeliveredAck, TextChatMsgReq, TextChatMsgRsp, TextItem};
@@ -35,6 +38,7 @@ pub struct Shared {
     pub delivered: AtomicU64,
     pub duplicates: AtomicU64,
     pub closed: AtomicU64,
+    pub connect_failed: AtomicU64,
 }
 
 impl Shared {
@@ -52,6 +56,7 @@ impl Shared {
             delivered: AtomicU64::new(0),
             duplicates: AtomicU64::new(0),
             closed: AtomicU64::new(0),
+            connect_failed: AtomicU64::new(0),
         }
     }
 
@@ -65,6 +70,8 @@ pub struct User {
     pub uid: u64,
     pub token: String,
     pub role: Role,
+    /// When its connection was started (for the login latency).
+    pub started: Option<Instant>,
 }
 
 pub enum Role {
@@ -72,6 +79,8 @@ pub enum Role {
     Sender { to: u64, sent: u64 },
     /// Receives, times and acknowledges.
     Receiver { seen: HashSet<u64> },
+    /// Logs in and heartbeats only (connection scaling).
+    Idle,
 }
 
 /// The client handler of one loop.
@@ -82,6 +91,8 @@ pub struct LoadClient {
     senders: Vec<ConnId>,
     /// End-to-end latency in microseconds.
     pub latency: Histogram<u64>,
+    /// Connect + LOGIN → LOGIN_RSP, in microseconds.
+    pub login_latency: Histogram<u64>,
     ticking: bool,
     last_heartbeat: Instant,
     out: Vec<u8>,
@@ -94,21 +105,29 @@ impl LoadClient {
             users: HashMap::new(),
             senders: Vec::new(),
             latency: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
+            login_latency: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
             ticking: false,
             last_heartbeat: Instant::now(),
             out: Vec::new(),
         }
     }
 
-    /// Connects `user` to `addr` (call on this loop, through its inbox).
-    pub fn add(&mut self, ctx: &mut Ctx<Self>, addr: std::net::SocketAddr, user: User) {
-        match ctx.connect(addr, None) {
+    /// Connects `user` to `addr`, from the source address `local` if given
+    /// (call on this loop, through its inbox).
+    pub fn add(
+        &mut self,
+        ctx: &mut Ctx<Self>,
+        addr: std::net::SocketAddr,
+        local: Option<std::net::IpAddr>,
+        mut user: User,
+    ) {
+        user.started = Some(Instant::now());
+        match ctx.connect(addr, local) {
             Ok(conn) => {
                 self.users.insert(conn, user);
             }
-            Err(e) => {
-                eprintln!("connect {addr}: {e}");
-                self.shared.login_failed.fetch_add(1, Relaxed);
+            Err(_) => {
+                self.shared.connect_failed.fetch_add(1, Relaxed);
             }
         }
         if !self.ticking {
@@ -202,7 +221,12 @@ impl Handler for LoadClient {
                     return;
                 }
                 self.shared.logged_in.fetch_add(1, Relaxed);
-                if matches!(self.users.get(&conn), Some(User { role: Role::Sender { .. }, .. })) {
+                let Some(user) = self.users.get(&conn) else { return };
+                if let Some(started) = user.started {
+                    let _ =
+                        self.login_latency.record((started.elapsed().as_micros() as u64).max(1));
+                }
+                if matches!(user.role, Role::Sender { .. }) {
                     self.senders.push(conn);
                 }
             }
@@ -225,7 +249,13 @@ impl Handler for LoadClient {
         }
     }
 
-    fn on_close(&mut self, _: &mut Ctx<Self>, conn: ConnId, _: (), _: &reactor::CloseReason) {
+    fn on_close(&mut self, _: &mut Ctx<Self>, conn: ConnId, _: (), reason: &reactor::CloseReason) {
+        if matches!(
+            reason,
+            reactor::CloseReason::ConnectFailed(_) | reactor::CloseReason::ConnectTimeout
+        ) {
+            self.shared.connect_failed.fetch_add(1, Relaxed);
+        }
         if self.users.remove(&conn).is_some() {
             self.senders.retain(|&c| c != conn);
             self.shared.closed.fetch_add(1, Relaxed);

@@ -1,0 +1,145 @@
+//! Driving the clients: tokens from the status server, connections spread
+//! over loops and source addresses, a progress line every second, and the
+//! histograms collected at the end.
+
+use super::client::{LoadClient, Role, Shared, User};
+use grpcio::{ChannelBuilder, Environment};
+use hdrhistogram::Histogram;
+use proto::rpc::status::{GetChatServerRequest, StatusServiceClient};
+use reactor::{FrameCodec, LoopConfig, LoopPool};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The status server of the cluster under test.
+pub fn status_client(addr: &str) -> StatusServiceClient {
+    StatusServiceClient::new(ChannelBuilder::new(Arc::new(Environment::new(1))).connect(addr))
+}
+
+/// A token for `uid` and the chat server the status server picked for it,
+/// as the gate would hand them out (without the password check).
+pub fn assign(status: &StatusServiceClient, uid: u64) -> Result<(SocketAddr, String), String> {
+    let reply = status
+        .get_chat_server(&GetChatServerRequest { uid })
+        .map_err(|e| format!("GetChatServer: {e}"))?;
+    let server = reply.server.ok_or("no chat server")?;
+    let addr = format!("{}:{}", server.host, server.port)
+        .parse()
+        .map_err(|_| "bad chat server address")?;
+    Ok((addr, reply.token))
+}
+
+/// The client loops and their shared counters.
+pub struct Load {
+    pub pool: LoopPool<LoadClient>,
+    pub shared: Arc<Shared>,
+}
+
+impl Load {
+    pub fn start(threads: usize, rate_per_sender: f64) -> Load {
+        let shared = Arc::new(Shared::new(rate_per_sender));
+        let config = LoopConfig { name: "imbench".into(), threads, ..LoopConfig::default() };
+        let for_loops = shared.clone();
+        let pool = LoopPool::start(config, FrameCodec::default(), move |_| {
+            LoadClient::new(for_loops.clone())
+        })
+        .expect("start the client loops");
+        Load { pool, shared }
+    }
+
+    /// Connects `uid` with `role` to `server` from `source` (round robin over loops).
+    pub fn connect(
+        &self,
+        uid: u64,
+        token: String,
+        role: Role,
+        server: SocketAddr,
+        source: Option<IpAddr>,
+    ) {
+        let user = User { uid, token, role, started: None };
+        let posted = self.pool.next_handle().post(move |h, ctx| h.add(ctx, server, source, user));
+        if posted.is_err() {
+            self.shared.connect_failed.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Waits until `count` users are logged in (or failed), printing progress.
+    pub fn wait_logged_in(&self, count: u64, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut last_print = Instant::now();
+        loop {
+            let s = &self.shared;
+            let (ok, failed) = (
+                s.logged_in.load(Relaxed),
+                s.login_failed.load(Relaxed) + s.connect_failed.load(Relaxed),
+            );
+            if ok + failed >= count {
+                return failed == 0;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            if last_print.elapsed() >= Duration::from_secs(1) {
+                last_print = Instant::now();
+                println!("  logged in {ok}/{count}, failed {failed}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// (end-to-end latency, login latency), merged over the loops.
+    pub fn histograms(&self) -> (Histogram<u64>, Histogram<u64>) {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        for handle in self.pool.handles().iter() {
+            let sender = sender.clone();
+            let _ = handle
+                .post(move |h, _| drop(sender.send((h.latency.clone(), h.login_latency.clone()))));
+        }
+        let mut merged: Option<(Histogram<u64>, Histogram<u64>)> = None;
+        for _ in 0..self.pool.len() {
+            let Ok((latency, login)) = receiver.recv_timeout(Duration::from_secs(5)) else { break };
+            match &mut merged {
+                None => merged = Some((latency, login)),
+                Some((l, g)) => {
+                    let _ = l.add(latency);
+                    let _ = g.add(login);
+                }
+            }
+        }
+        merged.expect("the loops answer")
+    }
+
+    pub fn stop(mut self) {
+        self.pool.shutdown(Duration::from_secs(2));
+    }
+}
+
+/// Milliseconds at quantile `q` of a microsecond histogram.
+pub fn ms(histogram: &Histogram<u64>, q: f64) -> f64 {
+    histogram.value_at_quantile(q) as f64 / 1000.0
+}
+
+/// Pids of the chat servers running on this machine (by process name).
+pub fn chat_server_pids() -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "chat-server")
+        })
+        .collect()
+}
+
+/// Resident memory of `pids`, in KiB.
+pub fn rss_kib(pids: &[u32]) -> u64 {
+    pids.iter()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
+        .filter_map(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?.to_string();
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .sum()
+}

@@ -1,0 +1,238 @@
+//! `imbench`: the load generator, against a running cluster.
+//!
+//! ```text
+//! imbench p2p  --status 127.0.0.1:7100 [--pairs 100] [--rate 50] [--seconds 10] [common]
+//! imbench conn --status 127.0.0.1:7100 [--conns 1000] [--ramp 2000] [--hold 10] [--sources N] [common]
+//! common: [--store embedded --data data | --store mysql --mysql-url URL] [--prefix bench]
+//!         [--threads 2] [--json FILE]
+//! ```
+//!
+//! Users are provisioned straight into the cluster's store (see
+//! `tools::bench::provision`); tokens come from the status server, which
+//! also picks each user's chat server, as for a gate login.
+//!
+//! * `p2p`: friend pairs; each sender sends `--rate` 64-byte messages per
+//!   second on a clock (open loop); latency from the send time carried in
+//!   the message to the receiver's 1019, in an HDR histogram; sent,
+//!   acknowledged (1018), delivered (1019), lost and duplicated counted.
+//! * `conn`: `--conns` users log in at `--ramp` per second from `--sources`
+//!   loopback addresses (127.0.0.1, .2, ...: past the ~28k ephemeral ports
+//!   of one address) and stay connected with heartbeats for `--hold`
+//!   seconds; login latency, failures, and the chat servers' memory.
+
+use serde_json::json;
+use services::store::config::{BackendKind, StoreConfig};
+use std::net::IpAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+use tools::bench::client::Role;
+use tools::bench::provision;
+use tools::bench::run::{assign, chat_server_pids, ms, rss_kib, status_client, Load};
+
+struct Options {
+    args: Vec<String>,
+}
+
+impl Options {
+    fn get(&self, name: &str) -> Option<String> {
+        self.args.iter().position(|a| a == name).and_then(|i| self.args.get(i + 1)).cloned()
+    }
+
+    fn number<T: std::str::FromStr>(&self, name: &str, default: T) -> T {
+        self.get(name)
+            .map_or(default, |v| v.parse().unwrap_or_else(|_| fail(&format!("{name}: a number"))))
+    }
+
+    fn store(&self) -> StoreConfig {
+        match self.get("--store").as_deref().unwrap_or("embedded") {
+            "embedded" => StoreConfig {
+                data_dir: self.get("--data").unwrap_or_else(|| "data".into()).into(),
+                ..StoreConfig::default()
+            },
+            "mysql" => StoreConfig {
+                backend: BackendKind::Mysql,
+                mysql_url: self
+                    .get("--mysql-url")
+                    .unwrap_or_else(|| "mysql://root@127.0.0.1:3306/im".into()),
+                mysql_password: std::env::var("IM_BENCH_MYSQL_PASSWORD").unwrap_or_default(),
+                ..StoreConfig::default()
+            },
+            other => fail(&format!("--store {other}: embedded or mysql")),
+        }
+    }
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("imbench: {message}");
+    std::process::exit(2)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let options = Options { args: args.clone() };
+    let report = match args.first().map(String::as_str) {
+        Some("p2p") => p2p(&options),
+        Some("conn") => conn(&options),
+        _ => fail("usage: imbench p2p|conn --status HOST:PORT [options] (see the source's header)"),
+    };
+    let report = report.unwrap_or_else(|e| fail(&e));
+    if let Some(path) = options.get("--json") {
+        std::fs::write(&path, serde_json::to_string_pretty(&report).unwrap())
+            .unwrap_or_else(|e| fail(&format!("--json {path}: {e}")));
+        println!("report written to {path}");
+    }
+}
+
+fn p2p(o: &Options) -> Result<serde_json::Value, String> {
+    let status = status_client(&o.get("--status").unwrap_or_else(|| "127.0.0.1:7100".into()));
+    let (pairs, rate, seconds) = (
+        o.number("--pairs", 100usize),
+        o.number("--rate", 50.0f64),
+        o.number("--seconds", 10.0f64),
+    );
+    let prefix = o.get("--prefix").unwrap_or_else(|| "bench".into());
+    let uids = provision::users(&o.store(), &prefix, pairs * 2, true)?;
+    let load = Load::start(o.number("--threads", 2usize), rate);
+    let mut cross = 0;
+    for pair in uids.chunks_exact(2) {
+        let (sender_at, sender_token) = assign(&status, pair[0])?;
+        let (receiver_at, receiver_token) = assign(&status, pair[1])?;
+        cross += usize::from(sender_at != receiver_at);
+        load.connect(pair[0], sender_token, Role::Sender { to: pair[1], sent: 0 }, sender_at, None);
+        load.connect(
+            pair[1],
+            receiver_token,
+            Role::Receiver { seen: Default::default() },
+            receiver_at,
+            None,
+        );
+    }
+    if !load.wait_logged_in(2 * pairs as u64, Duration::from_secs(60)) {
+        return Err("not every user could log in".into());
+    }
+    println!("{pairs} pairs logged in ({cross} split over two servers); sending {} msg/s for {seconds} s", pairs as f64 * rate);
+    let s = load.shared.clone();
+    s.send_start_ns.store(s.base.elapsed().as_nanos() as u64, Relaxed);
+    s.sending.store(true, Relaxed);
+    let started = Instant::now();
+    let (mut last_sent, mut last_delivered) = (0, 0);
+    while started.elapsed().as_secs_f64() < seconds {
+        std::thread::sleep(
+            Duration::from_secs(1).min(Duration::from_secs_f64(
+                (seconds - started.elapsed().as_secs_f64()).max(0.01),
+            )),
+        );
+        let (sent, delivered) = (s.sent.load(Relaxed), s.delivered.load(Relaxed));
+        println!(
+            "  {:>5.1} s  sent {:>7}/s  delivered {:>7}/s  refused {}  closed {}",
+            started.elapsed().as_secs_f64(),
+            sent - last_sent,
+            delivered - last_delivered,
+            s.refused.load(Relaxed),
+            s.closed.load(Relaxed)
+        );
+        (last_sent, last_delivered) = (sent, delivered);
+    }
+    s.sending.store(false, Relaxed);
+    let drain = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < drain
+        && (s.delivered.load(Relaxed) < s.acknowledged.load(Relaxed)
+            || s.acknowledged.load(Relaxed) + s.refused.load(Relaxed) < s.sent.load(Relaxed))
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (latency, _) = load.histograms();
+    let (sent, acked, delivered) =
+        (s.sent.load(Relaxed), s.acknowledged.load(Relaxed), s.delivered.load(Relaxed));
+    let report = json!({
+        "scenario": "p2p", "pairs": pairs, "cross_server_pairs": cross, "offered_per_s": pairs as f64 * rate,
+        "seconds": seconds, "sent": sent, "acknowledged": acked, "delivered": delivered,
+        "delivered_per_s": delivered as f64 / seconds, "refused": s.refused.load(Relaxed),
+        "lost": acked.saturating_sub(delivered), "duplicates": s.duplicates.load(Relaxed),
+        "latency_ms": {"p50": ms(&latency, 0.5), "p90": ms(&latency, 0.9), "p99": ms(&latency, 0.99),
+                       "p999": ms(&latency, 0.999), "max": latency.max() as f64 / 1000.0},
+    });
+    load.stop();
+    println!();
+    println!("| sent | acknowledged | delivered | delivered/s | lost | dup | p50 ms | p90 | p99 | p999 | max |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let l = &report["latency_ms"];
+    println!(
+        "| {sent} | {acked} | {delivered} | {:.0} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} |",
+        delivered as f64 / seconds, report["lost"], report["duplicates"], l["p50"].as_f64().unwrap(),
+        l["p90"].as_f64().unwrap(), l["p99"].as_f64().unwrap(), l["p999"].as_f64().unwrap(), l["max"].as_f64().unwrap()
+    );
+    Ok(report)
+}
+
+fn conn(o: &Options) -> Result<serde_json::Value, String> {
+    let status = status_client(&o.get("--status").unwrap_or_else(|| "127.0.0.1:7100".into()));
+    let (count, ramp, hold) = (
+        o.number("--conns", 1000usize),
+        o.number("--ramp", 2000.0f64),
+        o.number("--hold", 10.0f64),
+    );
+    let sources: Vec<IpAddr> =
+        (1..=o.number("--sources", 1u8)).map(|i| IpAddr::from([127, 0, 0, i])).collect();
+    let prefix = o.get("--prefix").unwrap_or_else(|| "bench".into());
+    let uids = provision::users(&o.store(), &prefix, count, false)?;
+    let servers = chat_server_pids();
+    let rss_before = rss_kib(&servers);
+    let load = Load::start(o.number("--threads", 2usize), 0.0);
+    let started = Instant::now();
+    for (i, &uid) in uids.iter().enumerate() {
+        let (server, token) = assign(&status, uid)?;
+        load.connect(uid, token, Role::Idle, server, sources.get(i % sources.len()).copied());
+        // The ramp: user i starts at i / ramp seconds.
+        let due = Duration::from_secs_f64(i as f64 / ramp);
+        if let Some(wait) = due.checked_sub(started.elapsed()) {
+            std::thread::sleep(wait);
+        }
+    }
+    let all = load.wait_logged_in(count as u64, Duration::from_secs(120));
+    let ramp_took = started.elapsed().as_secs_f64();
+    println!(
+        "{} logged in after {ramp_took:.1} s; holding for {hold} s",
+        load.shared.logged_in.load(Relaxed)
+    );
+    let hold_until = Instant::now() + Duration::from_secs_f64(hold);
+    while Instant::now() < hold_until {
+        std::thread::sleep(
+            Duration::from_secs(1).min(hold_until.saturating_duration_since(Instant::now())),
+        );
+        println!(
+            "  connected {}  closed {}",
+            load.shared.logged_in.load(Relaxed) - load.shared.closed.load(Relaxed),
+            load.shared.closed.load(Relaxed)
+        );
+    }
+    let rss_after = rss_kib(&servers);
+    let (_, login) = load.histograms();
+    let s = &load.shared;
+    let connected = s.logged_in.load(Relaxed) - s.closed.load(Relaxed);
+    let per_conn = (rss_after.saturating_sub(rss_before) * 1024) as f64 / connected.max(1) as f64;
+    let report = json!({
+        "scenario": "conn", "connections": count, "sources": sources.len(), "logged_in": s.logged_in.load(Relaxed),
+        "still_connected": connected, "failed": s.login_failed.load(Relaxed) + s.connect_failed.load(Relaxed),
+        "all_logged_in": all, "ramp_seconds": ramp_took, "hold_seconds": hold,
+        "login_ms": {"p50": ms(&login, 0.5), "p99": ms(&login, 0.99), "max": login.max() as f64 / 1000.0},
+        "chat_servers": servers.len(), "server_rss_kib_before": rss_before, "server_rss_kib_after": rss_after,
+        "server_bytes_per_connection": per_conn,
+    });
+    load.stop();
+    println!();
+    println!("| connections | logged in | still connected | failed | login p50 ms | p99 | max | server RSS before → after | bytes/conn |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---|---:|");
+    let l = &report["login_ms"];
+    println!(
+        "| {count} | {} | {connected} | {} | {:.2} | {:.2} | {:.1} | {} → {} KiB | {per_conn:.0} |",
+        report["logged_in"],
+        report["failed"],
+        l["p50"].as_f64().unwrap(),
+        l["p99"].as_f64().unwrap(),
+        l["max"].as_f64().unwrap(),
+        rss_before,
+        rss_after
+    );
+    Ok(report)
+}

@@ -1,0 +1,85 @@
+//! imbench against a cluster started with `imctl up`: users provisioned in
+//! the store, messages timed end to end, idle connections held; the JSON
+//! reports say what happened and nothing was lost.
+
+mod util;
+
+use std::process::Command;
+use util::imctl_up;
+
+fn imbench(args: &[&str]) -> serde_json::Value {
+    let json =
+        std::env::temp_dir().join(format!("imbench-{}-{}.json", args[0], std::process::id()));
+    let output = Command::new(env!("CARGO_BIN_EXE_imbench"))
+        .args(args)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("run imbench");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let report = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let _ = std::fs::remove_file(json);
+    report
+}
+
+#[test]
+fn p2p_and_conn_measure_a_running_cluster() {
+    let data = std::env::temp_dir().join(format!("imbench-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    // Below the ephemeral range, clear of the imctl and imcli tests' ports.
+    let port_base = 14_000 + (std::process::id() % 200) as u16 * 30;
+    let mut cluster = imctl_up(&data, port_base);
+    let status = format!("127.0.0.1:{port_base}");
+    let data_dir = data.display().to_string();
+
+    let p2p = imbench(&[
+        "p2p",
+        "--status",
+        &status,
+        "--data",
+        &data_dir,
+        "--pairs",
+        "20",
+        "--rate",
+        "20",
+        "--seconds",
+        "2",
+    ]);
+    assert_eq!(p2p["pairs"], 20);
+    let sent = p2p["sent"].as_u64().unwrap();
+    assert!(sent >= 600, "{p2p}");
+    assert_eq!(p2p["acknowledged"], sent, "{p2p}");
+    assert_eq!(p2p["delivered"], sent, "{p2p}");
+    assert_eq!((p2p["lost"].as_u64(), p2p["duplicates"].as_u64()), (Some(0), Some(0)));
+    assert!(p2p["latency_ms"]["p50"].as_f64().unwrap() > 0.0);
+
+    let conn = imbench(&[
+        "conn",
+        "--status",
+        &status,
+        "--data",
+        &data_dir,
+        "--conns",
+        "300",
+        "--ramp",
+        "1000",
+        "--hold",
+        "1",
+        "--sources",
+        "3",
+        "--prefix",
+        "idle",
+    ]);
+    assert_eq!(
+        (conn["logged_in"].as_u64(), conn["still_connected"].as_u64()),
+        (Some(300), Some(300)),
+        "{conn}"
+    );
+    assert_eq!(conn["failed"], 0);
+    assert_eq!(conn["chat_servers"].as_u64().map(|n| n >= 2), Some(true), "{conn}");
+
+    let _ = Command::new("kill").args(["-TERM", &cluster.id().to_string()]).status();
+    let _ = cluster.wait();
+    let _ = std::fs::remove_dir_all(&data);
+}
