@@ -11,8 +11,9 @@ source tools/lib.sh
 ensure_rust
 ensure_build_tools
 # The store's fault tests run a throwaway MariaDB of their own; imcli's test
-# drives it in tmux.
-ensure_packages "the store's MariaDB tests, imcli's test" mariadb-server:mariadbd tmux:tmux
+# drives it in tmux; imbench's peer run starts a mosquitto of its own.
+ensure_packages "the store's MariaDB tests, imcli's and imbench's tests" \
+    mariadb-server:mariadbd tmux:tmux mosquitto:mosquitto
 
 # The gate and verify tests mail codes through a real SMTP server process:
 # aiosmtpd (Python). Tests run the interpreter named by IM_TEST_PYTHON.

@@ -530,3 +530,24 @@ fn metrics_and_health_are_served_over_http() {
     assert!(get("/healthz").starts_with("HTTP/1.1 200 OK"));
     assert!(get("/nowhere").starts_with("HTTP/1.1 404"));
 }
+
+#[test]
+fn large_pending_messages_are_pushed_in_frames_that_fit() {
+    let cluster = Cluster::start("large_pending", StoreKind::Sqlite, 1);
+    let (ann, bob) = (cluster.user("ann"), cluster.user("bob"));
+    cluster.befriend(ann, bob);
+    let big = "x".repeat(4000);
+    let batch: Vec<NewMessage> = (0..100)
+        .map(|i| NewMessage {
+            sender: ann,
+            receiver: bob,
+            unique_id: format!("big{i}"),
+            content: big.clone(),
+        })
+        .collect();
+    cluster.store().append_messages(&batch).unwrap();
+    // 100 × 4 KB from one sender in one thread: far more than one 64 KiB frame.
+    let (mut b, _) = cluster.login(0, bob);
+    let got = receive(&mut b, 100);
+    assert!(got.iter().all(|m| m.content.len() == 4000));
+}

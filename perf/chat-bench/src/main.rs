@@ -100,10 +100,11 @@ fn run_once(
     let shared = Arc::new(Shared::new(rate));
     let config = LoopConfig { name: "bench-client".into(), threads: 1, ..LoopConfig::default() };
     let client_shared = shared.clone();
-    let mut clients = LoopPool::start(config, FrameCodec::default(), move |_| {
-        LoadClient::new(client_shared.clone())
-    })
-    .expect("start the client loop");
+    let mut clients =
+        LoopPool::start(config, FrameCodec::new(proto::frame::FORMAT_MAX_BODY), move |_| {
+            LoadClient::new(client_shared.clone())
+        })
+        .expect("start the client loop");
     for (sender, receiver) in users {
         for (uid, role, addr) in [
             (sender, Role::Sender { to: receiver, sent: 0 }, cluster.chat_addr(0)),
@@ -124,7 +125,7 @@ fn run_once(
         std::thread::sleep(Duration::from_millis(10));
     }
 
-    shared.send_start_ns.store(shared.base.elapsed().as_nanos() as u64, Relaxed);
+    shared.send_start_ns.store(shared.now_ns(), Relaxed);
     shared.sending.store(true, Relaxed);
     std::thread::sleep(Duration::from_secs_f64(seconds));
     shared.sending.store(false, Relaxed);

@@ -17,11 +17,13 @@ use proto::body::{
     TextChatMsgRsp, ThreadInfo,
 };
 use proto::{ErrorCode, MsgId};
-use reactor::{ConnId, Ctx};
+use reactor::{ConnId, Ctx, SendError};
 use std::sync::Arc;
 
 /// Longest `unique_id` a client may choose (the store's column).
 const MAX_UNIQUE_ID: usize = 64;
+/// Most messages in one 1019 frame.
+const PUSH_CHUNK: usize = 32;
 /// Most ids in one MSG_DELIVERED_ACK.
 const MAX_ACK_IDS: usize = 4096;
 
@@ -137,9 +139,30 @@ impl ChatHandler {
         messages: &[StoredMessage],
     ) {
         for run in messages.chunk_by(|a, b| a.sender == b.sender && a.thread_id == b.thread_id) {
-            if self.send(ctx, conn, MsgId::NotifyTextChatMsgReq, &text_body(run)) {
-                ChatMetrics::add(&self.hub.metrics.messages_pushed, run.len() as u64);
+            for chunk in run.chunks(PUSH_CHUNK) {
+                self.push_frame(ctx, conn, chunk);
             }
+        }
+    }
+
+    /// One 1019 frame; a chunk whose JSON would not fit in a frame (64 KiB)
+    /// is halved until it does.
+    fn push_frame(&mut self, ctx: &mut Ctx<Self>, conn: ConnId, chunk: &[StoredMessage]) {
+        let written = ctx.send_frame_with(conn, MsgId::NotifyTextChatMsgReq.code(), |out| {
+            serde_json::to_writer(out, &text_body(chunk)).map_err(std::io::Error::other)
+        });
+        match written {
+            Ok(()) => {
+                ChatMetrics::add(&self.hub.metrics.frames_out, 1);
+                ChatMetrics::add(&self.hub.metrics.messages_pushed, chunk.len() as u64);
+            }
+            Err(SendError::TooLarge { .. }) if chunk.len() > 1 => {
+                let (first, second) = chunk.split_at(chunk.len() / 2);
+                self.push_frame(ctx, conn, first);
+                self.push_frame(ctx, conn, second);
+            }
+            Err(SendError::NotOpen) => {}
+            Err(e) => log::warn!("a push was not sent (it stays pending): {e}"),
         }
     }
 

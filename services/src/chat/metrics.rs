@@ -56,7 +56,7 @@ impl MetricsView<'_> {
         };
         let c = self.chat;
         let peak_output = self.loops.iter().map(|s| s.peak_output.load(Relaxed)).max().unwrap_or(0);
-        let rows: [(&str, &str, &str, u64); 24] = [
+        let rows: [(&str, &str, &str, u64); 25] = [
             ("im_chat_connections", "gauge", "open connections", sum(|s| &s.connections)),
             ("im_chat_online_users", "gauge", "logged-in users", self.online_users as u64),
             (
@@ -121,6 +121,12 @@ impl MetricsView<'_> {
                 "gauge",
                 "acknowledgements waiting to be stored",
                 self.ack_queue_depth as u64,
+            ),
+            (
+                "im_chat_acks_dropped_total",
+                "counter",
+                "acknowledgements refused by a full queue (pushed again at the next login)",
+                self.acks.busy.load(Relaxed),
             ),
             (
                 "im_chat_pushes_dropped_total",

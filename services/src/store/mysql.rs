@@ -488,14 +488,21 @@ impl StoreConn for MysqlConn {
     }
 
     fn mark_delivered_many(&mut self, acks: &[Delivery]) -> Result<u64, StoreError> {
+        // One statement per 1,000 (message, receiver) keys, whatever the
+        // number of receivers: a row-constructor IN is a set of primary-key
+        // lookups, and the receiver check keeps others' messages untouched.
+        let keys: Vec<(u64, u64)> = acks
+            .iter()
+            .flat_map(|a| a.message_ids.iter().map(move |&id| (id, a.receiver)))
+            .collect();
         let mut tx = self.conn.start_transaction(TxOpts::default()).map_err(db_error)?;
         let mut changed = 0;
-        for ack in acks.iter().filter(|a| !a.message_ids.is_empty()) {
-            let marks = vec!["?"; ack.message_ids.len()].join(", ");
-            let mut values: Vec<Value> = vec![ack.receiver.into()];
-            values.extend(ack.message_ids.iter().map(|&id| Value::from(id)));
+        for chunk in keys.chunks(1000) {
+            let marks = vec!["(?, ?)"; chunk.len()].join(", ");
+            let values: Vec<Value> =
+                chunk.iter().flat_map(|&(id, r)| [id.into(), r.into()]).collect();
             tx.exec_drop(
-                format!("UPDATE messages SET delivered = 1 WHERE receiver = ? AND delivered = 0 AND message_id IN ({marks})"),
+                format!("UPDATE messages SET delivered = 1 WHERE delivered = 0 AND (message_id, receiver) IN ({marks})"),
                 Params::Positional(values),
             )
             .map_err(db_error)?;

@@ -23,12 +23,13 @@ const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
 
 /// Counters and switches shared by the main thread and the client loops.
 pub struct Shared {
-    /// Zero of the timestamps carried in message contents.
-    pub base: Instant,
+    /// When this run began (UNIX nanoseconds): messages sent before it are
+    /// an earlier run's, still pending, and are counted apart.
+    pub run_start_ns: u64,
     /// Messages each sender sends per second while `sending`.
     pub rate_per_sender: f64,
     pub sending: AtomicBool,
-    /// When sending started, in nanoseconds after `base`.
+    /// When sending started, in UNIX nanoseconds.
     pub send_start_ns: AtomicU64,
     pub logged_in: AtomicU64,
     pub login_failed: AtomicU64,
@@ -39,12 +40,14 @@ pub struct Shared {
     pub duplicates: AtomicU64,
     pub closed: AtomicU64,
     pub connect_failed: AtomicU64,
+    /// Messages of an earlier run, pushed now because they were never acknowledged.
+    pub stale: AtomicU64,
 }
 
 impl Shared {
     pub fn new(rate_per_sender: f64) -> Shared {
         Shared {
-            base: Instant::now(),
+            run_start_ns: unix_ns(),
             rate_per_sender,
             sending: AtomicBool::new(false),
             send_start_ns: AtomicU64::new(0),
@@ -57,11 +60,37 @@ impl Shared {
             duplicates: AtomicU64::new(0),
             closed: AtomicU64::new(0),
             connect_failed: AtomicU64::new(0),
+            stale: AtomicU64::new(0),
         }
     }
 
-    fn now_ns(&self) -> u64 {
-        self.base.elapsed().as_nanos() as u64
+    /// Now, in UNIX nanoseconds: the clock of the timestamps that messages
+    /// carry (one machine's clock, shared by every process of the run).
+    pub fn now_ns(&self) -> u64 {
+        unix_ns()
+    }
+}
+
+fn unix_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+impl Shared {
+    /// Records a message that arrived: false if it is a duplicate or an
+    /// earlier run's (then only counted), true if it counts as delivered.
+    pub fn arrived(&self, sent_ns: u64, first_time: bool) -> bool {
+        if sent_ns < self.run_start_ns {
+            self.stale.fetch_add(1, Relaxed);
+            return false;
+        }
+        if !first_time {
+            self.duplicates.fetch_add(1, Relaxed);
+            return false;
+        }
+        self.delivered.fetch_add(1, Relaxed);
+        true
     }
 }
 
@@ -170,7 +199,11 @@ impl LoadClient {
                 let request = TextChatMsgReq {
                     touid: *to,
                     thread_id: None,
-                    text_array: vec![TextItem { content, unique_id: format!("{uid}-{sent}") }],
+                    text_array: vec![TextItem {
+                        content,
+                        // Unique across runs too: a repeated id is a resend.
+                        unique_id: format!("{}-{uid}-{sent}", self.shared.run_start_ns),
+                    }],
                     fromuid: None,
                 };
                 Self::send_json(ctx, conn, MsgId::TextChatMsgReq, &request);
@@ -187,12 +220,9 @@ impl LoadClient {
         let mut ids = Vec::with_capacity(push.chat_datas.len());
         for data in &push.chat_datas {
             ids.push(data.message_id);
-            if !seen.insert(data.message_id) {
-                self.shared.duplicates.fetch_add(1, Relaxed);
-                continue;
-            }
-            self.shared.delivered.fetch_add(1, Relaxed);
-            if let Ok(sent_ns) = data.content[..20.min(data.content.len())].parse::<u64>() {
+            let first_time = seen.insert(data.message_id);
+            let sent_ns = data.content.get(..20).and_then(|t| t.parse::<u64>().ok()).unwrap_or(0);
+            if self.shared.arrived(sent_ns, first_time) {
                 let micros = now.saturating_sub(sent_ns) / 1000;
                 let _ = self.latency.record(micros.max(1));
             }
