@@ -142,10 +142,11 @@ fn environment(
                 other => other.to_string(),
             };
             for daemon in ["GATE", "CHAT"] {
-                envs.push((
-                    format!("IM_{daemon}_STORE__{}", key.to_ascii_uppercase()),
-                    value.clone(),
-                ));
+                let name = format!("IM_{daemon}_STORE__{}", key.to_ascii_uppercase());
+                // What the user set in the environment wins over the profile.
+                if std::env::var_os(&name).is_none() {
+                    envs.push((name, value.clone()));
+                }
             }
         }
     }
