@@ -82,6 +82,13 @@ store_args() { # $1: embedded|mysql
 for store in embedded mysql; do
     step "cluster on the $store store"
     start_cluster "$store"
+    # Idle connections first, on fresh servers, so their memory is measured alone.
+    for run in $(seq "$runs"); do
+        step "conn $store: $conns connections, run $run"
+        # shellcheck disable=SC2046
+        "$bin/imbench" conn --status "127.0.0.1:$port" $(store_args "$store") --conns "$conns" --ramp 5000 \
+            --hold 5 --sources 2 --prefix "conn${run}" --json "$json/conn-$store-$run.json" | tail -3
+    done
     for rate in $rates; do
         for run in $(seq "$runs"); do
             step "p2p $store: $pairs pairs × $rate msg/s, run $run"
@@ -89,12 +96,6 @@ for store in embedded mysql; do
             "$bin/imbench" p2p --status "127.0.0.1:$port" $(store_args "$store") --pairs "$pairs" --rate "$rate" \
                 --seconds 10 --prefix "p2p${rate}r${run}" --json "$json/p2p-$store-$rate-$run.json" | tail -3
         done
-    done
-    for run in $(seq "$runs"); do
-        step "conn $store: $conns connections, run $run"
-        # shellcheck disable=SC2046
-        "$bin/imbench" conn --status "127.0.0.1:$port" $(store_args "$store") --conns "$conns" --ramp 5000 \
-            --hold 5 --sources 2 --prefix "conn${run}" --json "$json/conn-$store-$run.json" | tail -3
     done
     stop_cluster
 done
