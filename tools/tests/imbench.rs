@@ -88,7 +88,7 @@ fn p2p_and_conn_measure_a_running_cluster() {
 #[test]
 fn the_mqtt_peer_run_measures_a_broker_of_its_own() {
     // A mosquitto of this test's own, on a port of its own.
-    let port = 15_000 + (std::process::id() % 2000) as u16;
+    let port = 13_000 + (std::process::id() % 900) as u16;
     let config =
         std::env::temp_dir().join(format!("imbench-mosquitto-{}.conf", std::process::id()));
     std::fs::write(&config, format!("listener {port} 127.0.0.1\nallow_anonymous true\n")).unwrap();
@@ -118,4 +118,43 @@ fn the_mqtt_peer_run_measures_a_broker_of_its_own() {
     let _ = broker.kill();
     let _ = broker.wait();
     let _ = std::fs::remove_file(config);
+}
+
+#[test]
+fn a_login_storm_then_a_killed_chat_server_whose_users_come_back() {
+    let data = std::env::temp_dir().join(format!("imbench-storm-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let port_base = 8_000 + (std::process::id() % 150) as u16 * 30;
+    let mut cluster = imctl_up(&data, port_base);
+    // chat-2, one of imctl's children.
+    let children =
+        std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", cluster.id())).unwrap();
+    let chat2 = children
+        .split_whitespace()
+        .find(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("chat2.toml"))
+        })
+        .expect("chat-2 runs")
+        .to_string();
+    let report = imbench(&[
+        "storm",
+        "--gate",
+        &format!("127.0.0.1:{}", port_base + 2),
+        "--data",
+        &data.display().to_string(),
+        "--users",
+        "300",
+        "--kill",
+        &chat2,
+    ]);
+    assert_eq!(report["logged_in"], 300, "{report}");
+    let lost = report["reconnect"]["connections_lost"].as_u64().unwrap();
+    assert!(lost > 0 && lost <= 300, "{report}");
+    assert!(report["reconnect"]["all_back_seconds"].as_f64().unwrap() > 0.0);
+    // The cluster went on without chat-2.
+    assert!(cluster.try_wait().unwrap().is_none(), "imctl stopped when a chat server died");
+    let _ = Command::new("kill").args(["-TERM", &cluster.id().to_string()]).status();
+    let _ = cluster.wait();
+    let _ = std::fs::remove_dir_all(&data);
 }

@@ -42,6 +42,8 @@ pub struct Shared {
     pub connect_failed: AtomicU64,
     /// Messages of an earlier run, pushed now because they were never acknowledged.
     pub stale: AtomicU64,
+    /// Users whose connection closed, for the caller to log in again.
+    pub lost_users: parking_lot::Mutex<Vec<u64>>,
 }
 
 impl Shared {
@@ -61,6 +63,7 @@ impl Shared {
             closed: AtomicU64::new(0),
             connect_failed: AtomicU64::new(0),
             stale: AtomicU64::new(0),
+            lost_users: parking_lot::Mutex::new(Vec::new()),
         }
     }
 
@@ -118,6 +121,8 @@ pub struct LoadClient {
     users: HashMap<ConnId, User>,
     /// Logged-in senders of this loop.
     senders: Vec<ConnId>,
+    /// Connections that logged in (a close of one of these counts as `closed`).
+    online: HashSet<ConnId>,
     /// End-to-end latency in microseconds.
     pub latency: Histogram<u64>,
     /// Connect + LOGIN → LOGIN_RSP, in microseconds.
@@ -133,6 +138,7 @@ impl LoadClient {
             shared,
             users: HashMap::new(),
             senders: Vec::new(),
+            online: HashSet::new(),
             latency: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
             login_latency: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
             ticking: false,
@@ -251,6 +257,7 @@ impl Handler for LoadClient {
                     return;
                 }
                 self.shared.logged_in.fetch_add(1, Relaxed);
+                self.online.insert(conn);
                 let Some(user) = self.users.get(&conn) else { return };
                 if let Some(started) = user.started {
                     let _ =
@@ -286,9 +293,12 @@ impl Handler for LoadClient {
         ) {
             self.shared.connect_failed.fetch_add(1, Relaxed);
         }
-        if self.users.remove(&conn).is_some() {
+        if let Some(user) = self.users.remove(&conn) {
             self.senders.retain(|&c| c != conn);
-            self.shared.closed.fetch_add(1, Relaxed);
+            if self.online.remove(&conn) {
+                self.shared.closed.fetch_add(1, Relaxed);
+            }
+            self.shared.lost_users.lock().push(user.uid);
         }
     }
 }

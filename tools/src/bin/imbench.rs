@@ -4,6 +4,7 @@
 //! imbench p2p  --status 127.0.0.1:7100 [--pairs 100] [--rate 50] [--seconds 10] [--mixed] [common]
 //! imbench conn --status 127.0.0.1:7100 [--conns 1000] [--ramp 2000] [--hold 10] [--sources N] [common]
 //! imbench mqtt --broker 127.0.0.1:1883 [--pairs 100] [--rate 50] [--seconds 10] [--threads 2] [--json FILE]
+//! imbench storm --gate 127.0.0.1:8080 [--users 2000] [--clients 8] [--kill PID] [common]
 //! common: [--store embedded --data data | --store mysql --mysql-url URL] [--prefix bench]
 //!         [--threads 2] [--json FILE]
 //! ```
@@ -21,6 +22,10 @@
 //!   of one address) and stay connected with heartbeats for `--hold`
 //!   seconds; login latency, failures, and the chat servers' memory.
 //! * `mqtt`: the p2p shape against an MQTT broker with QoS 1 (the peer run).
+//! * `storm`: `--users` log in at once through the gate (HTTP, `--clients`
+//!   at a time) and then to their chat servers; with `--kill PID`, that chat
+//!   server is then killed (SIGKILL) and its users log in again through the
+//!   gate, which sends them to the survivors: how long until all are back.
 
 use serde_json::json;
 use services::store::config::{BackendKind, StoreConfig};
@@ -76,6 +81,7 @@ fn main() {
         Some("p2p") => p2p(&options),
         Some("conn") => conn(&options),
         Some("mqtt") => mqtt(&options),
+        Some("storm") => storm(&options),
         _ => fail(
             "usage: imbench p2p|conn|mqtt --status HOST:PORT [options] (see the source's header)",
         ),
@@ -330,4 +336,132 @@ fn conn(o: &Options) -> Result<serde_json::Value, String> {
         rss_after
     );
     Ok(report)
+}
+
+/// Logs `name` in through the gate; returns (uid, chat server, token).
+fn gate_login(
+    gate: std::net::SocketAddr,
+    name: &str,
+) -> Result<(u64, std::net::SocketAddr, String), String> {
+    let body = json!({"email": name, "passwd": provision::PASSWORD});
+    let response =
+        proto::http_client::post_json(gate, "/user_login", &body, Duration::from_secs(30))
+            .map_err(|e| format!("gate: {e}"))?;
+    let answer: serde_json::Value = response.json().map_err(|e| e.to_string())?;
+    if answer["error"] != 0 {
+        return Err(format!("login of {name}: error {}", answer["error"]));
+    }
+    let server = format!("{}:{}", answer["host"].as_str().unwrap_or(""), answer["port"])
+        .parse()
+        .map_err(|_| "the gate named no chat server".to_string())?;
+    Ok((
+        answer["uid"].as_u64().unwrap_or(0),
+        server,
+        answer["token"].as_str().unwrap_or("").to_string(),
+    ))
+}
+
+fn storm(o: &Options) -> Result<serde_json::Value, String> {
+    let gate: std::net::SocketAddr = o
+        .get("--gate")
+        .unwrap_or_else(|| "127.0.0.1:8080".into())
+        .parse()
+        .map_err(|_| "--gate: IP:PORT")?;
+    let (count, clients) = (o.number("--users", 2000usize), o.number("--clients", 8usize).max(1));
+    let prefix = o.get("--prefix").unwrap_or_else(|| "storm".into());
+    let uids = provision::users(&o.store(), &prefix, count, false)?;
+    let name_of: std::collections::HashMap<u64, String> =
+        uids.iter().enumerate().map(|(i, &uid)| (uid, format!("{prefix}{i}"))).collect();
+    let load = Load::start(o.number("--threads", 2usize), 0.0);
+    let gate_latency =
+        parking_lot::Mutex::new(hdrhistogram::Histogram::<u64>::new(3).expect("histogram"));
+    // Logs users in through the gate, `clients` at a time, and hands each
+    // chat login to the loops; returns the users the gate refused.
+    let log_in = |names: Vec<String>| -> Vec<String> {
+        let refused = parking_lot::Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for part in names.chunks(names.len().div_ceil(clients).max(1)) {
+                let (load, refused, gate_latency) = (&load, &refused, &gate_latency);
+                scope.spawn(move || {
+                    for name in part {
+                        let started = Instant::now();
+                        match gate_login(gate, name) {
+                            Ok((uid, server, token)) => {
+                                let _ = gate_latency
+                                    .lock()
+                                    .record((started.elapsed().as_micros() as u64).max(1));
+                                load.connect(uid, token, Role::Idle, server, None);
+                            }
+                            Err(_) => refused.lock().push(name.clone()),
+                        }
+                    }
+                });
+            }
+        });
+        refused.into_inner()
+    };
+    let started = Instant::now();
+    let refused = log_in((0..count).map(|i| format!("{prefix}{i}")).collect());
+    if !refused.is_empty() {
+        return Err(format!("the gate refused {} logins", refused.len()));
+    }
+    load.wait_logged_in(count as u64, Duration::from_secs(120));
+    let storm_seconds = started.elapsed().as_secs_f64();
+    let logged_in = load.shared.logged_in.load(Relaxed);
+    println!("login storm: {logged_in} of {count} users logged in through the gate in {storm_seconds:.2} s");
+    let storm_gate = gate_latency.lock().clone();
+    let (_, storm_chat) = load.histograms();
+
+    let mut reconnect = serde_json::Value::Null;
+    if let Some(pid) = o.get("--kill").and_then(|p| p.parse::<i32>().ok()) {
+        gate_latency.lock().reset();
+        let closed_before = load.shared.closed.load(Relaxed);
+        let killed_at = Instant::now();
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+        // Users whose connection closes log in again through the gate, which
+        // sends them elsewhere (a login that lands on the dead server fails
+        // and is retried) until everyone is connected again.
+        let mut attempts = 0;
+        let mut retry: Vec<String> = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            std::thread::sleep(Duration::from_millis(50));
+            let lost: Vec<u64> = std::mem::take(&mut *load.shared.lost_users.lock());
+            attempts += lost.len();
+            let mut names: Vec<String> =
+                lost.iter().filter_map(|uid| name_of.get(uid).cloned()).collect();
+            names.append(&mut retry);
+            if names.is_empty() {
+                let connected =
+                    load.shared.logged_in.load(Relaxed) - load.shared.closed.load(Relaxed);
+                if attempts > 0 && connected >= count as u64 {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    return Err(format!("only {connected} of {count} users back after the kill"));
+                }
+                continue;
+            }
+            retry = log_in(names);
+        }
+        let back = killed_at.elapsed().as_secs_f64();
+        let lost_total = load.shared.closed.load(Relaxed) - closed_before;
+        println!(
+            "reconnect storm: {lost_total} connections lost; everyone back through the gate in {back:.2} s \
+             ({attempts} logins, some landing on the dead server before the status server dropped it)"
+        );
+        let g = gate_latency.lock().clone();
+        reconnect = json!({"killed_pid": pid, "connections_lost": lost_total, "gate_logins": attempts, "all_back_seconds": back,
+                           "gate_login_ms": {"p50": ms(&g, 0.5), "p99": ms(&g, 0.99), "max": g.max() as f64 / 1000.0}});
+    }
+    load.stop();
+    Ok(json!({
+        "scenario": "storm", "users": count, "clients": clients, "logged_in": logged_in,
+        "storm_seconds": storm_seconds, "logins_per_s": logged_in as f64 / storm_seconds,
+        "gate_login_ms": {"p50": ms(&storm_gate, 0.5), "p99": ms(&storm_gate, 0.99), "max": storm_gate.max() as f64 / 1000.0},
+        "chat_login_ms": {"p50": ms(&storm_chat, 0.5), "p99": ms(&storm_chat, 0.99), "max": storm_chat.max() as f64 / 1000.0},
+        "reconnect": reconnect,
+    }))
 }
