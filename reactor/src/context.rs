@@ -659,6 +659,12 @@ fn start_connect(addr: SocketAddr, local: Option<IpAddr>) -> io::Result<TcpStrea
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_nonblocking(true)?;
     if let Some(ip) = local {
+        // Let connect() pick the port for the whole 4-tuple instead of bind():
+        // the same source port can then serve several destinations, and ports
+        // in TIME_WAIT can be reused, so a source address is not used up at
+        // ~28k connections per process run.
+        #[cfg(target_os = "linux")]
+        bind_address_no_port(&socket);
         socket.bind(&SocketAddr::new(ip, 0).into())?;
     }
     match socket.connect(&addr.into()) {
@@ -668,6 +674,24 @@ fn start_connect(addr: SocketAddr, local: Option<IpAddr>) -> io::Result<TcpStrea
         Err(e) => return Err(e),
     }
     Ok(TcpStream::from_std(socket.into()))
+}
+
+/// IP_BIND_ADDRESS_NO_PORT (Linux 4.2+); a kernel without it only loses
+/// the port sharing, so a failure is ignored.
+#[cfg(target_os = "linux")]
+fn bind_address_no_port(socket: &socket2::Socket) {
+    use std::os::fd::AsRawFd;
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket descriptor and a c_int option of the right size.
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
 }
 
 #[cfg(target_os = "linux")]
