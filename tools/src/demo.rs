@@ -126,20 +126,13 @@ fn register(gate: SocketAddr, spool: &Path, name: &str) -> Result<(), String> {
 /// `avoid` is given, asks the gate again (a few times) for another server.
 fn log_in(gate: SocketAddr, name: &str, avoid: Option<SocketAddr>) -> Result<Person, String> {
     for attempt in 0..6 {
-        let answer =
-            post(gate, "/user_login", json!({"email": name, "passwd": format!("demo-{name}")}))?;
-        expect_ok(answer["error"].as_i64().unwrap_or(-1) as i32, "user_login")?;
-        let server: SocketAddr =
-            format!("{}:{}", answer["host"].as_str().unwrap_or(""), answer["port"])
-                .parse()
-                .map_err(|_| format!("the gate named no chat server: {answer}"))?;
-        if avoid == Some(server) && attempt < 5 {
+        let granted = crate::gate::login(gate, name, &format!("demo-{name}"), WAIT)?;
+        if avoid == Some(granted.server) && attempt < 5 {
             continue; // the status server spreads logins; ask again
         }
-        let uid = answer["uid"].as_u64().unwrap_or(0);
-        let token = answer["token"].as_str().unwrap_or_default().to_string();
+        let (uid, server) = (granted.uid, granted.server);
         let mut chat = ChatClient::connect(server, WAIT).map_err(io)?;
-        chat.send(MsgId::LoginReq, &LoginReq { uid, token }).map_err(io)?;
+        chat.send(MsgId::LoginReq, &LoginReq { uid, token: granted.token }).map_err(io)?;
         let welcome: LoginRsp = chat.recv_json(MsgId::LoginRsp, WAIT).map_err(io)?;
         expect_ok(welcome.error, "chat login")?;
         return Ok(Person { name: name.to_string(), uid, server, chat, seen: HashSet::new() });

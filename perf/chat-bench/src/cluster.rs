@@ -8,7 +8,7 @@ use services::chat::{ChatConfig, ChatServer};
 use services::gate::password::HashCost;
 use services::gate::{GateConfig, GateServer};
 use services::status::{StatusConfig, StatusServer};
-use services::store::config::{BackendKind, StoreConfig};
+use services::store::config::StoreConfig;
 use services::store::model::NewUser;
 use services::store::{AnyBackend, Backend, StoreConn};
 use services::verify::mail::MailConfig;
@@ -64,23 +64,7 @@ impl Cluster {
                         .unwrap_or_else(|e| panic!("no MySQL at {server}: {e}"));
                 admin.query_drop(format!("DROP DATABASE IF EXISTS {name}")).unwrap();
                 admin.query_drop(format!("CREATE DATABASE {name} CHARACTER SET utf8mb4")).unwrap();
-                let url = format!("{server}/{name}");
-                let (url, password) = match url
-                    .strip_prefix("mysql://")
-                    .and_then(|r| r.split_once('@'))
-                {
-                    Some((user_info, host)) => match user_info.split_once(':') {
-                        Some((user, pass)) => (format!("mysql://{user}@{host}"), pass.to_string()),
-                        None => (url.clone(), String::new()),
-                    },
-                    None => (url.clone(), String::new()),
-                };
-                let config = StoreConfig {
-                    backend: BackendKind::Mysql,
-                    mysql_url: url,
-                    mysql_password: password,
-                    ..StoreConfig::default()
-                };
+                let config = StoreConfig::mysql(&format!("{server}/{name}"));
                 (config, None, Some((server, name)))
             }
         };

@@ -22,7 +22,7 @@ use chat_bench::cluster::{Cluster, StoreChoice};
 use reactor::{FrameCodec, LoopConfig, LoopPool};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tools::bench::client::{LoadClient, Role, Shared, User};
 
 /// One run's outcome.
@@ -118,26 +118,11 @@ fn run_once(
             clients.next_handle().post(move |h, ctx| h.add(ctx, addr, None, user)).expect("post");
         }
     }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while shared.logged_in.load(Relaxed) < 2 * pairs as u64 {
-        assert!(Instant::now() < deadline, "clients did not log in");
-        assert_eq!(shared.login_failed.load(Relaxed), 0, "a login failed");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-
-    shared.send_start_ns.store(shared.now_ns(), Relaxed);
-    shared.sending.store(true, Relaxed);
-    std::thread::sleep(Duration::from_secs_f64(seconds));
-    shared.sending.store(false, Relaxed);
-    // Let what was sent arrive (everything acknowledged must be delivered).
-    let drain = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < drain
-        && (shared.delivered.load(Relaxed) < shared.acknowledged.load(Relaxed)
-            || shared.acknowledged.load(Relaxed) + shared.refused.load(Relaxed)
-                < shared.sent.load(Relaxed))
-    {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    assert!(
+        shared.wait_logged_in(2 * pairs as u64, Duration::from_secs(30)),
+        "clients did not log in"
+    );
+    shared.send_for(seconds, |_| {});
 
     let (sender, receiver) = std::sync::mpsc::channel();
     for handle in clients.handles().iter() {

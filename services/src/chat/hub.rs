@@ -139,14 +139,16 @@ impl Hub {
     /// Delivers `push` to `uid` here if online here, else through the router
     /// to whichever server the status server says they are on.
     pub fn push_anywhere(&self, uid: u64, push: Push) {
-        if self.push_local(uid, push.clone()) {
+        // Looked up first, so the push moves where it goes and is never copied.
+        if let Some(route) = self.directory.get(uid) {
+            self.push_to(route, push);
             return;
         }
         let outbound = match push {
             Push::Text(messages) => Outbound::Text(messages),
             Push::AddFriend(notice) => Outbound::AddFriend { to_uid: uid, notice },
             Push::AuthFriend(notice) => Outbound::AuthFriend { to_uid: uid, notice },
-            Push::Kick => return, // kicks name a session and go through `kick_remote`
+            Push::Kick => return, // kicks name a session: `Outbound::Kick` carries it
         };
         self.forward(outbound);
     }

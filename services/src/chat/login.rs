@@ -23,7 +23,7 @@ use proto::rpc::status::{
     LoginRequest, ReportOfflineRequest, ReportOnlineRequest, Session as StatusSession, TokenStatus,
 };
 use proto::{ErrorCode, MsgId};
-use reactor::{ConnId, Ctx};
+use reactor::{ConnId, Ctx, SendError};
 use std::sync::Arc;
 
 impl ChatHandler {
@@ -158,16 +158,24 @@ impl ChatHandler {
     /// LOGIN_RSP; a user with so many friends or applications that the
     /// frame would exceed the format's 64 KiB gets the first ones that fit.
     fn send_login_response(&mut self, ctx: &mut Ctx<Self>, conn: ConnId, mut response: LoginRsp) {
+        // Serialized straight into the output buffer; only an answer that
+        // does not fit is cut down and written again.
         loop {
-            let fits = serde_json::to_vec(&response)
-                .is_ok_and(|json| json.len() <= proto::frame::FORMAT_MAX_BODY);
-            if fits || (response.friend_list.is_empty() && response.apply_list.is_empty()) {
-                break;
+            let written = ctx.send_frame_with(conn, MsgId::LoginRsp.code(), |out| {
+                serde_json::to_writer(out, &response).map_err(std::io::Error::other)
+            });
+            match written {
+                Err(SendError::TooLarge { .. })
+                    if !(response.friend_list.is_empty() && response.apply_list.is_empty()) =>
+                {
+                    response.friend_list.truncate(response.friend_list.len() / 2);
+                    response.apply_list.truncate(response.apply_list.len() / 2);
+                }
+                Ok(()) => return ChatMetrics::add(&self.hub.metrics.frames_out, 1),
+                Err(SendError::NotOpen) => return, // closed meanwhile
+                Err(e) => return log::warn!("LOGIN_RSP not sent: {e}"),
             }
-            response.friend_list.truncate(response.friend_list.len() / 2);
-            response.apply_list.truncate(response.apply_list.len() / 2);
         }
-        self.send(ctx, conn, MsgId::LoginRsp, &response);
     }
 }
 

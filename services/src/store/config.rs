@@ -114,6 +114,25 @@ impl StoreConfig {
         Ok(())
     }
 
+    /// A MySQL store for `url`, which may carry a password
+    /// (`mysql://user:pass@host/db`, as tools and tests are given): the
+    /// password moves to `mysql_password` (percent-decoded) and out of the URL.
+    pub fn mysql(url: &str) -> StoreConfig {
+        let mut config = StoreConfig {
+            backend: BackendKind::Mysql,
+            mysql_url: url.to_string(),
+            ..StoreConfig::default()
+        };
+        let rest = url.strip_prefix("mysql://").unwrap_or(url);
+        if let Some((user_info, host)) = rest.split_once('@') {
+            if let Some((user, password)) = user_info.split_once(':') {
+                config.mysql_url = format!("mysql://{user}@{host}");
+                config.mysql_password = percent_decode(password);
+            }
+        }
+        config
+    }
+
     /// The URL to connect with: `mysql_url` with the password inserted.
     pub fn mysql_url_with_password(&self) -> String {
         if self.mysql_password.is_empty() {
@@ -154,6 +173,27 @@ impl StoreConfig {
     }
 }
 
+/// Undoes `%XX` escapes (anything malformed is kept as it is).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Percent-encodes everything but unreserved URL characters.
 fn percent_encode(text: &str) -> String {
     text.bytes()
@@ -181,6 +221,17 @@ mod tests {
         config.validate().unwrap();
         assert_eq!(config.mysql_url_with_password(), "mysql://im:p%40ss%20word@db:3306/im");
         assert!(!format!("{config:?}").contains("p@ss"));
+    }
+
+    #[test]
+    fn a_url_with_a_password_becomes_url_and_password() {
+        let config = StoreConfig::mysql("mysql://im:p%40ss@db:3306/im");
+        assert_eq!(
+            (config.mysql_url.as_str(), config.mysql_password.as_str()),
+            ("mysql://im@db:3306/im", "p@ss")
+        );
+        assert_eq!(config.mysql_url_with_password(), "mysql://im:p%40ss@db:3306/im");
+        assert_eq!(StoreConfig::mysql("mysql://root@db/im").mysql_password, "");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use super::codes::{VerifyBackend, VerifyConn};
 use super::rules::{new_code, Request, Rules};
+use crate::grpc::reply;
 use crate::store::columns::now_ms;
 use crate::store::{DbPool, JobKind, StoreError};
 use futures_channel::oneshot;
@@ -79,7 +80,7 @@ impl proto::rpc::verify::VerifyService for VerifyRpc {
         sink: UnarySink<VerifyReply>,
     ) {
         let Some(email) = normalize_email(&req.email) else {
-            return self.answer(&ctx, sink, |_| Ok(ErrorCode::Json));
+            return reply(&ctx, sink, Ok(VerifyReply { error: ErrorCode::Json.code() }));
         };
         let (rules, digits) = (self.rules.clone(), self.code_digits);
         self.answer(&ctx, sink, move |conn| request_and_mail(conn, &rules, &email, digits));
@@ -92,7 +93,7 @@ impl proto::rpc::verify::VerifyService for VerifyRpc {
         sink: UnarySink<VerifyReply>,
     ) {
         let Some(email) = normalize_email(&req.email) else {
-            return self.answer(&ctx, sink, |_| Ok(ErrorCode::VerifyExpired));
+            return reply(&ctx, sink, Ok(VerifyReply { error: ErrorCode::VerifyExpired.code() }));
         };
         let (rules, code) = (self.rules.clone(), req.code.trim().to_string());
         self.answer(&ctx, sink, move |conn| {

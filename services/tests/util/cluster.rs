@@ -67,13 +67,7 @@ impl Cluster {
             }
             StoreKind::Mysql => {
                 let temp = TempMysql::new(test);
-                let (url, password) = split_password(&temp.url());
-                let config = StoreConfig {
-                    backend: BackendKind::Mysql,
-                    mysql_url: url,
-                    mysql_password: password,
-                    ..StoreConfig::default()
-                };
+                let config = StoreConfig::mysql(&temp.url());
                 (TempStore::Mysql(temp), config)
             }
         };
@@ -296,17 +290,5 @@ fn status_config() -> StatusConfig {
         heartbeat_interval_ms: 200,
         heartbeat_timeout_ms: 2_000,
         ..StatusConfig::default()
-    }
-}
-
-/// `mysql://user:password@host/db` → (`mysql://user@host/db`, `password`).
-fn split_password(url: &str) -> (String, String) {
-    let rest = url.strip_prefix("mysql://").unwrap_or(url);
-    match rest.split_once('@') {
-        Some((user_info, host)) => match user_info.split_once(':') {
-            Some((user, password)) => (format!("mysql://{user}@{host}"), password.to_string()),
-            None => (url.to_string(), String::new()),
-        },
-        None => (url.to_string(), String::new()),
     }
 }

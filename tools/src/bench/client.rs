@@ -81,6 +81,59 @@ fn unix_ns() -> u64 {
 }
 
 impl Shared {
+    /// How many messages each sender should have sent by now (the clock of
+    /// the open loop); called by the client loops' ticks.
+    pub fn due(&self) -> u64 {
+        let started = self.send_start_ns.load(Relaxed);
+        (self.now_ns().saturating_sub(started) as f64 / 1e9 * self.rate_per_sender) as u64
+    }
+
+    /// Waits until `count` users are logged in or failed, printing progress
+    /// every second; true if all logged in.
+    pub fn wait_logged_in(&self, count: u64, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut last_print = Instant::now();
+        loop {
+            let ok = self.logged_in.load(Relaxed);
+            let failed = self.login_failed.load(Relaxed) + self.connect_failed.load(Relaxed);
+            if ok + failed >= count {
+                return failed == 0;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            if last_print.elapsed() >= Duration::from_secs(1) {
+                last_print = Instant::now();
+                println!("  logged in {ok}/{count}, failed {failed}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Lets the senders send for `seconds`, calling `each_second` with the
+    /// time elapsed after every second, then waits (up to 5 s) for what is
+    /// in flight: until every acknowledged message is delivered and every
+    /// sent one answered.
+    pub fn send_for(&self, seconds: f64, mut each_second: impl FnMut(f64)) {
+        self.send_start_ns.store(self.now_ns(), Relaxed);
+        self.sending.store(true, Relaxed);
+        let started = Instant::now();
+        while started.elapsed().as_secs_f64() < seconds {
+            let left = (seconds - started.elapsed().as_secs_f64()).max(0.01);
+            std::thread::sleep(Duration::from_secs(1).min(Duration::from_secs_f64(left)));
+            each_second(started.elapsed().as_secs_f64());
+        }
+        self.sending.store(false, Relaxed);
+        let drain = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < drain
+            && (self.delivered.load(Relaxed) < self.acknowledged.load(Relaxed)
+                || self.acknowledged.load(Relaxed) + self.refused.load(Relaxed)
+                    < self.sent.load(Relaxed))
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Records a message that arrived: false if it is a duplicate or an
     /// earlier run's (then only counted), true if it counts as delivered.
     pub fn arrived(&self, sent_ns: u64, first_time: bool) -> bool {
@@ -189,9 +242,7 @@ impl LoadClient {
         if !self.shared.sending.load(Relaxed) {
             return;
         }
-        let started = self.shared.send_start_ns.load(Relaxed);
-        let now = self.shared.now_ns();
-        let due = (now.saturating_sub(started) as f64 / 1e9 * self.shared.rate_per_sender) as u64;
+        let due = self.shared.due();
         for &conn in &self.senders {
             let Some(User { uid, role: Role::Sender { to, sent }, .. }) = self.users.get_mut(&conn)
             else {

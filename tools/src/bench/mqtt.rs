@@ -168,9 +168,7 @@ impl MqttClient {
         if !self.shared.sending.load(Relaxed) {
             return;
         }
-        let started = self.shared.send_start_ns.load(Relaxed);
-        let now = self.shared.now_ns();
-        let due = (now.saturating_sub(started) as f64 / 1e9 * self.shared.rate_per_sender) as u64;
+        let due = self.shared.due();
         let mut out = Vec::new();
         for index in 0..self.senders.len() {
             let conn = self.senders[index];

@@ -10,7 +10,7 @@ use reactor::{FrameCodec, LoopConfig, LoopPool};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The status server of the cluster under test.
 pub fn status_client(addr: &str) -> StatusServiceClient {
@@ -66,26 +66,7 @@ impl Load {
 
     /// Waits until `count` users are logged in (or failed), printing progress.
     pub fn wait_logged_in(&self, count: u64, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut last_print = Instant::now();
-        loop {
-            let s = &self.shared;
-            let (ok, failed) = (
-                s.logged_in.load(Relaxed),
-                s.login_failed.load(Relaxed) + s.connect_failed.load(Relaxed),
-            );
-            if ok + failed >= count {
-                return failed == 0;
-            }
-            if Instant::now() > deadline {
-                return false;
-            }
-            if last_print.elapsed() >= Duration::from_secs(1) {
-                last_print = Instant::now();
-                println!("  logged in {ok}/{count}, failed {failed}");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        self.shared.wait_logged_in(count, timeout)
     }
 
     /// (end-to-end latency, login latency), merged over the loops.

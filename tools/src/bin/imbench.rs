@@ -173,14 +173,8 @@ fn mqtt(o: &Options) -> Result<serde_json::Value, String> {
             let _ = pool.next_handle().post(move |h, ctx| h.add(ctx, broker, id, role));
         }
     }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while shared.logged_in.load(Relaxed) < 2 * pairs as u64 {
-        if Instant::now() > deadline
-            || shared.login_failed.load(Relaxed) + shared.connect_failed.load(Relaxed) > 0
-        {
-            return Err(format!("cannot connect and subscribe {} clients to {broker}", 2 * pairs));
-        }
-        std::thread::sleep(Duration::from_millis(10));
+    if !shared.wait_logged_in(2 * pairs as u64, Duration::from_secs(30)) {
+        return Err(format!("cannot connect and subscribe {} clients to {broker}", 2 * pairs));
     }
     println!(
         "{pairs} MQTT pairs connected to {broker}; publishing {} msg/s (QoS 1) for {seconds} s",
@@ -212,32 +206,18 @@ fn drive_and_report(
     seconds: f64,
     latency: impl FnOnce() -> hdrhistogram::Histogram<u64>,
 ) -> serde_json::Value {
-    s.send_start_ns.store(s.now_ns(), Relaxed);
-    s.sending.store(true, Relaxed);
-    let started = Instant::now();
     let (mut last_sent, mut last_delivered) = (0, 0);
-    while started.elapsed().as_secs_f64() < seconds {
-        let left = (seconds - started.elapsed().as_secs_f64()).max(0.01);
-        std::thread::sleep(Duration::from_secs(1).min(Duration::from_secs_f64(left)));
+    s.send_for(seconds, |elapsed| {
         let (sent, delivered) = (s.sent.load(Relaxed), s.delivered.load(Relaxed));
         println!(
-            "  {:>5.1} s  sent {:>7}/s  delivered {:>7}/s  refused {}  closed {}",
-            started.elapsed().as_secs_f64(),
+            "  {elapsed:>5.1} s  sent {:>7}/s  delivered {:>7}/s  refused {}  closed {}",
             sent - last_sent,
             delivered - last_delivered,
             s.refused.load(Relaxed),
             s.closed.load(Relaxed)
         );
         (last_sent, last_delivered) = (sent, delivered);
-    }
-    s.sending.store(false, Relaxed);
-    let drain = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < drain
-        && (s.delivered.load(Relaxed) < s.acknowledged.load(Relaxed)
-            || s.acknowledged.load(Relaxed) + s.refused.load(Relaxed) < s.sent.load(Relaxed))
-    {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    });
     let latency = latency();
     let (sent, acked, delivered) =
         (s.sent.load(Relaxed), s.acknowledged.load(Relaxed), s.delivered.load(Relaxed));
@@ -338,29 +318,6 @@ fn conn(o: &Options) -> Result<serde_json::Value, String> {
     Ok(report)
 }
 
-/// Logs `name` in through the gate; returns (uid, chat server, token).
-fn gate_login(
-    gate: std::net::SocketAddr,
-    name: &str,
-) -> Result<(u64, std::net::SocketAddr, String), String> {
-    let body = json!({"email": name, "passwd": provision::PASSWORD});
-    let response =
-        proto::http_client::post_json(gate, "/user_login", &body, Duration::from_secs(30))
-            .map_err(|e| format!("gate: {e}"))?;
-    let answer: serde_json::Value = response.json().map_err(|e| e.to_string())?;
-    if answer["error"] != 0 {
-        return Err(format!("login of {name}: error {}", answer["error"]));
-    }
-    let server = format!("{}:{}", answer["host"].as_str().unwrap_or(""), answer["port"])
-        .parse()
-        .map_err(|_| "the gate named no chat server".to_string())?;
-    Ok((
-        answer["uid"].as_u64().unwrap_or(0),
-        server,
-        answer["token"].as_str().unwrap_or("").to_string(),
-    ))
-}
-
 fn storm(o: &Options) -> Result<serde_json::Value, String> {
     let gate: std::net::SocketAddr = o
         .get("--gate")
@@ -385,8 +342,13 @@ fn storm(o: &Options) -> Result<serde_json::Value, String> {
                 scope.spawn(move || {
                     for name in part {
                         let started = Instant::now();
-                        match gate_login(gate, name) {
-                            Ok((uid, server, token)) => {
+                        match tools::gate::login(
+                            gate,
+                            name,
+                            provision::PASSWORD,
+                            Duration::from_secs(30),
+                        ) {
+                            Ok(tools::gate::GateLogin { uid, server, token }) => {
                                 let _ = gate_latency
                                     .lock()
                                     .record((started.elapsed().as_micros() as u64).max(1));

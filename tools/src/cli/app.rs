@@ -294,20 +294,13 @@ impl App {
 
     /// Logs in through the gate and opens the chat connection (LOGIN sent).
     fn connect(&self, login: &str, password: &str) -> Result<(u64, Connection), String> {
-        let answer = self.post("/user_login", json!({"email": login, "passwd": password}))?;
-        if answer["error"] != 0 {
-            return Err(format!("Login refused: error {}", answer["error"]));
-        }
-        let server: SocketAddr =
-            format!("{}:{}", answer["host"].as_str().unwrap_or(""), answer["port"])
-                .parse()
-                .map_err(|_| "the gate named no chat server".to_string())?;
-        let uid = answer["uid"].as_u64().unwrap_or(0);
-        let token = answer["token"].as_str().unwrap_or_default().to_string();
+        let granted = crate::gate::login(self.gate, login, password, HTTP_TIMEOUT)?;
+        let server = granted.server;
         let mut conn =
             Connection::open(server).map_err(|e| format!("chat server {server}: {e}"))?;
-        conn.send(MsgId::LoginReq, &LoginReq { uid, token }).map_err(|e| e.to_string())?;
-        Ok((uid, conn))
+        let request = LoginReq { uid: granted.uid, token: granted.token };
+        conn.send(MsgId::LoginReq, &request).map_err(|e| e.to_string())?;
+        Ok((granted.uid, conn))
     }
 
     // ----- commands ----------------------------------------------------------------
