@@ -122,7 +122,7 @@ fn messages_are_idempotent_paged_and_delivered_in_order(store: &mut impl StoreCo
     assert_ne!(other[0].message_id, stored[3].message_id);
     assert_eq!(other[0].thread_id, thread_id, "both directions share the thread");
 
-    // Paging backwards through the thread (13 messages).
+    // Paging backwards through the thread (12 messages).
     let page1 = store.thread_page(thread_id, 0, 5).unwrap();
     assert_eq!(page1.len(), 5);
     assert!(page1.windows(2).all(|w| w[0].message_id > w[1].message_id), "newest first");
@@ -159,7 +159,44 @@ fn messages_are_idempotent_paged_and_delivered_in_order(store: &mut impl StoreCo
     assert_eq!(store.mark_delivered_many(&acks).unwrap(), 3);
     assert_eq!(store.pending_for(b, 0, 100).unwrap().len(), left.len() - 2);
     assert!(store.pending_for(a, 0, 100).unwrap().is_empty());
+
+    // History tells delivered from waiting; a resent delivered message stays delivered.
+    let history = store.thread_page(thread_id, 0, 100).unwrap();
+    let waiting: Vec<u64> =
+        store.pending_for(b, 0, 100).unwrap().iter().map(|m| m.message_id).collect();
+    assert!(history.iter().all(|m| m.delivered != waiting.contains(&m.message_id)));
+    assert_eq!(history.iter().filter(|m| m.delivered).count(), 12 - waiting.len());
+    let again = store.append_messages(&[message(a, b, "u0"), message(a, b, "u11")]).unwrap();
+    assert_eq!((again[0].message_id, again[0].delivered), (stored[0].message_id, true));
+    assert!(!again[1].delivered);
+    let waiting_now: Vec<u64> =
+        store.pending_for(b, 0, 100).unwrap().iter().map(|m| m.message_id).collect();
+    assert_eq!(
+        waiting_now,
+        [waiting, vec![again[1].message_id]].concat(),
+        "only the new one waits"
+    );
 }
+
+/// A store written by schema version 1 (where `messages.delivered` said what
+/// was acknowledged) keeps what was undelivered after the upgrade to 2.
+fn an_upgraded_store_keeps_undelivered_messages(store: &mut impl StoreConn) {
+    // The version-1 rows: thread 1 between users 1 and 2; 11 and 13 wait.
+    let waiting: Vec<u64> =
+        store.pending_for(2, 0, 10).unwrap().iter().map(|m| m.message_id).collect();
+    assert_eq!(waiting, [11, 13]);
+    let history = store.thread_page(1, 0, 10).unwrap();
+    let state: Vec<(u64, bool)> = history.iter().map(|m| (m.message_id, m.delivered)).collect();
+    assert_eq!(state, [(13, false), (12, true), (11, false), (10, true)]);
+    assert_eq!(store.mark_delivered(2, &[11]).unwrap(), 1);
+    assert_eq!(store.pending_for(2, 0, 10).unwrap().len(), 1);
+}
+
+/// The version-1 rows `an_upgraded_store_keeps_undelivered_messages` expects.
+const VERSION_1_MESSAGES: &str = "INSERT INTO threads (thread_id, user1_id, user2_id) VALUES (1, 1, 2);\n\
+     INSERT INTO messages (message_id, thread_id, sender, receiver, unique_id, content, chat_time, delivered) \
+     VALUES (10, 1, 1, 2, 'a', 'x', 1, 1), (11, 1, 1, 2, 'b', 'x', 1, 0), \
+     (12, 1, 1, 2, 'c', 'x', 1, 1), (13, 1, 1, 2, 'd', 'x', 1, 0);\n";
 
 fn users_and_friendships_are_provisioned_in_bulk(store: &mut impl StoreConn) {
     let users: Vec<NewUser> = (0..50).map(|i| new_user(&format!("bulk{i}"))).collect();
@@ -285,6 +322,20 @@ fn sqlite_a_failed_acceptance_changes_nothing() {
 }
 
 #[test]
+fn sqlite_an_upgraded_store_keeps_undelivered_messages() {
+    let db = TempSqlite::new("upgrade");
+    let raw = rusqlite::Connection::open(db.file()).unwrap();
+    raw.execute_batch(include_str!("../src/store/migrations/sqlite/0001_init.sql")).unwrap();
+    raw.execute_batch(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL);
+         INSERT INTO schema_migrations VALUES (1, 0);",
+    )
+    .unwrap();
+    raw.execute_batch(VERSION_1_MESSAGES).unwrap();
+    an_upgraded_store_keeps_undelivered_messages(&mut db.connect());
+}
+
+#[test]
 fn sqlite_migrations_are_idempotent_and_data_survives_reopening() {
     let db = TempSqlite::new("reopen");
     let uid = db.connect().create_user(&new_user("kept")).unwrap();
@@ -293,7 +344,7 @@ fn sqlite_migrations_are_idempotent_and_data_survives_reopening() {
     let raw = rusqlite::Connection::open(db.file()).unwrap();
     let versions: i64 =
         raw.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
-    assert_eq!(versions, 1);
+    assert_eq!(versions, 2);
 }
 
 // ----- MySQL / MariaDB runs the same suite ---------------------------------
@@ -351,7 +402,24 @@ fn mysql_migrations_are_idempotent_and_data_survives_reconnecting() {
     assert_eq!(again.user_by_uid(uid).unwrap().unwrap().name, "kept");
     let mut raw = db.raw();
     let versions: Option<u64> = raw.query_first("SELECT COUNT(*) FROM schema_migrations").unwrap();
-    assert_eq!(versions, Some(1));
+    assert_eq!(versions, Some(2));
+}
+
+#[test]
+fn mysql_an_upgraded_store_keeps_undelivered_messages() {
+    let db = TempMysql::new("upgrade");
+    let mut raw = db.raw();
+    let version_1 = include_str!("../src/store/migrations/mysql/0001_init.sql");
+    let statements = version_1.split(";\n").chain(VERSION_1_MESSAGES.split(";\n"));
+    for statement in statements.map(str::trim).filter(|s| !s.is_empty()) {
+        raw.query_drop(statement).unwrap();
+    }
+    raw.query_drop(
+        "CREATE TABLE schema_migrations (version INT UNSIGNED NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL)",
+    )
+    .unwrap();
+    raw.query_drop("INSERT INTO schema_migrations VALUES (1, 0)").unwrap();
+    an_upgraded_store_keeps_undelivered_messages(&mut db.connect());
 }
 
 #[test]

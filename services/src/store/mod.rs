@@ -10,6 +10,7 @@
 //! | [`mysql`] | the production backend (MySQL or MariaDB) |
 //! | [`message_writer`] | group commit of text messages |
 //! | [`ack_writer`] | group commit of delivery acknowledgements |
+//! | `row_lists` | placeholder lists of MySQL statements over many rows |
 //! | [`any`] | the backend named by configuration, as one type (for the daemons) |
 //!
 //! Both backends run one conformance suite; the pool is also tested against a
@@ -24,6 +25,7 @@ pub mod message_writer;
 pub mod model;
 pub mod mysql;
 pub mod pool;
+pub(crate) mod row_lists;
 pub mod sqlite;
 
 pub use any::{AnyBackend, AnyConn};

@@ -6,15 +6,21 @@
 //! batch, so a batch of 1,000 costs one round trip and one commit.
 
 use super::api::StoreConn;
-use super::columns::{now_ms, MESSAGE_COLUMNS, USER_COLUMNS, USER_COLUMNS_OF_U};
+use super::columns::{
+    now_ms, MESSAGES_WITH_STATE, MESSAGE_COLUMNS, PENDING_MESSAGES, USER_COLUMNS, USER_COLUMNS_OF_U,
+};
 use super::model::*;
 use super::pool::{Backend, StoreError};
+use super::row_lists::placeholders;
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, Params, TxOpts, Value};
 use std::time::Duration;
 
 /// Versioned migrations, applied in order, each once.
-const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("migrations/mysql/0001_init.sql"))];
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("migrations/mysql/0001_init.sql")),
+    (2, include_str!("migrations/mysql/0002_pending.sql")),
+];
 
 type UserRow = (u64, String, String, String, String, String, i32, String);
 type MessageRow = (u64, u64, u64, u64, String, String, i64, i8);
@@ -379,75 +385,16 @@ impl StoreConn for MysqlConn {
         pairs.sort_unstable();
         pairs.dedup();
         let threads = private_threads_in(&mut tx, &pairs)?;
-        let mut values: Vec<Value> = Vec::with_capacity(batch.len() * 6);
-        let mut thread_ids = Vec::with_capacity(batch.len());
-        for m in batch {
-            let thread_id = threads[&pair_of(m)];
-            thread_ids.push(thread_id);
-            values.extend([
-                thread_id.into(),
-                m.sender.into(),
-                m.receiver.into(),
-                m.unique_id.as_str().into(),
-                m.content.as_str().into(),
-                chat_time.into(),
-            ]);
-        }
-        // One multi-row insert; rows whose (sender, unique_id) exists are skipped.
-        let rows = vec!["(?, ?, ?, ?, ?, ?)"; batch.len()].join(", ");
-        tx.exec_drop(
-            format!(
-                "INSERT INTO messages (thread_id, sender, receiver, unique_id, content, chat_time) VALUES {rows}
-                 ON DUPLICATE KEY UPDATE message_id = message_id"
-            ),
-            Params::Positional(values),
-        )
-        .map_err(db_error)?;
-        // All new (a duplicate counts 0 affected rows): the ids follow from the first.
-        if self.consecutive_ids && tx.affected_rows() == batch.len() as u64 {
-            if let Some(first) = tx.last_insert_id() {
-                tx.commit().map_err(db_error)?;
-                let stored = batch.iter().zip(thread_ids).enumerate().map(|(i, (m, thread_id))| {
-                    StoredMessage {
-                        message_id: first + i as u64,
-                        thread_id,
-                        sender: m.sender,
-                        receiver: m.receiver,
-                        unique_id: m.unique_id.clone(),
-                        content: m.content.clone(),
-                        chat_time,
-                        delivered: false,
-                    }
-                });
-                return Ok(stored.collect());
-            }
-        }
-        // Otherwise read back every message of the batch (new or already stored) by its key.
-        // A row-constructor IN list is a set of point lookups on the unique index.
-        let keys = vec!["(?, ?)"; batch.len()].join(", ");
-        let key_values: Vec<Value> =
-            batch.iter().flat_map(|m| [m.sender.into(), m.unique_id.as_str().into()]).collect();
-        let found: Vec<StoredMessage> = tx
-            .exec_map(
-                format!(
-                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE (sender, unique_id) IN ({keys})"
-                ),
-                Params::Positional(key_values),
-                message_from_row,
-            )
-            .map_err(db_error)?;
+        let thread_ids: Vec<u64> = batch.iter().map(|m| threads[&pair_of(m)]).collect();
+        let insert = MessageInsert { messages: batch, thread_ids: &thread_ids, chat_time };
+        let stored = insert.run(&mut tx, self.consecutive_ids)?;
+        // Only the new messages wait for delivery: a resent message that was
+        // acknowledged stays delivered.
+        let waiting: Vec<(u64, u64)> =
+            stored.iter().filter(|m| !m.delivered).map(|m| (m.receiver, m.message_id)).collect();
+        insert_pending(&mut tx, &waiting)?;
         tx.commit().map_err(db_error)?;
-        let by_key: std::collections::HashMap<(u64, &str), &StoredMessage> =
-            found.iter().map(|m| ((m.sender, m.unique_id.as_str()), m)).collect();
-        batch
-            .iter()
-            .map(|m| {
-                let stored = by_key.get(&(m.sender, m.unique_id.as_str()));
-                let missing =
-                    || StoreError::Database("a stored message could not be read back".into());
-                stored.map(|s| (*s).clone()).ok_or_else(missing)
-            })
-            .collect()
+        Ok(stored)
     }
 
     fn thread_page(
@@ -460,8 +407,8 @@ impl StoreConn for MysqlConn {
         self.conn
             .exec_map(
                 format!(
-                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE thread_id = ? AND message_id < ? \
-                     ORDER BY message_id DESC LIMIT ?"
+                    "SELECT {MESSAGE_COLUMNS} FROM {MESSAGES_WITH_STATE} \
+                     WHERE m.thread_id = ? AND m.message_id < ? ORDER BY m.message_id DESC LIMIT ?"
                 ),
                 (thread_id, before, limit as u64),
                 message_from_row,
@@ -478,8 +425,8 @@ impl StoreConn for MysqlConn {
         self.conn
             .exec_map(
                 format!(
-                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE receiver = ? AND delivered = 0 AND message_id > ? \
-                     ORDER BY message_id LIMIT ?"
+                    "SELECT {MESSAGE_COLUMNS} FROM {PENDING_MESSAGES} \
+                     WHERE p.receiver = ? AND p.message_id > ? ORDER BY p.message_id LIMIT ?"
                 ),
                 (receiver, after, limit as u64),
                 message_from_row,
@@ -488,21 +435,23 @@ impl StoreConn for MysqlConn {
     }
 
     fn mark_delivered_many(&mut self, acks: &[Delivery]) -> Result<u64, StoreError> {
-        // One statement per 1,000 (message, receiver) keys, whatever the
+        // One statement per 1,000 (receiver, message) keys, whatever the
         // number of receivers: a row-constructor IN is a set of primary-key
-        // lookups, and the receiver check keeps others' messages untouched.
+        // lookups, and the receiver in the key keeps others' messages untouched.
         let keys: Vec<(u64, u64)> = acks
             .iter()
-            .flat_map(|a| a.message_ids.iter().map(move |&id| (id, a.receiver)))
+            .flat_map(|a| a.message_ids.iter().map(move |&id| (a.receiver, id)))
             .collect();
         let mut tx = self.conn.start_transaction(TxOpts::default()).map_err(db_error)?;
         let mut changed = 0;
         for chunk in keys.chunks(1000) {
-            let marks = vec!["(?, ?)"; chunk.len()].join(", ");
             let values: Vec<Value> =
-                chunk.iter().flat_map(|&(id, r)| [id.into(), r.into()]).collect();
+                chunk.iter().flat_map(|&(r, id)| [r.into(), id.into()]).collect();
             tx.exec_drop(
-                format!("UPDATE messages SET delivered = 1 WHERE delivered = 0 AND (message_id, receiver) IN ({marks})"),
+                format!(
+                    "DELETE FROM pending WHERE (receiver, message_id) IN ({})",
+                    placeholders(chunk.len(), 2)
+                ),
                 Params::Positional(values),
             )
             .map_err(db_error)?;
@@ -513,6 +462,124 @@ impl StoreConn for MysqlConn {
     }
 }
 
+/// A batch of messages stored by one multi-row insert.
+struct MessageInsert<'a> {
+    messages: &'a [NewMessage],
+    thread_ids: &'a [u64],
+    chat_time: i64,
+}
+
+impl MessageInsert<'_> {
+    /// Inserts the messages (rows whose (sender, unique_id) exists are
+    /// skipped) and returns them stored, in order; `delivered` is false for
+    /// the new ones and tells the state of the ones stored before.
+    fn run(
+        &self,
+        tx: &mut mysql::Transaction<'_>,
+        consecutive_ids: bool,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let mut values: Vec<Value> = Vec::with_capacity(self.messages.len() * 6);
+        for (m, &thread_id) in self.messages.iter().zip(self.thread_ids) {
+            values.extend([
+                thread_id.into(),
+                m.sender.into(),
+                m.receiver.into(),
+                m.unique_id.as_str().into(),
+                m.content.as_str().into(),
+                self.chat_time.into(),
+            ]);
+        }
+        tx.exec_drop(
+            format!(
+                "INSERT INTO messages (thread_id, sender, receiver, unique_id, content, chat_time) VALUES {}
+                 ON DUPLICATE KEY UPDATE message_id = message_id",
+                placeholders(self.messages.len(), 6)
+            ),
+            Params::Positional(values),
+        )
+        .map_err(db_error)?;
+        // A duplicate counts 0 affected rows. The ids this statement allocated
+        // are above every id allocated before it, so a row is new if its id is
+        // at least the first new one (none is new if nothing was inserted).
+        let first_new = match (tx.affected_rows(), tx.last_insert_id()) {
+            (0, _) | (_, None) => u64::MAX,
+            (_, Some(first)) => first,
+        };
+        let all_new = tx.affected_rows() == self.messages.len() as u64 && first_new != u64::MAX;
+        if consecutive_ids && all_new {
+            // The ids follow from the first.
+            let stored = self.messages.iter().zip(self.thread_ids).enumerate().map(
+                |(i, (m, &thread_id))| StoredMessage {
+                    message_id: first_new + i as u64,
+                    thread_id,
+                    sender: m.sender,
+                    receiver: m.receiver,
+                    unique_id: m.unique_id.clone(),
+                    content: m.content.clone(),
+                    chat_time: self.chat_time,
+                    delivered: false,
+                },
+            );
+            return Ok(stored.collect());
+        }
+        self.read_back(tx, first_new)
+    }
+
+    /// Every message of the batch (new or stored before) by its key: a
+    /// row-constructor IN list is a set of point lookups on the unique index.
+    fn read_back(
+        &self,
+        tx: &mut mysql::Transaction<'_>,
+        first_new: u64,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let key_values: Vec<Value> = self
+            .messages
+            .iter()
+            .flat_map(|m| [m.sender.into(), m.unique_id.as_str().into()])
+            .collect();
+        let found: Vec<StoredMessage> = tx
+            .exec_map(
+                format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM {MESSAGES_WITH_STATE} WHERE (m.sender, m.unique_id) IN ({})",
+                    placeholders(self.messages.len(), 2)
+                ),
+                Params::Positional(key_values),
+                message_from_row,
+            )
+            .map_err(db_error)?;
+        let by_key: std::collections::HashMap<(u64, &str), &StoredMessage> =
+            found.iter().map(|m| ((m.sender, m.unique_id.as_str()), m)).collect();
+        self.messages
+            .iter()
+            .map(|m| {
+                let stored = by_key.get(&(m.sender, m.unique_id.as_str())).ok_or_else(|| {
+                    StoreError::Database("a stored message could not be read back".into())
+                })?;
+                // A new row has no pending row yet: it is not delivered.
+                let delivered = stored.delivered && stored.message_id < first_new;
+                Ok(StoredMessage { delivered, ..(*stored).clone() })
+            })
+            .collect()
+    }
+}
+
+/// Marks new messages (`(receiver, message_id)`) as waiting for delivery,
+/// inside the transaction that stored them: multi-row inserts.
+fn insert_pending(tx: &mut mysql::Transaction<'_>, new: &[(u64, u64)]) -> Result<(), StoreError> {
+    for chunk in new.chunks(1000) {
+        let values: Vec<Value> = chunk.iter().flat_map(|&(r, id)| [r.into(), id.into()]).collect();
+        tx.exec_drop(
+            format!(
+                "INSERT IGNORE INTO pending (receiver, message_id) VALUES {}",
+                placeholders(chunk.len(), 2)
+            ),
+            Params::Positional(values),
+        )
+        .map_err(db_error)?;
+    }
+    Ok(())
+}
+
 /// The threads of many pairs (`(low, high)` uids, distinct) inside `tx`,
 /// created where absent: one lookup, and one insert plus one lookup for the
 /// new ones, however many pairs a batch holds (not two round trips per pair).
@@ -521,10 +588,12 @@ fn private_threads_in(
     pairs: &[(u64, u64)],
 ) -> Result<std::collections::HashMap<(u64, u64), u64>, StoreError> {
     let lookup = |tx: &mut mysql::Transaction<'_>, pairs: &[(u64, u64)]| {
-        let keys = vec!["(?, ?)"; pairs.len()].join(", ");
         let values: Vec<Value> = pairs.iter().flat_map(|&(a, b)| [a.into(), b.into()]).collect();
         tx.exec_map(
-            format!("SELECT user1_id, user2_id, thread_id FROM threads WHERE (user1_id, user2_id) IN ({keys})"),
+            format!(
+                "SELECT user1_id, user2_id, thread_id FROM threads WHERE (user1_id, user2_id) IN ({})",
+                placeholders(pairs.len(), 2)
+            ),
             Params::Positional(values),
             |(a, b, id): (u64, u64, u64)| ((a, b), id),
         )
@@ -535,10 +604,12 @@ fn private_threads_in(
     let missing: Vec<(u64, u64)> =
         pairs.iter().copied().filter(|pair| !threads.contains_key(pair)).collect();
     if !missing.is_empty() {
-        let rows = vec!["(?, ?)"; missing.len()].join(", ");
         let values: Vec<Value> = missing.iter().flat_map(|&(a, b)| [a.into(), b.into()]).collect();
         tx.exec_drop(
-            format!("INSERT IGNORE INTO threads (user1_id, user2_id) VALUES {rows}"),
+            format!(
+                "INSERT IGNORE INTO threads (user1_id, user2_id) VALUES {}",
+                placeholders(missing.len(), 2)
+            ),
             Params::Positional(values),
         )
         .map_err(db_error)?;

@@ -8,7 +8,9 @@
 //! since a 1018 reply promises the message is safe.
 
 use super::api::StoreConn;
-use super::columns::{now_ms, MESSAGE_COLUMNS, USER_COLUMNS, USER_COLUMNS_OF_U};
+use super::columns::{
+    now_ms, MESSAGES_WITH_STATE, MESSAGE_COLUMNS, PENDING_MESSAGES, USER_COLUMNS, USER_COLUMNS_OF_U,
+};
 use super::model::*;
 use super::pool::{Backend, StoreError};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
@@ -16,7 +18,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Versioned migrations, applied in order, each once.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/sqlite/0001_init.sql")),
+    (2, include_str!("migrations/sqlite/0002_pending.sql")),
+];
 
 /// Opens connections to one SQLite file.
 #[derive(Clone)]
@@ -342,9 +347,12 @@ impl StoreConn for SqliteConn {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (sender, unique_id) DO NOTHING RETURNING message_id",
                 )
                 .map_err(db_error)?;
+            let mut mark_pending = tx
+                .prepare_cached("INSERT INTO pending (receiver, message_id) VALUES (?1, ?2)")
+                .map_err(db_error)?;
             let mut existing = tx
                 .prepare_cached(&format!(
-                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE sender = ?1 AND unique_id = ?2"
+                    "SELECT {MESSAGE_COLUMNS} FROM {MESSAGES_WITH_STATE} WHERE m.sender = ?1 AND m.unique_id = ?2"
                 ))
                 .map_err(db_error)?;
             let mut threads: Vec<((u64, u64), u64)> = Vec::new();
@@ -368,6 +376,9 @@ impl StoreConn for SqliteConn {
                 ];
                 let new_id: Option<i64> =
                     insert.query_row(args, |r| r.get(0)).optional().map_err(db_error)?;
+                if let Some(id) = new_id {
+                    mark_pending.execute(params![m.receiver as i64, id]).map_err(db_error)?;
+                }
                 stored.push(match new_id {
                     Some(id) => StoredMessage {
                         message_id: id as u64,
@@ -398,8 +409,8 @@ impl StoreConn for SqliteConn {
         let before = if before == 0 { i64::MAX } else { before as i64 };
         self.conn
             .prepare_cached(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE thread_id = ?1 AND message_id < ?2
-                 ORDER BY message_id DESC LIMIT ?3"
+                "SELECT {MESSAGE_COLUMNS} FROM {MESSAGES_WITH_STATE}
+                 WHERE m.thread_id = ?1 AND m.message_id < ?2 ORDER BY m.message_id DESC LIMIT ?3"
             ))
             .and_then(|mut s| {
                 s.query_map(params![thread_id as i64, before, limit as i64], message_from_row)?
@@ -416,8 +427,8 @@ impl StoreConn for SqliteConn {
     ) -> Result<Vec<StoredMessage>, StoreError> {
         self.conn
             .prepare_cached(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE receiver = ?1 AND delivered = 0 AND message_id > ?2
-                 ORDER BY message_id LIMIT ?3"
+                "SELECT {MESSAGE_COLUMNS} FROM {PENDING_MESSAGES}
+                 WHERE p.receiver = ?1 AND p.message_id > ?2 ORDER BY p.message_id LIMIT ?3"
             ))
             .and_then(|mut s| {
                 s.query_map(params![receiver as i64, after as i64, limit as i64], message_from_row)?
@@ -430,13 +441,13 @@ impl StoreConn for SqliteConn {
         let tx = self.conn.transaction().map_err(db_error)?;
         let mut changed = 0;
         {
-            let mut update = tx
-                .prepare_cached("UPDATE messages SET delivered = 1 WHERE message_id = ?1 AND receiver = ?2 AND delivered = 0")
+            let mut delivered = tx
+                .prepare_cached("DELETE FROM pending WHERE receiver = ?1 AND message_id = ?2")
                 .map_err(db_error)?;
             for ack in acks {
                 for id in &ack.message_ids {
-                    changed += update
-                        .execute(params![*id as i64, ack.receiver as i64])
+                    changed += delivered
+                        .execute(params![ack.receiver as i64, *id as i64])
                         .map_err(db_error)? as u64;
                 }
             }
