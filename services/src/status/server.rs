@@ -32,8 +32,8 @@ impl Default for StatusConfig {
         StatusConfig {
             listen: "127.0.0.1:7100".into(),
             token_ttl_ms: 10 * 60 * 1000,
-            heartbeat_timeout_ms: 15_000,
-            heartbeat_interval_ms: 5_000,
+            heartbeat_timeout_ms: 3_000,
+            heartbeat_interval_ms: 1_000,
             grpc_threads: 2,
             log_level: "info".into(),
         }
