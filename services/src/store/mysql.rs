@@ -11,7 +11,7 @@ use super::columns::{
 };
 use super::model::*;
 use super::pool::{Backend, StoreError};
-use super::row_lists::placeholders;
+use super::row_lists::{pair_values, placeholders};
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, Params, TxOpts, Value};
 use std::time::Duration;
@@ -445,8 +445,7 @@ impl StoreConn for MysqlConn {
         let mut tx = self.conn.start_transaction(TxOpts::default()).map_err(db_error)?;
         let mut changed = 0;
         for chunk in keys.chunks(1000) {
-            let values: Vec<Value> =
-                chunk.iter().flat_map(|&(r, id)| [r.into(), id.into()]).collect();
+            let values = pair_values(chunk);
             tx.exec_drop(
                 format!(
                     "DELETE FROM pending WHERE (receiver, message_id) IN ({})",
@@ -567,7 +566,7 @@ impl MessageInsert<'_> {
 /// inside the transaction that stored them: multi-row inserts.
 fn insert_pending(tx: &mut mysql::Transaction<'_>, new: &[(u64, u64)]) -> Result<(), StoreError> {
     for chunk in new.chunks(1000) {
-        let values: Vec<Value> = chunk.iter().flat_map(|&(r, id)| [r.into(), id.into()]).collect();
+        let values = pair_values(chunk);
         tx.exec_drop(
             format!(
                 "INSERT IGNORE INTO pending (receiver, message_id) VALUES {}",
@@ -588,7 +587,7 @@ fn private_threads_in(
     pairs: &[(u64, u64)],
 ) -> Result<std::collections::HashMap<(u64, u64), u64>, StoreError> {
     let lookup = |tx: &mut mysql::Transaction<'_>, pairs: &[(u64, u64)]| {
-        let values: Vec<Value> = pairs.iter().flat_map(|&(a, b)| [a.into(), b.into()]).collect();
+        let values = pair_values(pairs);
         tx.exec_map(
             format!(
                 "SELECT user1_id, user2_id, thread_id FROM threads WHERE (user1_id, user2_id) IN ({})",
@@ -604,7 +603,7 @@ fn private_threads_in(
     let missing: Vec<(u64, u64)> =
         pairs.iter().copied().filter(|pair| !threads.contains_key(pair)).collect();
     if !missing.is_empty() {
-        let values: Vec<Value> = missing.iter().flat_map(|&(a, b)| [a.into(), b.into()]).collect();
+        let values = pair_values(&missing);
         tx.exec_drop(
             format!(
                 "INSERT IGNORE INTO threads (user1_id, user2_id) VALUES {}",
