@@ -21,6 +21,9 @@ const MAX_NAME_LEN: usize = 255;
 const MAX_TOKEN_LEN: usize = 128;
 /// How often expired tokens and long-dead servers are swept out.
 const SWEEP_EVERY: Duration = Duration::from_secs(10);
+/// A server that heartbeated within this many periods is preferred when
+/// assigning users (a heartbeat can be a period late without anything wrong).
+const FRESH_INTERVALS: u32 = 2;
 /// A server silent for this many heartbeat timeouts is forgotten entirely.
 const FORGET_AFTER_TIMEOUTS: u32 = 10;
 
@@ -153,7 +156,10 @@ impl Registry {
     }
 
     /// Picks the least-loaded live server for `uid` and issues its token,
-    /// replacing any earlier token of the uid.
+    /// replacing any earlier token of the uid. Servers whose last heartbeat
+    /// is recent (within [`FRESH_INTERVALS`] periods) come first: one that
+    /// missed its heartbeats is probably dead or starved, and a client sent
+    /// there would fail to connect and come back through the gate.
     pub fn assign(
         &mut self,
         uid: u64,
@@ -163,14 +169,17 @@ impl Registry {
             return Err(RegistryError::Invalid("uid 0".into()));
         }
         self.sweep(now);
-        let timeout = self.rules.heartbeat_timeout;
+        let silent_for = |s: &ServerEntry| now.duration_since(s.last_heartbeat);
+        let fresh = self.rules.heartbeat_interval * FRESH_INTERVALS;
+        let within = |limit: Duration| {
+            let servers = self.servers.iter().filter(move |(_, s)| silent_for(s) <= limit);
+            servers.map(|(name, _)| name).collect::<Vec<&String>>()
+        };
+        let mut live = within(fresh.min(self.rules.heartbeat_timeout));
+        if live.is_empty() {
+            live = within(self.rules.heartbeat_timeout);
+        }
         let score = |s: &ServerEntry| u64::from(s.load) + u64::from(s.assigned_since_heartbeat);
-        let mut live: Vec<&String> = self
-            .servers
-            .iter()
-            .filter(|(_, s)| now.duration_since(s.last_heartbeat) <= timeout)
-            .map(|(name, _)| name)
-            .collect();
         let best = live
             .iter()
             .map(|name| score(&self.servers[*name]))
@@ -354,6 +363,27 @@ mod tests {
             *counts.entry(server.name).or_insert(0) += 1;
         }
         assert_eq!(counts.values().copied().collect::<Vec<_>>(), vec![100, 100, 100]);
+    }
+
+    #[test]
+    fn a_server_that_missed_heartbeats_is_chosen_only_when_no_other_is_live() {
+        let start = Instant::now();
+        let mut registry = Registry::new(rules(), start);
+        registry.register(info("quiet"), 0, start).unwrap();
+        registry.register(info("busy"), 500, start).unwrap();
+        // 2.5 s later both missed two periods (but are live: timeout 5 s):
+        // the least loaded is chosen.
+        let late = start + Duration::from_millis(2500);
+        assert_eq!(registry.assign(1, late).unwrap().0.name, "quiet");
+        // Once "busy" heartbeats, "quiet" is passed over despite its load.
+        let now = start + Duration::from_secs(3);
+        assert!(registry.heartbeat("busy", 500, now));
+        for uid in 2..=10 {
+            assert_eq!(registry.assign(uid, now).unwrap().0.name, "busy");
+        }
+        // Past the timeout, none is.
+        let gone = start + Duration::from_secs(9);
+        assert!(matches!(registry.assign(12, gone), Err(RegistryError::NoServer)));
     }
 
     #[test]
