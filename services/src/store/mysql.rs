@@ -13,7 +13,7 @@ use super::model::*;
 use super::pool::{Backend, StoreError};
 use super::row_lists::{pair_values, placeholders};
 use mysql::prelude::Queryable;
-use mysql::{Conn, Opts, Params, TxOpts, Value};
+use mysql::{Conn, IsolationLevel, Opts, Params, TxOpts, Value};
 use std::time::Duration;
 
 /// Versioned migrations, applied in order, each once.
@@ -379,7 +379,7 @@ impl StoreConn for MysqlConn {
             return Ok(Vec::new());
         }
         let chat_time = now_ms();
-        let mut tx = self.conn.start_transaction(TxOpts::default()).map_err(db_error)?;
+        let mut tx = self.conn.start_transaction(message_tx()).map_err(db_error)?;
         let pair_of = |m: &NewMessage| (m.sender.min(m.receiver), m.sender.max(m.receiver));
         let mut pairs: Vec<(u64, u64)> = batch.iter().map(pair_of).collect();
         pairs.sort_unstable();
@@ -442,7 +442,7 @@ impl StoreConn for MysqlConn {
             .iter()
             .flat_map(|a| a.message_ids.iter().map(move |&id| (a.receiver, id)))
             .collect();
-        let mut tx = self.conn.start_transaction(TxOpts::default()).map_err(db_error)?;
+        let mut tx = self.conn.start_transaction(message_tx()).map_err(db_error)?;
         let mut changed = 0;
         for chunk in keys.chunks(1000) {
             let values = pair_values(chunk);
@@ -459,6 +459,16 @@ impl StoreConn for MysqlConn {
         tx.commit().map_err(db_error)?;
         Ok(changed)
     }
+}
+
+/// The transactions that store messages and acknowledgements. Under READ
+/// COMMITTED InnoDB locks only the rows they touch, not the gaps between
+/// them: with REPEATABLE READ the writer's inserts into `pending` and the
+/// ack writer's deletes from it took next-key locks on neighbouring keys and
+/// deadlocked each other under load (1213, seen at 30,000 msg/s). Neither
+/// transaction reads anything it must see unchanged later.
+fn message_tx() -> TxOpts {
+    TxOpts::default().set_isolation_level(Some(IsolationLevel::ReadCommitted))
 }
 
 /// A batch of messages stored by one multi-row insert.
