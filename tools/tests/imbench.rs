@@ -55,6 +55,32 @@ fn p2p_and_conn_measure_a_running_cluster() {
     assert_eq!(result["lost"].as_u64(), Some(0), "{p2p}");
     assert!(result["latency_ms"]["p50"].as_f64().unwrap() > 0.0);
 
+    // Closed loop: each sender keeps 2 messages unanswered and sends the next
+    // as each answer arrives; every message is still answered and delivered once.
+    let closed = imbench(&[
+        "p2p",
+        "--status",
+        &status,
+        "--data",
+        &data_dir,
+        "--pairs",
+        "10",
+        "--in-flight",
+        "2",
+        "--seconds",
+        "2",
+        "--prefix",
+        "closed",
+    ]);
+    assert_eq!(closed["in_flight_per_sender"], 2, "{closed}");
+    let result = &closed["result"];
+    let sent = result["sent"].as_u64().unwrap();
+    assert!(sent > 20, "the window of 10 senders x 2 refills as answers arrive: {closed}");
+    assert_eq!(result["acknowledged"], sent, "{closed}");
+    assert_eq!(result["delivered"], sent, "{closed}");
+    assert_eq!(result["lost"].as_u64(), Some(0), "{closed}");
+    assert_eq!(result["offered_per_s"].as_f64(), Some(0.0), "{closed}");
+
     let conn = imbench(&[
         "conn",
         "--status",

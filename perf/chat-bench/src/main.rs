@@ -107,7 +107,7 @@ fn run_once(
         .expect("start the client loop");
     for (sender, receiver) in users {
         for (uid, role, addr) in [
-            (sender, Role::Sender { to: receiver, sent: 0 }, cluster.chat_addr(0)),
+            (sender, Role::Sender { to: receiver, sent: 0, answered: 0 }, cluster.chat_addr(0)),
             (
                 receiver,
                 Role::Receiver { seen: Default::default() },

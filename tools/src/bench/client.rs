@@ -2,7 +2,9 @@
 //! project's reactor (a few loop threads, never a thread per connection).
 //!
 //! Senders send on a clock (open loop: a slow server does not slow the
-//! offered rate, so latency is not hidden by coordinated omission);
+//! offered rate, so latency is not hidden by coordinated omission), or keep
+//! a fixed number of messages unanswered (closed loop: the rate the system
+//! sustains, with the latency it costs);
 //! receivers time each message from the send timestamp it carries,
 //! de-duplicate by message id and acknowledge; idle users only log in and
 //! heartbeat. Every connection's connect-to-LOGIN_RSP time is recorded.
@@ -28,6 +30,9 @@ pub struct Shared {
     pub run_start_ns: u64,
     /// Messages each sender sends per second while `sending`.
     pub rate_per_sender: f64,
+    /// When non-zero, each sender instead keeps this many messages
+    /// unanswered (no 1018 yet), sending the next as each answer arrives.
+    pub in_flight: AtomicU64,
     pub sending: AtomicBool,
     /// When sending started, in UNIX nanoseconds.
     pub send_start_ns: AtomicU64,
@@ -51,6 +56,7 @@ impl Shared {
         Shared {
             run_start_ns: unix_ns(),
             rate_per_sender,
+            in_flight: AtomicU64::new(0),
             sending: AtomicBool::new(false),
             send_start_ns: AtomicU64::new(0),
             logged_in: AtomicU64::new(0),
@@ -160,8 +166,8 @@ pub struct User {
 }
 
 pub enum Role {
-    /// Sends to `to` on the clock.
-    Sender { to: u64, sent: u64 },
+    /// Sends to `to` on the clock or in a closed loop; `answered` counts its 1018s.
+    Sender { to: u64, sent: u64, answered: u64 },
     /// Receives, times and acknowledges.
     Receiver { seen: HashSet<u64> },
     /// Logs in and heartbeats only (connection scaling).
@@ -182,7 +188,6 @@ pub struct LoadClient {
     pub login_latency: Histogram<u64>,
     ticking: bool,
     last_heartbeat: Instant,
-    out: Vec<u8>,
 }
 
 impl LoadClient {
@@ -196,7 +201,6 @@ impl LoadClient {
             login_latency: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
             ticking: false,
             last_heartbeat: Instant::now(),
-            out: Vec::new(),
         }
     }
 
@@ -239,33 +243,43 @@ impl LoadClient {
                 let _ = ctx.send_frame(conn, MsgId::HeartBeatReq.code(), b"{}");
             }
         }
+        let senders = std::mem::take(&mut self.senders);
+        for &conn in &senders {
+            self.send_due(ctx, conn);
+        }
+        self.senders = senders;
+    }
+
+    /// Sends what `conn`'s sender owes: on the clock, up to the messages due
+    /// by now; in a closed loop, until `in_flight` are unanswered.
+    fn send_due(&mut self, ctx: &mut Ctx<Self>, conn: ConnId) {
         if !self.shared.sending.load(Relaxed) {
             return;
         }
-        let due = self.shared.due();
-        for &conn in &self.senders {
-            let Some(User { uid, role: Role::Sender { to, sent }, .. }) = self.users.get_mut(&conn)
-            else {
-                continue;
+        let window = self.shared.in_flight.load(Relaxed);
+        let due = if window == 0 { self.shared.due() } else { 0 };
+        let Some(User { uid, role: Role::Sender { to, sent, answered }, .. }) =
+            self.users.get_mut(&conn)
+        else {
+            return;
+        };
+        let owed = |sent: u64| if window == 0 { sent < due } else { sent - *answered < window };
+        while owed(*sent) {
+            *sent += 1;
+            // The send time rides in the content; padded to 64 bytes.
+            let content = format!("{:020}{}", self.shared.now_ns(), "x".repeat(44));
+            let request = TextChatMsgReq {
+                touid: *to,
+                thread_id: None,
+                text_array: vec![TextItem {
+                    content,
+                    // Unique across runs too: a repeated id is a resend.
+                    unique_id: format!("{}-{uid}-{sent}", self.shared.run_start_ns),
+                }],
+                fromuid: None,
             };
-            while *sent < due {
-                *sent += 1;
-                self.out.clear();
-                // The send time rides in the content; padded to 64 bytes.
-                let content = format!("{:020}{}", self.shared.now_ns(), "x".repeat(44));
-                let request = TextChatMsgReq {
-                    touid: *to,
-                    thread_id: None,
-                    text_array: vec![TextItem {
-                        content,
-                        // Unique across runs too: a repeated id is a resend.
-                        unique_id: format!("{}-{uid}-{sent}", self.shared.run_start_ns),
-                    }],
-                    fromuid: None,
-                };
-                Self::send_json(ctx, conn, MsgId::TextChatMsgReq, &request);
-                self.shared.sent.fetch_add(1, Relaxed);
-            }
+            Self::send_json(ctx, conn, MsgId::TextChatMsgReq, &request);
+            self.shared.sent.fetch_add(1, Relaxed);
         }
     }
 
@@ -326,6 +340,14 @@ impl Handler for LoadClient {
                     _ => {
                         self.shared.refused.fetch_add(1, Relaxed);
                     }
+                }
+                if let Some(User { role: Role::Sender { answered, .. }, .. }) =
+                    self.users.get_mut(&conn)
+                {
+                    *answered += 1;
+                }
+                if self.shared.in_flight.load(Relaxed) > 0 {
+                    self.send_due(ctx, conn); // the next one at once, not at the tick
                 }
             }
             Some(MsgId::NotifyTextChatMsgReq) => {

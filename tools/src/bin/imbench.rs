@@ -1,7 +1,7 @@
 //! `imbench`: the load generator, against a running cluster.
 //!
 //! ```text
-//! imbench p2p  --status 127.0.0.1:7100 [--pairs 100] [--rate 50] [--seconds 10] [--mixed] [common]
+//! imbench p2p  --status 127.0.0.1:7100 [--pairs 100] [--rate 50 | --in-flight K] [--seconds 10] [--mixed] [common]
 //! imbench conn --status 127.0.0.1:7100 [--conns 1000] [--ramp 2000] [--hold 10] [--sources N] [common]
 //! imbench mqtt --broker 127.0.0.1:1883 [--pairs 100] [--rate 50] [--seconds 10] [--threads 2] [--json FILE]
 //! imbench storm --gate 127.0.0.1:8080 [--users 2000] [--clients 8] [--kill PID] [common]
@@ -17,6 +17,8 @@
 //!   second on a clock (open loop); latency from the send time carried in
 //!   the message to the receiver's 1019, in an HDR histogram; sent,
 //!   acknowledged (1018), delivered (1019), lost and duplicated counted.
+//!   With `--in-flight K`, a closed loop instead: each sender keeps K
+//!   messages unanswered and sends the next when a 1018 arrives.
 //! * `conn`: `--conns` users log in at `--ramp` per second from `--sources`
 //!   loopback addresses (127.0.0.1, .2, ...: past the ~28k ephemeral ports
 //!   of one address) and stay connected with heartbeats for `--hold`
@@ -104,7 +106,9 @@ fn p2p(o: &Options) -> Result<serde_json::Value, String> {
     let prefix = o.get("--prefix").unwrap_or_else(|| "bench".into());
     let uids = provision::users(&o.store(), &prefix, pairs * 2, true)?;
     let mixed = o.args.iter().any(|a| a == "--mixed");
+    let in_flight = o.number("--in-flight", 0u64);
     let load = Load::start(o.number("--threads", 2usize), rate);
+    load.shared.in_flight.store(in_flight, Relaxed);
     let mut cross = 0;
     for (n, pair) in uids.chunks_exact(2).enumerate() {
         // The status server spreads consecutive logins over the servers: by
@@ -120,7 +124,13 @@ fn p2p(o: &Options) -> Result<serde_json::Value, String> {
         };
         let ((sender_at, sender_token), (receiver_at, receiver_token)) = (sender, receiver);
         cross += usize::from(sender_at != receiver_at);
-        load.connect(pair[0], sender_token, Role::Sender { to: pair[1], sent: 0 }, sender_at, None);
+        load.connect(
+            pair[0],
+            sender_token,
+            Role::Sender { to: pair[1], sent: 0, answered: 0 },
+            sender_at,
+            None,
+        );
         load.connect(
             pair[1],
             receiver_token,
@@ -132,11 +142,17 @@ fn p2p(o: &Options) -> Result<serde_json::Value, String> {
     if !load.wait_logged_in(2 * pairs as u64, Duration::from_secs(60)) {
         return Err("not every user could log in".into());
     }
-    println!("{pairs} pairs logged in ({cross} split over two servers); sending {} msg/s for {seconds} s", pairs as f64 * rate);
-    let report =
-        drive_and_report(&load.shared, pairs as f64 * rate, seconds, || load.histograms().0);
+    // A closed loop offers what the system takes: no fixed rate to report.
+    let offered = if in_flight > 0 { 0.0 } else { pairs as f64 * rate };
+    if in_flight > 0 {
+        println!("{pairs} pairs logged in ({cross} split over two servers); {in_flight} messages in flight per sender for {seconds} s");
+    } else {
+        println!("{pairs} pairs logged in ({cross} split over two servers); sending {offered} msg/s for {seconds} s");
+    }
+    let report = drive_and_report(&load.shared, offered, seconds, || load.histograms().0);
     load.stop();
-    Ok(json!({"scenario": "p2p", "pairs": pairs, "cross_server_pairs": cross, "result": report}))
+    Ok(json!({"scenario": "p2p", "pairs": pairs, "cross_server_pairs": cross,
+              "in_flight_per_sender": in_flight, "result": report}))
 }
 
 /// The same shape against an MQTT broker with QoS 1 (see `tools::bench::mqtt`).
