@@ -443,19 +443,9 @@ impl StoreConn for MysqlConn {
             .flat_map(|a| a.message_ids.iter().map(move |&id| (a.receiver, id)))
             .collect();
         let mut tx = self.conn.start_transaction(message_tx()).map_err(db_error)?;
-        let mut changed = 0;
-        for chunk in keys.chunks(1000) {
-            let values = pair_values(chunk);
-            tx.exec_drop(
-                format!(
-                    "DELETE FROM pending WHERE (receiver, message_id) IN ({})",
-                    placeholders(chunk.len(), 2)
-                ),
-                Params::Positional(values),
-            )
-            .map_err(db_error)?;
-            changed += tx.affected_rows();
-        }
+        let changed = exec_over_pairs(&mut tx, &keys, |rows| {
+            format!("DELETE FROM pending WHERE (receiver, message_id) IN ({rows})")
+        })?;
         tx.commit().map_err(db_error)?;
         Ok(changed)
     }
@@ -575,18 +565,26 @@ impl MessageInsert<'_> {
 /// Marks new messages (`(receiver, message_id)`) as waiting for delivery,
 /// inside the transaction that stored them: multi-row inserts.
 fn insert_pending(tx: &mut mysql::Transaction<'_>, new: &[(u64, u64)]) -> Result<(), StoreError> {
-    for chunk in new.chunks(1000) {
-        let values = pair_values(chunk);
-        tx.exec_drop(
-            format!(
-                "INSERT IGNORE INTO pending (receiver, message_id) VALUES {}",
-                placeholders(chunk.len(), 2)
-            ),
-            Params::Positional(values),
-        )
-        .map_err(db_error)?;
+    exec_over_pairs(tx, new, |rows| {
+        format!("INSERT IGNORE INTO pending (receiver, message_id) VALUES {rows}")
+    })
+    .map(|_| ())
+}
+
+/// Runs `statement` (given the `(?, ?), ...` list of its rows) over `pairs`,
+/// 1,000 rows per statement; returns the rows affected in all.
+fn exec_over_pairs(
+    tx: &mut mysql::Transaction<'_>,
+    pairs: &[(u64, u64)],
+    statement: impl Fn(&str) -> String,
+) -> Result<u64, StoreError> {
+    let mut affected = 0;
+    for chunk in pairs.chunks(1000) {
+        let sql = statement(&placeholders(chunk.len(), 2));
+        tx.exec_drop(sql, Params::Positional(pair_values(chunk))).map_err(db_error)?;
+        affected += tx.affected_rows();
     }
-    Ok(())
+    Ok(affected)
 }
 
 /// The threads of many pairs (`(low, high)` uids, distinct) inside `tx`,
