@@ -5,7 +5,7 @@
 mod util;
 
 use std::process::Command;
-use util::imctl_up;
+use util::TestCluster;
 
 fn imbench(args: &[&str]) -> serde_json::Value {
     let json =
@@ -25,13 +25,11 @@ fn imbench(args: &[&str]) -> serde_json::Value {
 
 #[test]
 fn p2p_and_conn_measure_a_running_cluster() {
-    let data = std::env::temp_dir().join(format!("imbench-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&data);
     // Below the ephemeral range, clear of the imctl and imcli tests' ports.
     let port_base = 14_000 + (std::process::id() % 200) as u16 * 30;
-    let mut cluster = imctl_up(&data, port_base);
+    let cluster = TestCluster::up("imbench-test", port_base);
     let status = format!("127.0.0.1:{port_base}");
-    let data_dir = data.display().to_string();
+    let data_dir = cluster.data().display().to_string();
 
     let p2p = imbench(&[
         "p2p",
@@ -105,10 +103,6 @@ fn p2p_and_conn_measure_a_running_cluster() {
     );
     assert_eq!(conn["failed"], 0);
     assert_eq!(conn["chat_servers"].as_u64().map(|n| n >= 2), Some(true), "{conn}");
-
-    let _ = Command::new("kill").args(["-TERM", &cluster.id().to_string()]).status();
-    let _ = cluster.wait();
-    let _ = std::fs::remove_dir_all(&data);
 }
 
 #[test]
@@ -148,13 +142,11 @@ fn the_mqtt_peer_run_measures_a_broker_of_its_own() {
 
 #[test]
 fn a_login_storm_then_a_killed_chat_server_whose_users_come_back() {
-    let data = std::env::temp_dir().join(format!("imbench-storm-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&data);
     let port_base = 8_000 + (std::process::id() % 150) as u16 * 30;
-    let mut cluster = imctl_up(&data, port_base);
+    let mut cluster = TestCluster::up("imbench-storm", port_base);
     // chat-2, one of imctl's children.
     let children =
-        std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", cluster.id())).unwrap();
+        std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", cluster.pid())).unwrap();
     let chat2 = children
         .split_whitespace()
         .find(|pid| {
@@ -168,7 +160,7 @@ fn a_login_storm_then_a_killed_chat_server_whose_users_come_back() {
         "--gate",
         &format!("127.0.0.1:{}", port_base + 2),
         "--data",
-        &data.display().to_string(),
+        &cluster.data().display().to_string(),
         "--users",
         "300",
         "--kill",
@@ -179,8 +171,5 @@ fn a_login_storm_then_a_killed_chat_server_whose_users_come_back() {
     assert!(lost > 0 && lost <= 300, "{report}");
     assert!(report["reconnect"]["all_back_seconds"].as_f64().unwrap() > 0.0);
     // The cluster went on without chat-2.
-    assert!(cluster.try_wait().unwrap().is_none(), "imctl stopped when a chat server died");
-    let _ = Command::new("kill").args(["-TERM", &cluster.id().to_string()]).status();
-    let _ = cluster.wait();
-    let _ = std::fs::remove_dir_all(&data);
+    assert!(cluster.is_running(), "imctl stopped when a chat server died");
 }

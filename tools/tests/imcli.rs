@@ -7,7 +7,7 @@ mod util;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use util::imctl_up;
+use util::TestCluster;
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -86,12 +86,10 @@ fn code_for(spool: &Path, email: &str) -> String {
 
 #[test]
 fn two_imcli_users_register_befriend_and_chat() {
-    let data = std::env::temp_dir().join(format!("imcli-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&data);
     // Below the ephemeral range (32768 and up), clear of the imctl test's ports.
     let port_base = 26_000 + (std::process::id() % 200) as u16 * 30;
-    let mut cluster = imctl_up(&data, port_base);
-    let spool = data.join("mail");
+    let cluster = TestCluster::up("imcli-test", port_base);
+    let spool = cluster.data().join("mail");
     let imcli = format!("{} --gate 127.0.0.1:{}", env!("CARGO_BIN_EXE_imcli"), port_base + 2);
     let tmux = Tmux { socket: format!("imcli-test-{}", std::process::id()) };
 
@@ -134,7 +132,4 @@ fn two_imcli_users_register_befriend_and_chat() {
 
     tmux.keys("alice", &["Escape"]);
     tmux.keys("bob", &["Escape"]);
-    let _ = Command::new("kill").args(["-TERM", &cluster.id().to_string()]).status();
-    let _ = cluster.wait();
-    let _ = std::fs::remove_dir_all(&data);
 }

@@ -174,7 +174,7 @@ impl Worker {
             }
             let peer = by_peer.entry(location.rpc_addr).or_default();
             match item {
-                Outbound::Text(messages) => peer.texts.extend(messages.iter().map(to_proto)),
+                Outbound::Text(messages) => peer.texts.extend(messages.into_iter().map(to_proto)),
                 Outbound::AddFriend { to_uid, notice } => peer.adds.push(AddFriendNotice {
                     to_uid,
                     from: Some(brief_of_applicant(&notice)),
@@ -279,14 +279,15 @@ impl Worker {
     }
 }
 
-pub fn to_proto(m: &StoredMessage) -> TextMessage {
+/// A stored message as the peer's RPC carries it (moved: the router owns it).
+fn to_proto(m: StoredMessage) -> TextMessage {
     TextMessage {
         message_id: m.message_id,
         thread_id: m.thread_id,
         from_uid: m.sender,
         to_uid: m.receiver,
-        unique_id: m.unique_id.clone(),
-        content: m.content.clone(),
+        unique_id: m.unique_id,
+        content: m.content,
         chat_time: m.chat_time,
     }
 }
