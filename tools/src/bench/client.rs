@@ -94,6 +94,17 @@ impl Shared {
         (self.now_ns().saturating_sub(started) as f64 / 1e9 * self.rate_per_sender) as u64
     }
 
+    /// When a sender's `nth` message (counted from 1) was due on the open
+    /// loop's clock, in UNIX nanoseconds: the time its latency counts from.
+    /// A send that leaves late (a tick runs every 2 ms, and a busy machine
+    /// delays the loop) is timed from when it should have left, so the
+    /// generator's own lateness is not hidden from the latency
+    /// (coordinated omission).
+    pub fn intended_ns(&self, nth: u64) -> u64 {
+        let started = self.send_start_ns.load(Relaxed);
+        started + (nth as f64 / self.rate_per_sender * 1e9) as u64
+    }
+
     /// Waits until `count` users are logged in or failed, printing progress
     /// every second; true if all logged in.
     pub fn wait_logged_in(&self, count: u64, timeout: Duration) -> bool {
@@ -266,8 +277,11 @@ impl LoadClient {
         let owed = |sent: u64| if window == 0 { sent < due } else { sent - *answered < window };
         while owed(*sent) {
             *sent += 1;
-            // The send time rides in the content; padded to 64 bytes.
-            let content = format!("{:020}{}", self.shared.now_ns(), "x".repeat(44));
+            // The send time rides in the content; padded to 64 bytes. In a
+            // closed loop a message is due when it leaves.
+            let stamp =
+                if window == 0 { self.shared.intended_ns(*sent) } else { self.shared.now_ns() };
+            let content = format!("{stamp:020}{}", "x".repeat(44));
             let request = TextChatMsgReq {
                 touid: *to,
                 thread_id: None,
@@ -373,5 +387,21 @@ impl Handler for LoadClient {
             }
             self.shared.lost_users.lock().push(user.uid);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_loop_messages_are_timed_from_when_they_were_due() {
+        let shared = Shared::new(500.0); // one message every 2 ms per sender
+        shared.send_start_ns.store(1_000_000_000, Relaxed);
+        assert_eq!(shared.intended_ns(1), 1_002_000_000);
+        assert_eq!(shared.intended_ns(500), 2_000_000_000);
+        // Whenever the tick runs, the n-th message's stamp is the same.
+        let due_now = shared.due();
+        assert!(shared.intended_ns(due_now) <= shared.now_ns());
     }
 }

@@ -177,8 +177,8 @@ impl MqttClient {
             };
             let (topic, from) = (topic.clone(), *sent);
             *sent = (*sent).max(due);
-            for _ in from..due {
-                let payload = format!("{:020}{:044}", self.shared.now_ns(), 0);
+            for nth in from + 1..=due {
+                let payload = format!("{:020}{:044}", self.shared.intended_ns(nth), 0);
                 let id = self.packet_id();
                 let mut body = Vec::with_capacity(96);
                 string(&mut body, &topic);
