@@ -4,8 +4,10 @@
 #
 #   perf/flamegraph.sh [PID] [SECONDS] [OUT.svg]
 #
-# PID defaults to the first running chat-server; put load on it first (for
-# example `imbench p2p ...` in another terminal). On VMs without hardware
+# PID defaults to the first running chat-server; any process can be given
+# (`pgrep -x mariadbd` profiles the database: its exported symbols name most
+# frames). Put load on it first (for example `imbench p2p ...` in another
+# terminal). On VMs without hardware
 # counters perf samples on the cpu-clock software event, which is fine for
 # a flame graph. Installs linux-perf (apt, as root) and inferno (cargo) when
 # missing; if the kernel does not allow perf events it says how to allow them.
@@ -28,11 +30,12 @@ fi
 mkdir -p "$(dirname "$out")"
 data=$(mktemp -d)
 trap 'rm -rf "$data"' EXIT
-step "sampling chat-server $pid for $seconds s"
+name=$(cat "/proc/$pid/comm")
+step "sampling $name $pid for $seconds s"
 if ! perf record -F 499 -g -o "$data/perf.data" -p "$pid" -- sleep "$seconds" 2>"$data/err"; then
     cat "$data/err" >&2
     echo "perf cannot sample here. As root: sysctl kernel.perf_event_paranoid=1 (or run this script as root)." >&2
     exit 1
 fi
-perf script -i "$data/perf.data" 2>/dev/null | inferno-collapse-perf | inferno-flamegraph --title "chat-server $pid, ${seconds}s" >"$out"
+perf script -i "$data/perf.data" 2>/dev/null | inferno-collapse-perf | inferno-flamegraph --title "$name $pid, ${seconds}s" >"$out"
 step "flame graph written to $out"
