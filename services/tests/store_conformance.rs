@@ -178,6 +178,38 @@ fn messages_are_idempotent_paged_and_delivered_in_order(store: &mut impl StoreCo
     );
 }
 
+/// Acknowledgements larger than one statement's worth of keys (the MySQL
+/// store deletes 100 keys per statement), interleaved over receivers, remove
+/// exactly the acknowledged messages of each receiver and nothing else.
+fn large_acknowledgements_remove_exactly_the_acknowledged(store: &mut impl StoreConn) {
+    let sender = store.create_user(&new_user("bulk-sender")).unwrap();
+    let b = store.create_user(&new_user("bulk-b")).unwrap();
+    let c = store.create_user(&new_user("bulk-c")).unwrap();
+    let batch: Vec<NewMessage> = (0..150)
+        .flat_map(|i| [message(sender, b, &format!("b{i}")), message(sender, c, &format!("c{i}"))])
+        .collect();
+    store.append_messages(&batch).unwrap();
+    let ids_of = |store: &mut _, uid| -> Vec<u64> {
+        let pending = StoreConn::pending_for(store, uid, 0, 1000).unwrap();
+        pending.iter().map(|m: &StoredMessage| m.message_id).collect()
+    };
+    let (for_b, for_c) = (ids_of(store, b), ids_of(store, c));
+    assert_eq!((for_b.len(), for_c.len()), (150, 150));
+    // b acknowledges 130 of its messages (every one but each 7th), in one
+    // list; c acknowledges its first 60 and claims 40 of b's (not its own).
+    let acked_by_b: Vec<u64> =
+        for_b.iter().enumerate().filter(|(i, _)| i % 7 != 0).map(|(_, &id)| id).collect();
+    let claimed_by_c: Vec<u64> = for_c[..60].iter().chain(&for_b[..40]).copied().collect();
+    let acks = [
+        Delivery { receiver: b, message_ids: acked_by_b.clone() },
+        Delivery { receiver: c, message_ids: claimed_by_c },
+    ];
+    assert_eq!(store.mark_delivered_many(&acks).unwrap(), acked_by_b.len() as u64 + 60);
+    let left_for_b: Vec<u64> = for_b.iter().step_by(7).copied().collect();
+    assert_eq!(ids_of(store, b), left_for_b);
+    assert_eq!(ids_of(store, c), for_c[60..].to_vec());
+}
+
 /// A store written by schema version 1 (where `messages.delivered` said what
 /// was acknowledged) keeps what was undelivered after the upgrade to 2.
 fn an_upgraded_store_keeps_undelivered_messages(store: &mut impl StoreConn) {
@@ -302,6 +334,12 @@ fn sqlite_messages_are_idempotent_paged_and_delivered_in_order() {
 }
 
 #[test]
+fn sqlite_large_acknowledgements_remove_exactly_the_acknowledged() {
+    let db = TempSqlite::new("bulk_acks");
+    large_acknowledgements_remove_exactly_the_acknowledged(&mut db.connect());
+}
+
+#[test]
 fn sqlite_concurrent_registrations_of_one_name_have_one_winner() {
     let db = TempSqlite::new("race");
     concurrent_registrations_of_one_name_have_one_winner(|| db.connect());
@@ -371,6 +409,12 @@ fn mysql_threads_are_private_unique_and_paged() {
 fn mysql_messages_are_idempotent_paged_and_delivered_in_order() {
     let db = TempMysql::new("messages");
     messages_are_idempotent_paged_and_delivered_in_order(&mut db.connect());
+}
+
+#[test]
+fn mysql_large_acknowledgements_remove_exactly_the_acknowledged() {
+    let db = TempMysql::new("bulk_acks");
+    large_acknowledgements_remove_exactly_the_acknowledged(&mut db.connect());
 }
 
 #[test]
