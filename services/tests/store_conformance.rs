@@ -418,6 +418,31 @@ fn mysql_large_acknowledgements_remove_exactly_the_acknowledged() {
 }
 
 #[test]
+fn mysql_a_thread_created_by_a_failed_batch_is_not_remembered() {
+    // The connection remembers committed threads; a batch that fails after
+    // creating its thread must leave nothing behind, or the next batch of
+    // that pair would be stored under a thread that does not exist.
+    let db = TempMysql::new("thread_cache");
+    let mut store = db.connect();
+    let a = store.create_user(&new_user("cache-a")).unwrap();
+    let b = store.create_user(&new_user("cache-b")).unwrap();
+    let mut raw = db.raw();
+    raw.query_drop(
+        "CREATE TRIGGER no_messages BEFORE INSERT ON messages FOR EACH ROW \
+         SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected'",
+    )
+    .unwrap();
+    assert!(store.append_messages(&[message(a, b, "first")]).is_err());
+    raw.query_drop("DROP TRIGGER no_messages").unwrap();
+    let stored = store.append_messages(&[message(a, b, "second")]).unwrap();
+    let thread = store.thread(stored[0].thread_id).unwrap().expect("the thread exists");
+    assert_eq!((thread.user1_id, thread.user2_id), (a.min(b), a.max(b)));
+    // And a remembered thread is reused: the same id without a lookup.
+    let again = store.append_messages(&[message(b, a, "third")]).unwrap();
+    assert_eq!(again[0].thread_id, stored[0].thread_id);
+}
+
+#[test]
 fn mysql_concurrent_registrations_of_one_name_have_one_winner() {
     let db = TempMysql::new("race");
     concurrent_registrations_of_one_name_have_one_winner(|| db.connect());
