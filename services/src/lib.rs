@@ -8,6 +8,7 @@
 //! | [`daemon`] | the `main` every daemon shares (config, logs, signals, stop) |
 //! | [`admin`] | the `/metrics` and `/healthz` endpoint of a daemon |
 //! | [`grpc`] | replying and shutting down, for every gRPC server here |
+//! | [`latency`] | the lock-free latency histogram that `/metrics` shows |
 //! | [`logging`] | the daemons' logger (time, level, target) |
 //! | [`shutdown`] | waiting for SIGTERM/SIGINT |
 //! | [`token`] | random tokens, constant-time comparison |
@@ -26,6 +27,7 @@ pub mod config;
 pub mod daemon;
 pub mod gate;
 pub mod grpc;
+pub mod latency;
 pub mod logging;
 pub mod shutdown;
 pub mod status;

@@ -122,6 +122,15 @@ fn friends_and_messages_flow_across_servers(kind: StoreKind) {
     a.send(MsgId::LoadChatThreadReq, &LoadChatThreadReq { thread_id: 0 }).unwrap();
     let threads: LoadChatThreadRsp = a.recv_json(MsgId::LoadChatThreadRsp, WAIT).unwrap();
     assert_eq!(threads.threads.len(), 2);
+
+    // /metrics times each stage: one commit per text request (Ann's and
+    // Cat's on server 1, Bob's on server 2), and server 1's router rounds
+    // (the friend notice and the pushes to Bob).
+    let (one, two) = (cluster.chat(0).metrics_text(), cluster.chat(1).metrics_text());
+    assert_eq!(metric(&one, "im_chat_message_commit_seconds_count{"), 2, "{one}");
+    assert_eq!(metric(&two, "im_chat_message_commit_seconds_count{"), 1, "{two}");
+    assert!(metric(&one, "im_chat_router_round_seconds_count{") >= 1, "{one}");
+    assert!(one.contains("im_chat_message_commit_seconds_bucket{server="), "{one}");
 }
 
 fn offline_messages_arrive_in_order_once_acknowledged(kind: StoreKind) {
@@ -386,16 +395,16 @@ fn a_huge_backlog_is_pushed_in_pages_without_starving_others() {
     assert!(got.windows(2).all(|w| w[0].message_id < w[1].message_id), "in order");
     let metrics = cluster.chat(0).metrics_text();
     // The output queue never grew past the high-water mark plus about one page.
-    let peak = cluster_peak_output(&metrics);
+    let peak = metric(&metrics, "im_chat_peak_output_bytes{");
     assert!(peak > 0 && peak < 256 * 1024 + 200 * 1024, "peak output {peak}");
 }
 
-/// The largest per-connection output queue so far, from `/metrics` text.
-fn cluster_peak_output(metrics: &str) -> u64 {
+/// The value of the first `/metrics` line that starts with `prefix`.
+fn metric(metrics: &str, prefix: &str) -> u64 {
     let line = metrics
         .lines()
-        .find(|l| l.starts_with("im_chat_peak_output_bytes{"))
-        .expect("the peak output gauge");
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix} in /metrics"));
     line.rsplit(' ').next().unwrap().parse().unwrap()
 }
 

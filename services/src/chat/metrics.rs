@@ -1,5 +1,6 @@
 //! The chat server's counters and their Prometheus text rendering.
 
+use crate::latency::LatencyHistogram;
 use crate::store::ack_writer::AckMetrics;
 use crate::store::message_writer::WriterMetrics;
 use crate::store::PoolMetrics;
@@ -24,6 +25,8 @@ pub struct ChatMetrics {
     /// Pushes dropped because a queue was full or a peer call failed (the
     /// messages stay pending and reach the user at the next login).
     pub pushes_dropped: AtomicU64,
+    /// One router round: the status lookup and every peer's push.
+    pub router_rounds: LatencyHistogram,
 }
 
 impl ChatMetrics {
@@ -187,6 +190,19 @@ impl MetricsView<'_> {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
             let _ = writeln!(out, "{name}{{server=\"{}\"}} {value}", self.server);
         }
+        let server = format!("server=\"{}\"", self.server);
+        self.writer.commit_latency.render(
+            &mut out,
+            "im_chat_message_commit_seconds",
+            "from a message's submission to the writer to its commit",
+            &server,
+        );
+        c.router_rounds.render(
+            &mut out,
+            "im_chat_router_round_seconds",
+            "one router round: status lookup and pushes to peers",
+            &server,
+        );
         out
     }
 }

@@ -151,7 +151,9 @@ impl Worker {
             };
             let mut round = vec![first];
             round.extend(queue.try_iter().take(MAX_ROUND - 1));
+            let started = std::time::Instant::now();
             self.route(round);
+            self.hub.metrics.router_rounds.record(started.elapsed());
         }
     }
 

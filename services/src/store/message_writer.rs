@@ -22,6 +22,7 @@
 use super::api::StoreConn;
 use super::model::{NewMessage, StoredMessage};
 use super::pool::{Backend, StoreError};
+use crate::latency::LatencyHistogram;
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -63,6 +64,9 @@ pub struct WriterMetrics {
     pub failed_batches: AtomicU64,
     /// Submissions refused because the queue was full.
     pub busy: AtomicU64,
+    /// From a submission to its commit (the wait in the queue included):
+    /// the part of a message's latency that is the database.
+    pub commit_latency: LatencyHistogram,
 }
 
 type Done = Box<dyn FnOnce(Result<Vec<StoredMessage>, StoreError>) + Send>;
@@ -70,6 +74,7 @@ type Done = Box<dyn FnOnce(Result<Vec<StoredMessage>, StoreError>) + Send>;
 struct Submission {
     messages: Vec<NewMessage>,
     done: Done,
+    submitted: Instant,
 }
 
 /// Handle to the writer thread. Dropping it commits what is queued and stops.
@@ -126,7 +131,8 @@ impl MessageWriter {
             .senders
             .get(shard)
             .ok_or_else(|| StoreError::Unavailable("writer stopped".into()))?;
-        match sender.try_send(Submission { messages, done: Box::new(done) }) {
+        let submission = Submission { messages, done: Box::new(done), submitted: Instant::now() };
+        match sender.try_send(submission) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => {
                 self.metrics.busy.fetch_add(1, Relaxed);
@@ -210,6 +216,7 @@ where
                 let mut stored = stored.into_iter();
                 for (submission, count) in batch.into_iter().zip(counts) {
                     let mine: Vec<StoredMessage> = stored.by_ref().take(count).collect();
+                    self.metrics.commit_latency.record(submission.submitted.elapsed());
                     (submission.done)(Ok(mine));
                 }
             }
