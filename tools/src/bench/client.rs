@@ -254,21 +254,23 @@ impl LoadClient {
                 let _ = ctx.send_frame(conn, MsgId::HeartBeatReq.code(), b"{}");
             }
         }
+        // One clock reading per tick for all of this loop's senders.
+        let due = self.shared.due();
         let senders = std::mem::take(&mut self.senders);
         for &conn in &senders {
-            self.send_due(ctx, conn);
+            self.send_due(ctx, conn, due);
         }
         self.senders = senders;
     }
 
-    /// Sends what `conn`'s sender owes: on the clock, up to the messages due
-    /// by now; in a closed loop, until `in_flight` are unanswered.
-    fn send_due(&mut self, ctx: &mut Ctx<Self>, conn: ConnId) {
+    /// Sends what `conn`'s sender owes: on the clock, up to `due` messages
+    /// (the open loop's count by now); in a closed loop, until `in_flight`
+    /// are unanswered (`due` unused).
+    fn send_due(&mut self, ctx: &mut Ctx<Self>, conn: ConnId, due: u64) {
         if !self.shared.sending.load(Relaxed) {
             return;
         }
         let window = self.shared.in_flight.load(Relaxed);
-        let due = if window == 0 { self.shared.due() } else { 0 };
         let Some(User { uid, role: Role::Sender { to, sent, answered }, .. }) =
             self.users.get_mut(&conn)
         else {
@@ -281,7 +283,7 @@ impl LoadClient {
             // closed loop a message is due when it leaves.
             let stamp =
                 if window == 0 { self.shared.intended_ns(*sent) } else { self.shared.now_ns() };
-            let content = format!("{stamp:020}{}", "x".repeat(44));
+            let content = format!("{stamp:020}{:x<44}", "");
             let request = TextChatMsgReq {
                 touid: *to,
                 thread_id: None,
@@ -361,7 +363,7 @@ impl Handler for LoadClient {
                     *answered += 1;
                 }
                 if self.shared.in_flight.load(Relaxed) > 0 {
-                    self.send_due(ctx, conn); // the next one at once, not at the tick
+                    self.send_due(ctx, conn, 0); // the next one at once, not at the tick
                 }
             }
             Some(MsgId::NotifyTextChatMsgReq) => {
