@@ -198,18 +198,3 @@ fn is_transient(e: &io::Error) -> bool {
 fn is_out_of_descriptors(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(EMFILE | ENFILE | ENOBUFS | ENOMEM))
 }
-
-/// Binds a listening socket with `SO_REUSEADDR` and the given backlog.
-///
-/// The backlog matters for connection storms: it is where clients wait while
-/// the acceptor catches up (or while it is paused for lack of descriptors).
-/// The kernel caps it at `net.core.somaxconn`.
-pub fn bind_listener(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_reuse_address(true)?;
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(backlog)?;
-    Ok(TcpListener::from_std(socket.into()))
-}

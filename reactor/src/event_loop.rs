@@ -2,32 +2,42 @@
 //!
 //! ```text
 //! loop {
-//!     poll(timeout)            sleep until a socket is ready, a task is posted,
-//!                              or the next timer is due (never while work is pending)
-//!     handle readiness         read until WouldBlock, decode, call on_frame
-//!     deliver notices          on_connect / on_high_water / on_close
-//!     run inbox tasks          work posted by other threads
-//!     run due timers           idle, first-frame, slow-consumer, user timers
-//!     flush                    write every connection's queued output (coalesced)
+//!     poll(timeout)        sleep until a socket is ready, a task is posted or the
+//!                          next timer is due; not at all while work is pending
+//!     handle readiness     read each readable socket (see below), decode, on_frame;
+//!                          a writable one goes on the flush list
+//!     deliver notices      on_connect / on_high_water / on_drained / on_close
+//!     read again           connections left unread: read budget used up, or
+//!                          reading resumed after a pause (no new edge will come)
+//!     run inbox tasks      work posted by other threads (at most 4096 a pass)
+//!     run due timers       idle, first-frame, slow-consumer, linger, connect, user
+//!     shutdown step        once asked to stop: close gracefully, exit when empty
+//!     flush                write every connection's queued output (coalesced)
 //! }
 //! ```
+//! (Notices are delivered after each step that can raise them.)
 //!
 //! Readiness is edge-triggered (mio always registers `EPOLLET`): the kernel
 //! reports a socket once when it becomes readable, not again while data stays
-//! unread. So a readable socket is read until the read returns `WouldBlock`;
-//! stopping earlier (the per-pass read budget, a paused slow consumer) puts
-//! the connection on the `read_again` list, or its remaining bytes would sit
-//! there unnoticed until the peer sends more.
+//! unread. So a readable socket must be drained: read until `WouldBlock`, or
+//! until a read returns less than the buffer, which for a stream socket
+//! means its receive queue is empty (epoll(7); data arriving later raises a
+//! new edge). The short-read shortcut is not taken when the event also
+//! announced EOF or an error, which only a further read reveals. Stopping
+//! earlier than that (the per-pass read budget, a paused slow consumer)
+//! puts the connection on the `read_again` list, or its remaining bytes
+//! would sit there unnoticed until the peer sends more.
 
 use crate::codec::{Codec, Decoded};
-use crate::connection::{CloseReason, ConnId, ConnState};
-use crate::context::{Ctx, Notice, TimerTask};
+use crate::connection::{CloseReason, ConnId, ConnState, ReadOutcome};
+use crate::connections::{Notice, TimerTask};
+use crate::context::Ctx;
 use crate::handler::Handler;
 use crate::inbox::{LoopShared, Task};
 use crate::stats::LoopStats;
 use crossbeam_channel::Receiver;
 use mio::{Events, Poll, Token};
-use std::io::{self, Read};
+use std::io;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,6 +67,7 @@ pub(crate) struct EventLoop<H: Handler> {
 }
 
 impl<H: Handler> EventLoop<H> {
+    /// Built on the loop's thread (by the pool), with its poll and inbox.
     pub(crate) fn new(
         poll: Poll,
         inbox: Receiver<Task<H>>,
@@ -79,7 +90,7 @@ impl<H: Handler> EventLoop<H> {
         }
     }
 
-    /// Runs passes until shutdown completes.
+    /// Runs passes until shutdown completes. Loop thread only (it is the loop).
     pub(crate) fn run(mut self) {
         loop {
             let timeout = self.poll_timeout();
@@ -91,7 +102,7 @@ impl<H: Handler> EventLoop<H> {
                 self.close_all(CloseReason::Shutdown);
                 return;
             }
-            self.ctx.now = Instant::now();
+            self.ctx.table.now = Instant::now();
             LoopStats::add(&self.ctx.stats().polls, 1);
 
             self.handle_readiness();
@@ -103,7 +114,7 @@ impl<H: Handler> EventLoop<H> {
             if self.shutdown_step() {
                 return;
             }
-            self.ctx.flush_all();
+            self.ctx.table.flush_all();
             self.deliver_notices();
         }
     }
@@ -111,11 +122,11 @@ impl<H: Handler> EventLoop<H> {
     /// How long the next poll may sleep: not at all while work is pending,
     /// else until the next timer (or the shutdown deadline), else forever.
     fn poll_timeout(&self) -> Option<Duration> {
-        if self.ctx.has_pending_work() || !self.inbox.is_empty() {
+        if self.ctx.table.has_pending_work() || !self.inbox.is_empty() {
             return Some(Duration::ZERO);
         }
         let now = Instant::now();
-        let timer = self.ctx.timers.time_to_next(now);
+        let timer = self.ctx.table.timers.time_to_next(now);
         let stop = self.stopping.map(|deadline| deadline.saturating_duration_since(now));
         match (timer, stop) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -133,58 +144,47 @@ impl<H: Handler> EventLoop<H> {
             }
             // Closed connections stay in the slab until this batch is done,
             // so an index here cannot belong to a newer connection yet.
-            let Some(key) = self.ctx.conns.key_at(token.0) else { continue };
+            let Some(key) = self.ctx.table.conns.key_at(token.0) else { continue };
             let conn = ConnId(key);
             if self.ctx.state(conn) == Some(ConnState::Connecting) {
                 // Read only after on_connect has run, in a later step.
-                if self.ctx.finish_connect(conn) {
-                    self.ctx.read_again.push(conn);
+                if self.ctx.table.finish_connect(conn) {
+                    self.ctx.table.read_again.push(conn);
                 }
                 continue;
             }
             if event.is_readable() || event.is_read_closed() || event.is_error() {
-                // A short read proves the socket drained, unless the event also
-                // announced EOF or an error, which only a further read reveals.
                 let short_read_drains = !(event.is_read_closed() || event.is_error());
                 self.read_ready(conn, short_read_drains);
             }
             if event.is_writable() {
-                self.ctx.schedule_flush(conn);
+                self.ctx.table.schedule_flush(conn);
             }
         }
         self.events = events;
     }
 
-    /// Reads `conn` until `WouldBlock`, EOF, an error, a pause, or the read
-    /// budget is used up; decodes and dispatches frames as bytes arrive.
-    ///
-    /// With `short_read_drains`, a read that returns less than the buffer
-    /// also ends the drain: for a stream socket it means the kernel's receive
-    /// queue is empty (epoll(7) says so), and data arriving later raises a new
-    /// edge. That saves the `read` that would only return `WouldBlock`.
+    /// Reads `conn` until it is drained (see the module doc), EOF, an error,
+    /// a pause, or the read budget is used up; decodes and dispatches frames
+    /// as bytes arrive.
     fn read_ready(&mut self, conn: ConnId, short_read_drains: bool) {
         let mut budget = self.ctx.config().read_budget;
         loop {
-            let Some(c) = self.ctx.conns.get_mut(conn.0) else { return };
+            let now = self.ctx.now();
+            let Some(c) = self.ctx.table.get_mut(conn) else { return };
             let discarding = match c.state {
-                ConnState::Connected if !c.reading_paused => false,
+                ConnState::Connected if c.can_read() => false,
                 // Still read while closing, to see the peer's EOF; drop the bytes.
                 ConnState::Disconnecting => true,
                 _ => return,
             };
             if budget == 0 {
                 // Be fair to the other connections; come back next pass.
-                self.ctx.read_again.push(conn);
+                self.ctx.table.read_again.push(conn);
                 return;
             }
-            let read = c.stream.read(&mut self.read_buffer);
-            match read {
-                Ok(0) => {
-                    self.ctx.peer_closed(conn);
-                    return;
-                }
-                Ok(n) => {
-                    c.last_input = self.ctx.now;
+            match c.read_into(&mut self.read_buffer, now) {
+                ReadOutcome::Data(n) => {
                     budget = budget.saturating_sub(n);
                     LoopStats::add(&self.ctx.stats().bytes_in, n as u64);
                     if !discarding {
@@ -194,26 +194,26 @@ impl<H: Handler> EventLoop<H> {
                         return;
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.ctx.close_now(conn, CloseReason::Io(e.kind()));
-                    return;
+                ReadOutcome::Eof => return self.ctx.table.peer_closed(conn),
+                ReadOutcome::WouldBlock => return,
+                ReadOutcome::Failed(kind) => {
+                    return self.ctx.table.close_now(conn, CloseReason::Io(kind))
                 }
             }
         }
     }
 
     /// Decodes `n` fresh bytes from the read buffer, after any bytes the
-    /// connection kept from an earlier read.
+    /// connection kept from an earlier read: the second stage of the frame
+    /// state machine, where a half frame is reassembled.
     fn absorb(&mut self, conn: ConnId, n: usize) {
         let fresh = std::mem::take(&mut self.read_buffer);
-        let Some(c) = self.ctx.conns.get_mut(conn.0) else { return };
+        let Some(c) = self.ctx.table.get_mut(conn) else { return };
         if c.input.is_empty() {
             // Common case: decode straight from the loop's read buffer.
             let (used, needed) = self.dispatch(conn, &fresh[..n]);
             let leftover = &fresh[used..n];
-            if let Some(c) = self.ctx.conns.get_mut(conn.0) {
+            if let Some(c) = self.ctx.table.get_mut(conn) {
                 if !leftover.is_empty() && c.state != ConnState::Closed {
                     // `needed` was checked by the codec: reserve the whole frame once.
                     c.input.reserve(leftover.len() + needed);
@@ -223,42 +223,42 @@ impl<H: Handler> EventLoop<H> {
         } else {
             let mut input = std::mem::take(&mut c.input);
             input.append(&fresh[..n]);
-            let (used, _) = self.dispatch(conn, input.as_slice());
-            input.consume(used);
-            if let Some(c) = self.ctx.conns.get_mut(conn.0) {
-                input.release_if_empty(0);
-                c.input = input;
-            }
+            self.dispatch_input(conn, input);
         }
         self.read_buffer = fresh;
     }
 
-    /// Decodes bytes a paused connection kept, before reading more.
-    fn dispatch_kept_input(&mut self, conn: ConnId) {
-        let Some(c) = self.ctx.conns.get_mut(conn.0) else { return };
-        if c.input.is_empty() || !c.can_read() {
-            return;
-        }
-        let mut input = std::mem::take(&mut c.input);
+    /// Decodes what is in `input` (the connection's kept bytes), keeps the rest.
+    fn dispatch_input(&mut self, conn: ConnId, mut input: crate::Buffer) {
         let (used, _) = self.dispatch(conn, input.as_slice());
         input.consume(used);
-        if let Some(c) = self.ctx.conns.get_mut(conn.0) {
+        if let Some(c) = self.ctx.table.get_mut(conn) {
             input.release_if_empty(0);
             c.input = input;
         }
+    }
+
+    /// Decodes bytes a paused connection kept, before reading more.
+    fn dispatch_kept_input(&mut self, conn: ConnId) {
+        let Some(c) = self.ctx.table.get_mut(conn) else { return };
+        if c.input.is_empty() || !c.can_read() {
+            return;
+        }
+        let input = std::mem::take(&mut c.input);
+        self.dispatch_input(conn, input);
     }
 
     /// Runs the codec over `bytes` and hands each frame to the handler.
     /// Returns the bytes used and how many more the next frame needs.
     /// Stops early if the connection stops reading (closed, closing, paused).
     fn dispatch(&mut self, conn: ConnId, bytes: &[u8]) -> (usize, usize) {
-        let Some(c) = self.ctx.conns.get_mut(conn.0) else { return (bytes.len(), 0) };
+        let Some(c) = self.ctx.table.get_mut(conn) else { return (bytes.len(), 0) };
         // Lend the codec out: the handler gets `&mut ctx`, which owns the connection.
         let Some(mut codec) = c.codec.take() else { return (0, 0) };
         let mut used = 0;
         let mut needed = 0;
         let mut frames = 0;
-        while self.ctx.conns.get(conn.0).is_some_and(|c| c.can_read()) {
+        while self.ctx.table.get(conn).is_some_and(|c| c.can_read()) {
             match codec.decode(&bytes[used..]) {
                 Ok(Decoded::Frame { frame, consumed }) => {
                     used += consumed;
@@ -274,13 +274,13 @@ impl<H: Handler> EventLoop<H> {
                     log::debug!("{conn}: {error}");
                     LoopStats::add(&self.ctx.stats().protocol_errors, 1);
                     self.handler.on_frame_error(&mut self.ctx, conn, &error);
-                    self.ctx.begin_disconnect(conn, CloseReason::ProtocolError);
+                    self.ctx.table.begin_disconnect(conn, CloseReason::ProtocolError);
                     used = bytes.len(); // the stream is out of sync: drop the rest
                     break;
                 }
             }
         }
-        if let Some(c) = self.ctx.conns.get_mut(conn.0) {
+        if let Some(c) = self.ctx.table.get_mut(conn) {
             c.codec = Some(codec);
             c.frames_in += frames;
         }
@@ -290,7 +290,7 @@ impl<H: Handler> EventLoop<H> {
 
     /// Connections that must be read without waiting for a new edge.
     fn read_again(&mut self) {
-        let pending = std::mem::take(&mut self.ctx.read_again);
+        let pending = std::mem::take(&mut self.ctx.table.read_again);
         for conn in pending {
             self.dispatch_kept_input(conn);
             self.read_ready(conn, false);
@@ -313,11 +313,12 @@ impl<H: Handler> EventLoop<H> {
 
     fn run_timers(&mut self) {
         let mut fired = std::mem::take(&mut self.fired);
-        self.ctx.timers.expire(self.ctx.now, &mut fired);
+        let now = self.ctx.now();
+        self.ctx.table.timers.expire(now, &mut fired);
         for task in fired.drain(..) {
             match task {
                 TimerTask::Call(call) => call(&mut self.handler, &mut self.ctx),
-                other => self.ctx.on_connection_timer(other),
+                other => self.ctx.table.on_timer(other),
             }
         }
         self.fired = fired;
@@ -325,7 +326,7 @@ impl<H: Handler> EventLoop<H> {
 
     /// Tells the handler what happened, until nothing more happens.
     fn deliver_notices(&mut self) {
-        while let Some(notice) = self.ctx.notices.pop_front() {
+        while let Some(notice) = self.ctx.table.notices.pop_front() {
             match notice {
                 Notice::Connected(conn) => {
                     if self.ctx.state(conn) == Some(ConnState::Connected) {
@@ -337,8 +338,13 @@ impl<H: Handler> EventLoop<H> {
                         self.handler.on_high_water(&mut self.ctx, conn, queued);
                     }
                 }
+                Notice::Drained(conn) => {
+                    if self.ctx.is_open(conn) {
+                        self.handler.on_drained(&mut self.ctx, conn);
+                    }
+                }
                 Notice::Closed(conn) => {
-                    if let Some((session, reason)) = self.ctx.remove(conn) {
+                    if let Some((session, reason)) = self.ctx.table.remove(conn) {
                         log::debug!("{conn} closed: {reason}");
                         self.handler.on_close(&mut self.ctx, conn, session, &reason);
                     }
@@ -358,11 +364,11 @@ impl<H: Handler> EventLoop<H> {
         // Every pass, since a connection may have been adopted meanwhile.
         for conn in self.ctx.connection_ids() {
             if self.ctx.is_open(conn) {
-                self.ctx.begin_disconnect(conn, CloseReason::Shutdown);
+                self.ctx.table.begin_disconnect(conn, CloseReason::Shutdown);
             }
         }
         self.deliver_notices();
-        if self.ctx.conns.is_empty() {
+        if self.ctx.table.conns.is_empty() {
             return true;
         }
         if Instant::now() >= deadline {
@@ -379,7 +385,7 @@ impl<H: Handler> EventLoop<H> {
 
     fn close_all(&mut self, reason: CloseReason) {
         for conn in self.ctx.connection_ids() {
-            self.ctx.close_now(conn, reason.clone());
+            self.ctx.table.close_now(conn, reason.clone());
         }
         self.deliver_notices();
     }

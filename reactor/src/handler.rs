@@ -8,8 +8,9 @@ use crate::context::Ctx;
 pub type FrameOf<'a, H> = <<H as Handler>::Codec as Codec>::Frame<'a>;
 
 /// Reacts to connection events. Each loop builds its own instance (through
-/// the factory given to the pool) and calls it on the loop's thread only, so
-/// a handler needs no locks for its own state and need not be `Send`.
+/// the factory given to the pool, on the loop's thread) and calls it on the
+/// loop's thread only, so a handler needs no locks for its own state and
+/// need not be `Send`.
 ///
 /// Every callback gets the loop's [`Ctx`], through which it sends, closes,
 /// starts timers and reaches per-connection sessions. Callbacks must not
@@ -41,6 +42,10 @@ pub trait Handler: Sized + 'static {
     /// The connection's queued output crossed the high-water mark. Reading
     /// from it is already paused; the handler may also stop producing for it.
     fn on_high_water(&mut self, _ctx: &mut Ctx<Self>, _conn: ConnId, _queued: usize) {}
+
+    /// Everything queued on the connection has been written, after the
+    /// handler asked with [`Ctx::notify_when_drained`] (once per request).
+    fn on_drained(&mut self, _ctx: &mut Ctx<Self>, _conn: ConnId) {}
 
     /// The connection is closed and gone; `session` is its state.
     fn on_close(

@@ -13,8 +13,11 @@
 //! | [`codec`] | turning bytes into frames; the project's two-stage frame codec |
 //! | `slab` | generational slab: connection ids that cannot go stale |
 //! | `timer_wheel` | hashed timing wheel: O(1) timers for idle timeouts |
-//! | `connection` | one connection: state enum, buffers, flags |
-//! | `context` | [`Ctx`]: what a handler can do (send, close, timers) |
+//! | `socket` | [`bind_listener`] and non-blocking connects |
+//! | `backpressure` | high-water mark, paused reading, slow-consumer deadline |
+//! | `connection` | one connection: reads, writes, closes, connects; returns outcomes |
+//! | `connections` | the loop's connection table: acts on those outcomes (notices, timers, flush) |
+//! | `context` | [`Ctx`]: what a handler can do (send, close, open, timers) |
 //! | `handler` | [`Handler`]: the callbacks a user implements |
 //! | `inbox` | [`LoopHandle`]: posting tasks to a loop from any thread |
 //! | `event_loop` | the pass: poll, read, dispatch, tasks, timers, flush |
@@ -24,15 +27,24 @@
 //! | `echo` | [`Echo`]: the reference handler (echo every frame) |
 //! | `config`, `stats` | tunables, and counters readable from any thread |
 //!
+//! Dependencies point one way, down this list read from the bottom: the
+//! server uses the pool, the pool runs event loops, a loop drives its
+//! connection table through a `Ctx`, the table drives connections.
 //! Start with `reactor/README.md` for a guided tour, then `event_loop.rs`.
 //!
 //! # Threads
 //!
-//! Every public function says which thread may call it. In short: [`Ctx`] and
-//! everything reached through it belong to the loop's thread (it is only ever
-//! handed to callbacks); [`LoopHandle`], [`LoopPool`] and [`Server`] may be used
-//! from any thread.
+//! Each public function's doc says which thread may call it; the rule is:
 //!
+//! * **loop thread only**: [`Ctx`] and everything reached through it. A
+//!   `Ctx` is only ever lent to a handler's callbacks and to tasks running on
+//!   its loop, and debug builds assert the thread in the methods that act.
+//!   A [`Handler`] is built on, and called on, its loop's thread.
+//! * **any thread**: [`LoopHandle`] (`post` never blocks), the counters in
+//!   [`LoopStats`], and building or inspecting a [`LoopPool`] or [`Server`].
+//! * **any thread but the pool's own**: `LoopPool::shutdown` and
+//!   `Server::shutdown` join the loop threads, and a loop cannot join itself.
+
 //! # Example
 //!
 //! ```no_run
@@ -55,10 +67,12 @@
 //! ```
 
 pub mod acceptor;
+mod backpressure;
 pub mod buffer;
 pub mod codec;
 mod config;
 mod connection;
+mod connections;
 mod context;
 mod echo;
 mod event_loop;
@@ -67,10 +81,11 @@ mod inbox;
 mod loop_pool;
 mod server;
 mod slab;
+mod socket;
 mod stats;
 mod timer_wheel;
 
-pub use acceptor::{bind_listener, Acceptor};
+pub use acceptor::Acceptor;
 pub use buffer::Buffer;
 pub use codec::{Codec, Decoded, Frame, FrameCodec, FrameError};
 pub use config::LoopConfig;
@@ -79,6 +94,7 @@ pub use context::{Ctx, SendError, TimerId};
 pub use echo::Echo;
 pub use handler::{FrameOf, Handler};
 pub use inbox::{LoopHandle, PostError, Task};
-pub use loop_pool::{LoopInit, LoopPool};
-pub use server::Server;
+pub use loop_pool::{LoopInit, LoopPool, PreparedPool};
+pub use server::{BoundServer, Server};
+pub use socket::bind_listener;
 pub use stats::LoopStats;

@@ -5,6 +5,7 @@
 //! connection on another loop travels as a task through that loop's inbox.
 
 use crate::config::LoopConfig;
+use crate::connections::Connections;
 use crate::context::Ctx;
 use crate::event_loop::{EventLoop, WAKER_TOKEN};
 use crate::handler::Handler;
@@ -36,22 +37,61 @@ pub struct LoopPool<H: Handler> {
     next: AtomicUsize,
 }
 
-impl<H: Handler> LoopPool<H> {
-    /// Starts `config.threads` loops. `factory` runs once on each loop's
-    /// thread to build that loop's handler; `codec` is cloned into every
-    /// connection.
-    ///
-    /// Call from any thread. The loops run until [`LoopPool::shutdown`] or drop.
-    pub fn start<F>(config: LoopConfig, codec: H::Codec, factory: F) -> io::Result<LoopPool<H>>
+/// A pool whose polls and inboxes exist but whose threads have not started:
+/// its handles can be given out first, so everything built before the
+/// handlers (a delivery service, an RPC server) can already post to the
+/// loops. Tasks posted now run once the loops start.
+pub struct PreparedPool<H: Handler> {
+    config: Arc<LoopConfig>,
+    codec: H::Codec,
+    handles: Arc<[LoopHandle<H>]>,
+    parts: Vec<(mio::Poll, crossbeam_channel::Receiver<crate::inbox::Task<H>>, Arc<LoopShared>)>,
+}
+
+impl<H: Handler> PreparedPool<H> {
+    /// Handles to every loop, in order. Any thread.
+    pub fn handles(&self) -> &Arc<[LoopHandle<H>]> {
+        &self.handles
+    }
+
+    /// Starts one thread per loop. `factory` runs once on each loop's thread
+    /// to build that loop's handler. Any thread; the loops run until
+    /// [`LoopPool::shutdown`] or drop.
+    pub fn start<F>(self, factory: F) -> io::Result<LoopPool<H>>
     where
         F: Fn(LoopInit<'_, H>) -> H + Send + Sync + 'static,
     {
-        let count = config.threads.max(1);
-        let config = Arc::new(config);
+        let PreparedPool { config, codec, handles, parts } = self;
         let factory = Arc::new(factory);
+        let mut threads = Vec::with_capacity(parts.len());
+        let mut stats = Vec::with_capacity(parts.len());
+        for (index, (poll, inbox, shared)) in parts.into_iter().enumerate() {
+            let registry = poll.registry().try_clone()?;
+            let loop_stats = Arc::new(LoopStats::default());
+            stats.push(loop_stats.clone());
+            let handles = handles.clone();
+            let config = config.clone();
+            let factory = factory.clone();
+            let codec = codec.clone();
+            let name = format!("{}-io-{index}", config.name);
+            let thread = std::thread::Builder::new().name(name).spawn(move || {
+                let handler = factory(LoopInit { index, handles: &handles });
+                let me = handles[index].clone();
+                let table = Connections::new(registry, codec, config, loop_stats);
+                let ctx = Ctx::new(index, me, table);
+                EventLoop::new(poll, inbox, shared, handler, ctx).run();
+            })?;
+            threads.push(thread);
+        }
+        Ok(LoopPool { handles, threads, stats, next: AtomicUsize::new(0) })
+    }
+}
 
-        // Create every poll and inbox first, so each handler can be given
-        // the handles of all loops.
+impl<H: Handler> LoopPool<H> {
+    /// Creates `config.threads` polls and inboxes, without starting them.
+    /// Any thread.
+    pub fn prepare(config: LoopConfig, codec: H::Codec) -> io::Result<PreparedPool<H>> {
+        let count = config.threads.max(1);
         let mut handles = Vec::with_capacity(count);
         let mut parts = Vec::with_capacity(count);
         for index in 0..count {
@@ -66,31 +106,19 @@ impl<H: Handler> LoopPool<H> {
             handles.push(LoopHandle::new(index, sender, shared.clone()));
             parts.push((poll, receiver, shared));
         }
-        let handles: Arc<[LoopHandle<H>]> = handles.into();
-
-        let mut threads = Vec::with_capacity(count);
-        let mut stats = Vec::with_capacity(count);
-        for (index, (poll, inbox, shared)) in parts.into_iter().enumerate() {
-            let registry = poll.registry().try_clone()?;
-            let loop_stats = Arc::new(LoopStats::default());
-            stats.push(loop_stats.clone());
-            let handles = handles.clone();
-            let config = config.clone();
-            let factory = factory.clone();
-            let codec = codec.clone();
-            let name = format!("{}-io-{index}", config.name);
-            let thread = std::thread::Builder::new().name(name).spawn(move || {
-                let handler = factory(LoopInit { index, handles: &handles });
-                let me = handles[index].clone();
-                let ctx = Ctx::new(index, registry, codec, config, me, loop_stats);
-                EventLoop::new(poll, inbox, shared, handler, ctx).run();
-            })?;
-            threads.push(thread);
-        }
-        Ok(LoopPool { handles, threads, stats, next: AtomicUsize::new(0) })
+        Ok(PreparedPool { config: Arc::new(config), codec, handles: handles.into(), parts })
     }
 
-    /// Number of loops.
+    /// Prepares and starts `config.threads` loops in one step (see
+    /// [`PreparedPool::start`]). Any thread.
+    pub fn start<F>(config: LoopConfig, codec: H::Codec, factory: F) -> io::Result<LoopPool<H>>
+    where
+        F: Fn(LoopInit<'_, H>) -> H + Send + Sync + 'static,
+    {
+        LoopPool::prepare(config, codec)?.start(factory)
+    }
+
+    /// Number of loops. Any thread.
     pub fn len(&self) -> usize {
         self.handles.len()
     }
@@ -100,18 +128,18 @@ impl<H: Handler> LoopPool<H> {
         self.handles.is_empty()
     }
 
-    /// Handles to every loop. Safe to call from any thread.
+    /// Handles to every loop. Any thread.
     pub fn handles(&self) -> &Arc<[LoopHandle<H>]> {
         &self.handles
     }
 
-    /// The next loop in round-robin order. Safe to call from any thread.
+    /// The next loop in round-robin order. Any thread.
     pub fn next_handle(&self) -> &LoopHandle<H> {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.handles.len();
         &self.handles[i]
     }
 
-    /// Each loop's counters, in loop order.
+    /// Each loop's counters, in loop order. Any thread.
     pub fn stats(&self) -> &[Arc<LoopStats>] {
         &self.stats
     }
@@ -120,8 +148,14 @@ impl<H: Handler> LoopPool<H> {
     /// output) and waits for the threads to exit. Connections still open at
     /// `grace` are closed forcibly, so this returns shortly after `grace`.
     ///
-    /// Call from outside the pool's threads (a loop cannot join itself).
+    /// Any thread but the pool's own: a loop cannot join itself (checked in
+    /// debug builds).
     pub fn shutdown(&mut self, grace: Duration) {
+        let me = std::thread::current().id();
+        debug_assert!(
+            self.threads.iter().all(|t| t.thread().id() != me),
+            "LoopPool::shutdown called from one of its own loops"
+        );
         let deadline = Instant::now() + grace;
         for handle in self.handles.iter() {
             handle.request_stop(deadline);

@@ -31,6 +31,10 @@ pub struct LoopStats {
     pub timeouts: AtomicU64,
     /// The most output bytes ever queued on one connection.
     pub peak_output: AtomicU64,
+    /// Times a write would block and WRITABLE interest was registered.
+    pub writable_asked: AtomicU64,
+    /// Times the output drained and WRITABLE interest was dropped again.
+    pub writable_dropped: AtomicU64,
     /// Tasks run from the inbox.
     pub tasks: AtomicU64,
     /// Passes of the loop (poll calls).

@@ -16,7 +16,8 @@
 //! seconds. Cancelling removes the entry from the slab and leaves a dead key in
 //! its bucket, which is dropped the next time that bucket is visited.
 //!
-//! Owned and used by one loop thread.
+//! Owned and used by one loop thread. The wheel never reads the clock: every
+//! call is given `now`, so tests drive it on a clock of their own.
 
 use crate::slab::{Key, Slab};
 use std::time::{Duration, Instant};
@@ -126,8 +127,21 @@ impl<T> TimerWheel<T> {
             .map(|step| self.current_tick + step)
             .find(|tick| !self.buckets[(tick % SLOTS as u64) as usize].is_empty())
             .unwrap_or(self.current_tick + SLOTS as u64);
-        let due = self.origin + self.tick * (next_tick as u32);
-        Some(due.saturating_duration_since(now))
+        Some(self.start_of(next_tick).saturating_duration_since(now))
+    }
+
+    /// The instant tick `tick` begins. Computed in 128-bit nanoseconds: a
+    /// tick count does not fit the `u32` that `Duration * u32` takes once the
+    /// wheel has run for 2^32 ticks (497 days at 10 ms), and a truncated one
+    /// would put every deadline in the past: a zero poll timeout, a loop
+    /// spinning at full CPU.
+    fn start_of(&self, tick: u64) -> Instant {
+        let nanos = self.tick.as_nanos().saturating_mul(u128::from(tick));
+        let secs = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
+        let offset = Duration::new(secs, (nanos % 1_000_000_000) as u32);
+        self.origin
+            .checked_add(offset)
+            .unwrap_or(self.origin + Duration::from_secs(u32::MAX.into()))
     }
 
     /// The last whole tick that has begun at `instant`.
@@ -198,6 +212,25 @@ mod tests {
         let mut fired = Vec::new();
         wheel.expire(start + Duration::from_secs(3600), &mut fired);
         assert_eq!(fired.len(), 3000);
+    }
+
+    #[test]
+    fn time_to_next_after_two_to_the_32_ticks_is_not_zero() {
+        // The loop's clock, driven by the test: the wheel has been running
+        // for 2^32 + 5 ticks (about 497 days at 10 ms).
+        let start = Instant::now();
+        let mut wheel = TimerWheel::new(TICK, start);
+        let now = start + TICK * u32::MAX + TICK * 6;
+        wheel.expire(now, &mut Vec::<()>::new());
+        wheel.insert(now + Duration::from_millis(50), ());
+        let wait = wheel.time_to_next(now).expect("a timer is pending");
+        assert!(wait >= Duration::from_millis(40), "poll timeout collapsed to {wait:?}");
+        assert!(wait <= Duration::from_millis(60), "{wait:?}");
+        let mut fired = Vec::new();
+        wheel.expire(now + Duration::from_millis(30), &mut fired);
+        assert!(fired.is_empty());
+        wheel.expire(now + Duration::from_millis(60), &mut fired);
+        assert_eq!(fired.len(), 1);
     }
 
     #[test]
