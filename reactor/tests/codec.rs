@@ -94,17 +94,23 @@ thread_local! {
     static IS_WATCHED_THREAD: Cell<bool> = const { Cell::new(false) };
 }
 
+// SAFETY: every method forwards its arguments unchanged to `System`, which
+// upholds GlobalAlloc's contract; `note` only updates atomics and a
+// const-initialised thread-local, and never allocates (no re-entry).
 unsafe impl GlobalAlloc for WatchingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         note(layout.size());
-        System.alloc(layout)
+        // SAFETY: the caller's `layout` contract is passed on as it is.
+        unsafe { System.alloc(layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         note(new_size);
-        System.realloc(ptr, layout, new_size)
+        // SAFETY: `ptr` came from this allocator (so from `System`) with `layout`.
+        unsafe { System.realloc(ptr, layout, new_size) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
+        // SAFETY: `ptr` came from this allocator (so from `System`) with `layout`.
+        unsafe { System.dealloc(ptr, layout) }
     }
 }
 

@@ -55,6 +55,9 @@ impl Daemon {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         // Dies with imctl even if imctl is killed with SIGKILL: no orphans.
+        // SAFETY: the closure runs in the forked child before exec, where only
+        // async-signal-safe calls are allowed: prctl and reading errno are,
+        // and it allocates nothing and takes no lock.
         unsafe {
             command.pre_exec(|| {
                 if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
@@ -86,6 +89,8 @@ impl Daemon {
         if let Ok(Some(status)) = self.child.try_wait() {
             return Some(status);
         }
+        // SAFETY: kill(2) takes two integers and touches no memory of ours;
+        // the child has not been reaped (try_wait above), so its pid is still ours.
         unsafe {
             libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
         }

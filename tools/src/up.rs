@@ -36,6 +36,8 @@ pub fn run(options: &UpOptions) -> Result<i32, String> {
     let data = options.data.canonicalize().map_err(|e| e.to_string())?;
     let common = environment(options, &data)?;
     let output: Output = Arc::new(Mutex::new(()));
+    // SAFETY: isatty only inspects a descriptor number; any value is allowed
+    // (a closed one just returns 0), and no memory is passed.
     let color = unsafe { libc::isatty(libc::STDOUT_FILENO) } == 1;
 
     let plan: [(&str, &str, &str, u8); 5] = [

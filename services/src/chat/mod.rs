@@ -1,18 +1,31 @@
 //! The chat server: long client connections on the reactor, friends, and
 //! text messages stored before they are acknowledged and pushed.
 //!
-//! | module | what |
+//! Split by who owns what, not by protocol verb. Each line depends only on
+//! the lines above it (no module imports one below it):
+//!
+//! | module | owns |
 //! |---|---|
-//! | [`config`] | `conf/chat*.toml` |
-//! | [`server`] | start and stop: store, writer, loops, ChatService, reporter, admin |
-//! | [`hub`] | what all threads share; [`hub::Push`], how a push reaches a loop |
-//! | [`directory`] | uid → (loop, connection, session id) of users online here |
-//! | [`session`] | the per-connection state machine (anonymous, logging in, online) |
-//! | [`handler`] | the reactor handler: dispatch and shared helpers |
-//! | `login`, `friends`, `messages`, `sync` | the requests, one concept each |
-//! | [`router`] | pushes for users on other chat servers (batched per peer) |
-//! | [`rpc`] | the ChatService peers call to reach users here |
-//! | [`metrics`] | counters and their Prometheus text |
+//! | [`config`], [`metrics`] | `conf/chat*.toml`; counters and their Prometheus text |
+//! | [`session`] | one connection's state machine (anonymous, logging in, online, ended) |
+//! | [`presence`] | every call to the status server |
+//! | [`delivery`] (`directory`, `outbound`, `mod`) | who is online here; pushes to a loop or to the router |
+//! | [`services`] | what all threads share ([`services::Services`]), and [`services::ChatLoop`], the trait on-loop code is written against |
+//! | `reply` | answers to a client (JSON in a frame) |
+//! | `delivery::frames`, `delivery::sync` | on the loop: writing pushes; the pending messages after a login, paced by `on_drained` |
+//! | [`peers`] (`router`, `rpc`) | the cross-server transport, both directions |
+//! | `requests` (`login`, `friends`, `texts`, `history`) | parse → authorize → submit one job → reply |
+//! | [`conn`] | the reactor handler: the dispatch table, `on_close`, `on_drained` |
+//! | [`server`] | building all of it in order, and stopping it |
+//!
+//! On-loop code (requests, frames, sync, reply) is generic over `ChatLoop`
+//! rather than naming `conn::ChatHandler`, so it does not depend on `conn`;
+//! `conn` implements the trait and names every request in its table.
+//!
+//! The life of a text message: `conn` (frame 1017) → `requests::texts`
+//! (parse, authorize) → the message writer (group commit) → `delivery`
+//! (here: a loop's inbox → `delivery::frames`; elsewhere: `peers::router` →
+//! the peer's `peers::rpc` → its `delivery`) → the receiver's connection.
 //!
 //! Threads: N loops (the handler), the DB pool's workers and the message
 //! writer's shards (store work), grpcio's completion queues (ChatService,
@@ -20,18 +33,16 @@
 //! Only a loop touches its connections; everyone else posts to its inbox.
 
 pub mod config;
-pub mod directory;
-mod friends;
-pub mod handler;
-pub mod hub;
-mod login;
-mod messages;
+pub mod conn;
+pub mod delivery;
 pub mod metrics;
-pub mod router;
-pub mod rpc;
+pub mod peers;
+pub mod presence;
+mod reply;
+mod requests;
 pub mod server;
+pub mod services;
 pub mod session;
-mod sync;
 
 pub use config::ChatConfig;
 pub use server::ChatServer;

@@ -1,20 +1,21 @@
 //! Starting and stopping a chat server (used by the binary and by tests).
 
 use super::config::ChatConfig;
-use super::handler::ChatHandler;
-use super::hub::{Hub, Rules};
-use super::metrics::MetricsView;
-use super::router::{self, Outbound, Router};
-use super::rpc::ChatRpc;
+use super::conn::{self, ChatHandler};
+use super::delivery::outbound::{router_queue, Outbound};
+use super::delivery::Delivery;
+use super::metrics::{ChatMetrics, MetricsView};
+use super::peers::router::Router;
+use super::peers::rpc::ChatRpc;
+use super::presence::Presence;
+use super::services::{Rules, Services};
 use crate::admin::AdminServer;
 use crate::status::reporter::{ReportSource, StatusReporter};
 use crate::store::ack_writer::AckWriter;
-use crate::store::message_writer::MessageWriter;
+use crate::store::message_writer::{MessageWriter, WriterConfig};
 use crate::store::{AnyBackend, DbPool};
-use grpcio::{CallOption, ChannelBuilder, Environment};
-use proto::rpc::status::{
-    ChatServerInfo, ReportOfflineRequest, Session, StatusServiceClient, UserLocation,
-};
+use grpcio::{ChannelBuilder, Environment};
+use proto::rpc::status::{ChatServerInfo, Session, StatusServiceClient, UserLocation};
 use reactor::{FrameCodec, LoopConfig, LoopStats, Server};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,7 +29,7 @@ const FIRST_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
 
 /// A running chat server.
 pub struct ChatServer {
-    hub: Arc<Hub>,
+    services: Arc<Services>,
     server: Server<ChatHandler>,
     grpc: grpcio::Server,
     reporter: StatusReporter,
@@ -49,40 +50,45 @@ impl ChatServer {
         log::info!("{}: {} store", config.name, backend.kind());
         let store = DbPool::start(backend.clone(), config.store.pool(&config.name))
             .map_err(|e| format!("cannot start the store pool: {e}"))?;
-        let writer = MessageWriter::start(backend.clone(), config.store.writer())
-            .map_err(|e| format!("cannot start the message writer: {e}"))?;
+        let writer = MessageWriter::start(
+            backend.clone(),
+            WriterConfig { name: config.name.clone(), ..config.store.writer() },
+        )
+        .map_err(|e| format!("cannot start the message writer: {e}"))?;
         let acks = AckWriter::start(backend, &config.name, config.store.queue_capacity, ACK_BATCH)
             .map_err(|e| format!("cannot start the ack writer: {e}"))?;
         let env = Arc::new(Environment::new(config.grpc_threads));
         let status =
             StatusServiceClient::new(ChannelBuilder::new(env.clone()).connect(&config.status_addr));
-        let (router_handle, router_queue) = router::channel(config.router_queue);
-        let hub = Arc::new(Hub::new(
+        let presence = Presence::new(config.name.clone(), status, config.rpc_timeout());
+        let (router_queue, router_receiver) = router_queue(config.router_queue);
+
+        // Built in order: the loops' handles exist before the loops start,
+        // so delivery can post to them from the first push on.
+        let bound = Server::bind(listen, loop_config(config), FrameCodec::new(config.max_body))
+            .map_err(|e| format!("listen: cannot serve on {listen}: {e}"))?;
+        let metrics = Arc::new(ChatMetrics::default());
+        let delivery = Delivery::new(conn::posters(bound.handles()), router_queue, metrics.clone());
+        let services = Arc::new(Services::new(
             config.name.clone(),
             rules(config),
             store,
             writer,
             acks,
-            status,
-            router_handle,
+            presence,
+            delivery,
+            metrics,
         ));
 
-        let service = proto::rpc::chat::create_chat_service(ChatRpc::new(hub.clone()));
+        let service = proto::rpc::chat::create_chat_service(ChatRpc::new(services.clone()));
         let (grpc, rpc_addr) = crate::grpc::serve(env, service, &config.rpc_listen, "rpc_listen")?;
 
-        let router = Router::start(hub.clone(), router_queue)
+        let router = Router::start(services.clone(), router_receiver, config.rpc_timeout())
             .map_err(|e| format!("cannot start the router: {e}"))?;
-        let factory_hub = hub.clone();
-        let server = Server::start(
-            listen,
-            loop_config(config),
-            FrameCodec::new(config.max_body),
-            move |init| {
-                factory_hub.set_loops(init.handles.clone());
-                ChatHandler::new(factory_hub.clone())
-            },
-        )
-        .map_err(|e| format!("listen: cannot serve on {listen}: {e}"))?;
+        let handler_services = services.clone();
+        let server = bound
+            .start(move |_| ChatHandler::new(handler_services.clone()))
+            .map_err(|e| format!("listen: cannot serve on {listen}: {e}"))?;
         let addr = server.local_addr();
         let loops: Vec<Arc<LoopStats>> = server.pool().stats().to_vec();
 
@@ -100,7 +106,7 @@ impl ChatServer {
                 config.rpc_advertise.clone()
             },
         };
-        let source = Arc::new(Source { hub: hub.clone(), loops: loops.clone() });
+        let source = Arc::new(Source { services: services.clone(), loops: loops.clone() });
         let reporter =
             StatusReporter::start(&config.status_addr, info, FIRST_HEARTBEAT_INTERVAL, source);
 
@@ -108,15 +114,15 @@ impl ChatServer {
             "" => None,
             admin_listen => {
                 let admin_addr: SocketAddr = admin_listen.parse().map_err(|_| "admin_listen")?;
-                let view_hub = hub.clone();
-                let render = Box::new(move || metrics_text(&view_hub, &loops));
+                let view_services = services.clone();
+                let render = Box::new(move || metrics_text(&view_services, &loops));
                 let admin = AdminServer::start(admin_addr, &config.name, render)
                     .map_err(|e| format!("admin_listen: cannot bind {admin_addr}: {e}"))?;
                 Some(admin)
             }
         };
         log::info!("{} serving clients on {addr}, peers on {rpc_addr}", config.name);
-        Ok(ChatServer { hub, server, grpc, reporter, router, admin, rpc_addr })
+        Ok(ChatServer { services, server, grpc, reporter, router, admin, rpc_addr })
     }
 
     /// Where clients connect.
@@ -135,7 +141,7 @@ impl ChatServer {
 
     /// The `/metrics` text, also without an admin port.
     pub fn metrics_text(&self) -> String {
-        metrics_text(&self.hub, self.server.pool().stats())
+        metrics_text(&self.services, self.server.pool().stats())
     }
 
     /// Graceful stop: stop heartbeating, tell the status server every
@@ -145,13 +151,13 @@ impl ChatServer {
     /// commit what the writer holds.
     pub fn shutdown(mut self, grace: Duration) {
         self.reporter.stop();
-        report_all_offline(&self.hub);
+        self.services.presence.report_all_offline(self.services.delivery.directory().sessions());
         self.server.shutdown(grace);
-        crate::grpc::shutdown_server(self.grpc, grace, &self.hub.name);
+        crate::grpc::shutdown_server(self.grpc, grace, &self.services.name);
         self.router.stop();
         drop(self.admin);
-        log::info!("{} stopped", self.hub.name);
-        // The hub (store pool and message writer) goes with the last Arc:
+        log::info!("{} stopped", self.services.name);
+        // The services (store pool and message writer) goes with the last Arc:
         // the writer commits what it has queued before its threads end.
     }
 }
@@ -160,12 +166,10 @@ fn rules(config: &ChatConfig) -> Rules {
     Rules {
         login_deadline: Duration::from_millis(config.login_deadline_ms),
         idle_timeout: Duration::from_millis(config.idle_timeout_ms),
-        rpc_timeout: config.rpc_timeout(),
         sync_page: config.sync_page,
         max_texts_per_request: config.max_texts_per_request,
         history_page: config.history_page,
         thread_page: config.thread_page,
-        sync_low_water: config.high_water_bytes / 4,
     }
 }
 
@@ -181,45 +185,26 @@ fn loop_config(config: &ChatConfig) -> LoopConfig {
     }
 }
 
-fn metrics_text(hub: &Hub, loops: &[Arc<LoopStats>]) -> String {
+fn metrics_text(services: &Services, loops: &[Arc<LoopStats>]) -> String {
     MetricsView {
-        server: &hub.name,
-        chat: &hub.metrics,
+        server: &services.name,
+        chat: &services.metrics,
         loops,
-        online_users: hub.directory.len(),
-        store_queue_depth: hub.store.queue_depth(),
-        store: hub.store.metrics(),
-        writer_queue_depth: hub.writer.queue_depth(),
-        writer: hub.writer.metrics(),
-        acks: hub.acks.metrics(),
-        ack_queue_depth: hub.acks.queue_depth(),
-        router_queue_depth: hub.router.queue_depth(),
+        online_users: services.delivery.directory().len(),
+        store_queue_depth: services.store.queue_depth(),
+        store: services.store.metrics(),
+        writer_queue_depth: services.writer.queue_depth(),
+        writer: services.writer.metrics(),
+        acks: services.acks.metrics(),
+        ack_queue_depth: services.acks.queue_depth(),
+        router_queue_depth: services.delivery.router_depth(),
     }
     .render()
 }
 
-/// One blocking call per batch of sessions; called from the thread that
-/// stops the server, never from a loop.
-fn report_all_offline(hub: &Hub) {
-    let sessions: Vec<Session> = hub
-        .directory
-        .sessions()
-        .into_iter()
-        .map(|(uid, session_id)| Session { uid, session_id })
-        .collect();
-    for batch in sessions.chunks(crate::status::registry::MAX_BATCH) {
-        let request = ReportOfflineRequest { server: hub.name.clone(), sessions: batch.to_vec() };
-        let option = CallOption::default().timeout(hub.rules.rpc_timeout);
-        if let Err(e) = hub.status.report_offline_opt(&request, option) {
-            log::warn!("cannot report sessions offline at shutdown: {e}");
-            return;
-        }
-    }
-}
-
 /// What the status reporter asks this server.
 struct Source {
-    hub: Arc<Hub>,
+    services: Arc<Services>,
     loops: Vec<Arc<LoopStats>>,
 }
 
@@ -230,16 +215,16 @@ impl ReportSource for Source {
     }
 
     fn sessions(&self) -> Vec<Session> {
-        let sessions = self.hub.directory.sessions().into_iter();
+        let sessions = self.services.delivery.directory().sessions().into_iter();
         sessions.map(|(uid, session_id)| Session { uid, session_id }).collect()
     }
 
     fn kick(&self, replaced: Vec<UserLocation>) {
         for location in replaced {
-            if location.server == self.hub.name {
-                self.hub.kick_local(location.uid, location.session_id);
+            if location.server == self.services.name {
+                self.services.delivery.kick_local(location.uid, location.session_id);
             } else {
-                self.hub.forward(Outbound::Kick(location));
+                self.services.delivery.forward(Outbound::Kick(location));
             }
         }
     }

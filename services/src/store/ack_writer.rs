@@ -9,16 +9,18 @@
 //!
 //! Nobody waits for the result: an ack that is lost (queue full, database
 //! down) only means the messages are pushed again at the next login, and
-//! the client drops them as duplicates. A batch that loses its connection
-//! is retried once on a new one (marking delivered is idempotent).
+//! the client drops them as duplicates. The queue, the gathering and the
+//! connection discipline (a batch that loses its connection is retried once
+//! on a new one: marking delivered is idempotent) are
+//! [`super::group_commit`]'s, shared with the message writer.
 
 use super::api::StoreConn;
+use super::group_commit::{Commit, GroupCommit, GroupCommitConfig, Link};
 use super::model::Delivery;
 use super::pool::{Backend, StoreError};
-use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::time::Duration;
 
 /// Counters of the ack writer, readable from any thread.
 #[derive(Debug, Default)]
@@ -35,14 +37,14 @@ pub struct AckMetrics {
 
 /// Handle to the ack writer thread. Dropping it commits what is queued.
 pub struct AckWriter {
-    sender: Option<Sender<Delivery>>,
-    thread: Option<JoinHandle<()>>,
+    commits: GroupCommit<Delivery>,
     metrics: Arc<AckMetrics>,
 }
 
 impl AckWriter {
-    /// Starts the thread `<name>-acks` with its own connection from `backend`.
-    pub fn start<B: Backend>(
+    /// Starts the thread `<name>-acks-0` with its own connection from
+    /// `backend`. Any thread.
+    pub fn start<B: Backend + Clone>(
         backend: B,
         name: &str,
         queue_capacity: usize,
@@ -52,33 +54,33 @@ impl AckWriter {
         B::Conn: StoreConn,
     {
         let metrics = Arc::new(AckMetrics::default());
-        let (sender, receiver) = bounded(queue_capacity.max(1));
-        let worker =
-            Worker { backend, conn: None, max_ids: max_ids.max(1), metrics: metrics.clone() };
-        let thread = std::thread::Builder::new()
-            .name(format!("{name}-acks"))
-            .spawn(move || worker.run(receiver))?;
-        Ok(AckWriter { sender: Some(sender), thread: Some(thread), metrics })
+        let settings = GroupCommitConfig {
+            name: format!("{name}-acks"),
+            shards: 1,
+            max_weight: max_ids.max(1),
+            max_delay: Duration::ZERO,
+            queue_capacity,
+            ping_after_idle: Duration::from_secs(30),
+        };
+        let shared = metrics.clone();
+        let commits =
+            GroupCommit::start(backend, settings, move || AckCommit { metrics: shared.clone() })?;
+        Ok(AckWriter { commits, metrics })
     }
 
     /// Queues an ack. Never blocks (a loop thread calls it): a full queue is
-    /// `Busy` at once.
+    /// `Busy` at once. Any thread.
     pub fn submit(&self, ack: Delivery) -> Result<(), StoreError> {
-        let sender = self.sender.as_ref().ok_or(StoreError::Busy)?;
-        match sender.try_send(ack) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => {
-                self.metrics.busy.fetch_add(1, Relaxed);
-                Err(StoreError::Busy)
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                Err(StoreError::Unavailable("ack writer stopped".into()))
-            }
+        let submitted = self.commits.submit(ack.receiver, ack);
+        if submitted == Err(StoreError::Busy) {
+            self.metrics.busy.fetch_add(1, Relaxed);
         }
+        submitted
     }
 
+    /// Acks waiting. Any thread.
     pub fn queue_depth(&self) -> usize {
-        self.sender.as_ref().map_or(0, Sender::len)
+        self.commits.queue_depth()
     }
 
     pub fn metrics(&self) -> &Arc<AckMetrics> {
@@ -86,50 +88,23 @@ impl AckWriter {
     }
 }
 
-impl Drop for AckWriter {
-    fn drop(&mut self) {
-        self.sender = None; // the thread commits what is queued, then stops
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-struct Worker<B: Backend> {
-    backend: B,
-    conn: Option<B::Conn>,
-    max_ids: usize,
+/// A batch of acknowledgements: marked delivered in one transaction.
+struct AckCommit {
     metrics: Arc<AckMetrics>,
 }
 
-impl<B: Backend> Worker<B>
+impl<B: Backend> Commit<B> for AckCommit
 where
     B::Conn: StoreConn,
 {
-    fn run(mut self, queue: Receiver<Delivery>) {
-        while let Ok(first) = queue.recv() {
-            let mut ids = first.message_ids.len();
-            let mut batch = vec![first];
-            while ids < self.max_ids {
-                match queue.try_recv() {
-                    Ok(ack) => {
-                        ids += ack.message_ids.len();
-                        batch.push(ack);
-                    }
-                    Err(_) => break,
-                }
-            }
-            self.commit(&batch);
-        }
+    type Job = Delivery;
+
+    fn weight(ack: &Delivery) -> usize {
+        ack.message_ids.len()
     }
 
-    fn commit(&mut self, batch: &[Delivery]) {
-        let mut outcome = self.mark(batch);
-        if matches!(outcome, Err(StoreError::ConnectionLost(_))) {
-            self.conn = None;
-            outcome = self.mark(batch);
-        }
-        match outcome {
+    fn commit(&mut self, batch: Vec<Delivery>, link: &mut Link<B>) {
+        match link.run(|conn| conn.mark_delivered_many(&batch)) {
             Ok(marked) => {
                 self.metrics.marked.fetch_add(marked, Relaxed);
                 self.metrics.batches.fetch_add(1, Relaxed);
@@ -137,17 +112,7 @@ where
             Err(e) => {
                 log::warn!("{} acks not stored (pushed again at the next login): {e}", batch.len());
                 self.metrics.failed_batches.fetch_add(1, Relaxed);
-                if matches!(e, StoreError::ConnectionLost(_) | StoreError::Unavailable(_)) {
-                    self.conn = None;
-                }
             }
         }
-    }
-
-    fn mark(&mut self, batch: &[Delivery]) -> Result<u64, StoreError> {
-        if self.conn.is_none() {
-            self.conn = Some(self.backend.connect()?);
-        }
-        self.conn.as_mut().expect("connected above").mark_delivered_many(batch)
     }
 }

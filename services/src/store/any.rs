@@ -8,6 +8,7 @@
 
 use super::api::StoreConn;
 use super::config::{BackendKind, StoreConfig};
+use super::friends::FriendRows;
 use super::model::*;
 use super::mysql::{MysqlBackend, MysqlConn};
 use super::pool::{Backend, StoreError};
@@ -98,22 +99,11 @@ impl StoreConn for AnyConn {
     fn update_password_hash(&mut self, uid: u64, hash: &str) -> Result<bool, StoreError> {
         forward!(self.update_password_hash(uid, hash))
     }
-    fn apply_friend(
+    fn friend_transaction(
         &mut self,
-        from: u64,
-        to: u64,
-        apply_text: &str,
-        remark: &str,
-    ) -> Result<(), StoreError> {
-        forward!(self.apply_friend(from, to, apply_text, remark))
-    }
-    fn accept_friend(
-        &mut self,
-        applicant: u64,
-        acceptor: u64,
-        remark: &str,
+        rules: &mut dyn FnMut(&mut dyn FriendRows) -> Result<u64, StoreError>,
     ) -> Result<u64, StoreError> {
-        forward!(self.accept_friend(applicant, acceptor, remark))
+        forward!(self.friend_transaction(rules))
     }
     fn are_friends(&mut self, a: u64, b: u64) -> Result<bool, StoreError> {
         forward!(self.are_friends(a, b))

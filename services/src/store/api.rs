@@ -1,6 +1,7 @@
 //! The store's operations, implemented by each backend's connection type.
 //! They run on the pool's worker threads (never on a loop thread).
 
+use super::friends::{self, FriendRows};
 use super::model::*;
 use super::pool::StoreError;
 
@@ -14,6 +15,13 @@ pub trait StoreConn: Send + 'static {
     /// Returns false if there is no such user.
     fn update_password_hash(&mut self, uid: u64, hash: &str) -> Result<bool, StoreError>;
 
+    /// Runs `rules` on this connection's friendship rows inside one
+    /// transaction, committed if `rules` succeeds and rolled back if not.
+    /// The rules themselves are [`super::friends`]'s, the same for every backend.
+    fn friend_transaction(
+        &mut self,
+        rules: &mut dyn FnMut(&mut dyn FriendRows) -> Result<u64, StoreError>,
+    ) -> Result<u64, StoreError>;
     /// Records (or renews) `from`'s application to befriend `to`; `Conflict`
     /// if they are already friends.
     fn apply_friend(
@@ -22,17 +30,23 @@ pub trait StoreConn: Send + 'static {
         to: u64,
         apply_text: &str,
         remark: &str,
-    ) -> Result<(), StoreError>;
-    /// `acceptor` accepts `applicant`'s pending application: marks it
-    /// accepted, writes both friendship rows (the applicant's remark from the
-    /// application, the acceptor's `remark`) and the private thread, all or
-    /// nothing. Returns the thread id; `Conflict` without a pending application.
+    ) -> Result<(), StoreError> {
+        self.friend_transaction(&mut |rows| {
+            friends::apply(rows, from, to, apply_text, remark).map(|()| 0)
+        })
+        .map(drop)
+    }
+    /// `acceptor` accepts `applicant`'s pending application (see
+    /// [`friends::accept`]). Returns the thread id; `Conflict` without a
+    /// pending application.
     fn accept_friend(
         &mut self,
         applicant: u64,
         acceptor: u64,
         remark: &str,
-    ) -> Result<u64, StoreError>;
+    ) -> Result<u64, StoreError> {
+        self.friend_transaction(&mut |rows| friends::accept(rows, applicant, acceptor, remark))
+    }
     fn are_friends(&mut self, a: u64, b: u64) -> Result<bool, StoreError>;
     /// Many users in one transaction, for provisioning benchmark runs;
     /// `Conflict` (and nothing stored) if a name or e-mail is taken.

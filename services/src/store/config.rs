@@ -165,6 +165,7 @@ impl StoreConfig {
 
     pub fn writer(&self) -> WriterConfig {
         WriterConfig {
+            name: "store".into(),
             shards: self.writer_shards,
             max_batch: self.writer_max_batch,
             max_delay: Duration::from_millis(self.writer_max_delay_ms),

@@ -10,6 +10,10 @@
 //! With `max_delay` zero (the default) nothing waits: while one batch commits,
 //! the next accumulates, so batches grow with the load by themselves.
 //!
+//! The queue, the gathering and the connection discipline are
+//! [`super::group_commit`]'s, shared with the acknowledgement writer; this
+//! file says what a batch of messages is and who hears of its commit.
+//!
 //! The writer has `shards` threads, each committing on its own connection,
 //! one batch after another. A submission goes to the shard of its first
 //! message's pair of users, so the messages between two users are always
@@ -20,18 +24,19 @@
 //! idempotent on (sender, unique_id), so that is safe).
 
 use super::api::StoreConn;
+use super::group_commit::{Commit, GroupCommit, GroupCommitConfig, Link};
 use super::model::{NewMessage, StoredMessage};
 use super::pool::{Backend, StoreError};
 use crate::latency::LatencyHistogram;
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Writer settings.
 #[derive(Debug, Clone)]
 pub struct WriterConfig {
+    /// Thread names are `<name>-writer-<shard>`.
+    pub name: String,
     /// Writer threads (and connections); pairs of users are spread over them.
     pub shards: usize,
     /// Most messages in one transaction.
@@ -45,6 +50,7 @@ pub struct WriterConfig {
 impl Default for WriterConfig {
     fn default() -> WriterConfig {
         WriterConfig {
+            name: "store".into(),
             shards: 2,
             max_batch: 1024,
             max_delay: Duration::ZERO,
@@ -71,22 +77,22 @@ pub struct WriterMetrics {
 
 type Done = Box<dyn FnOnce(Result<Vec<StoredMessage>, StoreError>) + Send>;
 
-struct Submission {
+/// One submitter's messages and who to tell.
+pub struct Submission {
     messages: Vec<NewMessage>,
     done: Done,
     submitted: Instant,
 }
 
-/// Handle to the writer thread. Dropping it commits what is queued and stops.
+/// Handle to the writer threads. Dropping it commits what is queued and stops.
 pub struct MessageWriter {
-    /// One queue per shard; emptied when stopping.
-    senders: Vec<Sender<Submission>>,
-    threads: Vec<JoinHandle<()>>,
+    commits: GroupCommit<Submission>,
     metrics: Arc<WriterMetrics>,
 }
 
 impl MessageWriter {
     /// Starts the writer threads, each with its own connection from `backend`.
+    /// Any thread.
     pub fn start<B: Backend + Clone>(
         backend: B,
         config: WriterConfig,
@@ -95,27 +101,24 @@ impl MessageWriter {
         B::Conn: StoreConn,
     {
         let metrics = Arc::new(WriterMetrics::default());
-        let (mut senders, mut threads) = (Vec::new(), Vec::new());
-        for shard in 0..config.shards.max(1) {
-            let (sender, receiver) = bounded(config.queue_capacity.max(1));
-            let worker = Worker {
-                backend: backend.clone(),
-                conn: None,
-                config: config.clone(),
-                metrics: metrics.clone(),
-            };
-            let thread = std::thread::Builder::new()
-                .name(format!("message-writer-{shard}"))
-                .spawn(move || worker.run(receiver))?;
-            senders.push(sender);
-            threads.push(thread);
-        }
-        Ok(MessageWriter { senders, threads, metrics })
+        let settings = GroupCommitConfig {
+            name: format!("{}-writer", config.name),
+            shards: config.shards,
+            max_weight: config.max_batch,
+            max_delay: config.max_delay,
+            queue_capacity: config.queue_capacity,
+            ping_after_idle: Duration::from_secs(30),
+        };
+        let shared = metrics.clone();
+        let commits = GroupCommit::start(backend, settings, move || MessageCommit {
+            metrics: shared.clone(),
+        })?;
+        Ok(MessageWriter { commits, metrics })
     }
 
     /// Queues messages to store; `done` runs on the writer thread after the
     /// commit with the stored messages, in the order given. Never blocks (a
-    /// loop thread may call it): a full queue is `Busy` at once.
+    /// loop thread may call it): a full queue is `Busy` at once. Any thread.
     pub fn submit(
         &self,
         messages: Vec<NewMessage>,
@@ -125,28 +128,18 @@ impl MessageWriter {
         let pair = messages
             .first()
             .map_or((0, 0), |m| (m.sender.min(m.receiver), m.sender.max(m.receiver)));
-        let hash = pair.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ pair.1;
-        let shard = (hash % self.senders.len().max(1) as u64) as usize;
-        let sender = self
-            .senders
-            .get(shard)
-            .ok_or_else(|| StoreError::Unavailable("writer stopped".into()))?;
+        let key = pair.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ pair.1;
         let submission = Submission { messages, done: Box::new(done), submitted: Instant::now() };
-        match sender.try_send(submission) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => {
-                self.metrics.busy.fetch_add(1, Relaxed);
-                Err(StoreError::Busy)
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                Err(StoreError::Unavailable("writer stopped".into()))
-            }
+        let submitted = self.commits.submit(key, submission);
+        if submitted == Err(StoreError::Busy) {
+            self.metrics.busy.fetch_add(1, Relaxed);
         }
+        submitted
     }
 
-    /// Submissions waiting, over all shards.
+    /// Submissions waiting, over all shards. Any thread.
     pub fn queue_depth(&self) -> usize {
-        self.senders.iter().map(Sender::len).sum()
+        self.commits.queue_depth()
     }
 
     pub fn metrics(&self) -> &Arc<WriterMetrics> {
@@ -154,62 +147,27 @@ impl MessageWriter {
     }
 }
 
-impl Drop for MessageWriter {
-    fn drop(&mut self) {
-        self.senders.clear(); // each shard commits what it has queued, then stops
-        for thread in self.threads.drain(..) {
-            let _ = thread.join();
-        }
-    }
-}
-
-struct Worker<B: Backend> {
-    backend: B,
-    conn: Option<B::Conn>,
-    config: WriterConfig,
+/// A batch of messages: one multi-row insert, then every submitter hears.
+struct MessageCommit {
     metrics: Arc<WriterMetrics>,
 }
 
-impl<B: Backend> Worker<B>
+impl<B: Backend> Commit<B> for MessageCommit
 where
     B::Conn: StoreConn,
 {
-    fn run(mut self, queue: Receiver<Submission>) {
-        // Block for the first submission of a batch, then gather more.
-        while let Ok(first) = queue.recv() {
-            let mut batch = vec![first];
-            let mut count = batch[0].messages.len();
-            let deadline = Instant::now() + self.config.max_delay;
-            while count < self.config.max_batch {
-                let next = if self.config.max_delay.is_zero() {
-                    queue.try_recv().map_err(|e| e == TryRecvError::Disconnected)
-                } else {
-                    queue.recv_deadline(deadline).map_err(|e| e == RecvTimeoutError::Disconnected)
-                };
-                match next {
-                    Ok(submission) => {
-                        count += submission.messages.len();
-                        batch.push(submission);
-                    }
-                    Err(_) => break, // nothing more now (or the queue closed)
-                }
-            }
-            self.commit(batch);
-        }
+    type Job = Submission;
+
+    fn weight(job: &Submission) -> usize {
+        job.messages.len()
     }
 
-    /// Stores a batch in one transaction and tells every submitter.
-    fn commit(&mut self, mut batch: Vec<Submission>) {
+    fn commit(&mut self, mut batch: Vec<Submission>, link: &mut Link<B>) {
         // Move the messages out (no copy); each submitter's count says which are its own.
         let counts: Vec<usize> = batch.iter().map(|s| s.messages.len()).collect();
         let messages: Vec<NewMessage> =
             batch.iter_mut().flat_map(|s| std::mem::take(&mut s.messages)).collect();
-        let mut outcome = self.append(&messages);
-        if matches!(outcome, Err(StoreError::ConnectionLost(_))) {
-            self.conn = None;
-            outcome = self.append(&messages); // idempotent: safe to run again
-        }
-        match outcome {
+        match link.run(|conn| conn.append_messages(&messages)) {
             Ok(stored) => {
                 self.metrics.messages.fetch_add(stored.len() as u64, Relaxed);
                 self.metrics.batches.fetch_add(1, Relaxed);
@@ -223,20 +181,10 @@ where
             Err(e) => {
                 log::warn!("message batch of {} not stored: {e}", messages.len());
                 self.metrics.failed_batches.fetch_add(1, Relaxed);
-                if matches!(e, StoreError::ConnectionLost(_) | StoreError::Unavailable(_)) {
-                    self.conn = None;
-                }
                 for submission in batch {
                     (submission.done)(Err(e.clone()));
                 }
             }
         }
-    }
-
-    fn append(&mut self, messages: &[NewMessage]) -> Result<Vec<StoredMessage>, StoreError> {
-        if self.conn.is_none() {
-            self.conn = Some(self.backend.connect()?);
-        }
-        self.conn.as_mut().expect("connected above").append_messages(messages)
     }
 }

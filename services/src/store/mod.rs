@@ -6,8 +6,10 @@
 //! | [`config`] | the `[store]` configuration table (secrets from the environment) |
 //! | [`api`] | [`StoreConn`]: the operations every backend implements |
 //! | [`model`] | the records read and written |
+//! | [`friends`] | the friendship rules, once for every backend, in one transaction |
 //! | [`sqlite`] | the embedded backend (SQLite in one file) |
 //! | [`mysql`] | the production backend (MySQL or MariaDB) |
+//! | [`group_commit`] | the group-commit worker: queues, batches, the writer's connection |
 //! | [`message_writer`] | group commit of text messages |
 //! | [`ack_writer`] | group commit of delivery acknowledgements |
 //! | `row_lists` | placeholder lists of MySQL statements over many rows |
@@ -21,6 +23,8 @@ pub mod any;
 pub mod api;
 pub(crate) mod columns;
 pub mod config;
+pub mod friends;
+pub mod group_commit;
 pub mod message_writer;
 pub mod model;
 pub mod mysql;

@@ -9,6 +9,7 @@ use super::api::StoreConn;
 use super::columns::{
     now_ms, MESSAGES_WITH_STATE, MESSAGE_COLUMNS, PENDING_MESSAGES, USER_COLUMNS, USER_COLUMNS_OF_U,
 };
+use super::friends::FriendRows;
 use super::model::*;
 use super::pool::{Backend, StoreError};
 use super::row_lists::{pair_values, placeholders};
@@ -271,61 +272,19 @@ impl StoreConn for MysqlConn {
         Ok(self.conn.affected_rows() == 1)
     }
 
-    fn apply_friend(
+    fn friend_transaction(
         &mut self,
-        from: u64,
-        to: u64,
-        apply_text: &str,
-        remark: &str,
-    ) -> Result<(), StoreError> {
-        if self.are_friends(from, to)? {
-            return Err(StoreError::Conflict("already friends".into()));
-        }
-        self.conn
-            .exec_drop(
-                "INSERT INTO friend_applies (from_uid, to_uid, apply_text, remark, status) VALUES (?, ?, ?, ?, 0)
-                 ON DUPLICATE KEY UPDATE apply_text = VALUES(apply_text), remark = VALUES(remark), status = 0",
-                (from, to, apply_text, remark),
-            )
-            .map_err(db_error)
-    }
-
-    fn accept_friend(
-        &mut self,
-        applicant: u64,
-        acceptor: u64,
-        remark: &str,
+        rules: &mut dyn FnMut(&mut dyn FriendRows) -> Result<u64, StoreError>,
     ) -> Result<u64, StoreError> {
-        let mut tx = self.conn.start_transaction(TxOpts::default()).map_err(db_error)?;
-        let applicant_remark: Option<String> = tx
-            .exec_first(
-                "SELECT remark FROM friend_applies WHERE from_uid = ? AND to_uid = ? AND status = 0 FOR UPDATE",
-                (applicant, acceptor),
-            )
-            .map_err(db_error)?;
-        let Some(applicant_remark) = applicant_remark else {
-            return Err(StoreError::Conflict("no pending application".into()));
-        };
-        tx.exec_drop(
-            "UPDATE friend_applies SET status = 1 WHERE from_uid = ? AND to_uid = ?",
-            (applicant, acceptor),
-        )
-        .map_err(db_error)?;
-        let insert = "INSERT INTO friends (uid, friend_uid, remark) VALUES (?, ?, ?)
-                      ON DUPLICATE KEY UPDATE remark = VALUES(remark)";
-        tx.exec_drop(insert, (applicant, acceptor, applicant_remark)).map_err(db_error)?;
-        tx.exec_drop(insert, (acceptor, applicant, remark)).map_err(db_error)?;
-        let thread_id = private_thread_in(&mut tx, applicant, acceptor)?;
-        tx.commit().map_err(db_error)?;
-        Ok(thread_id)
+        let tx = self.conn.start_transaction(TxOpts::default()).map_err(db_error)?;
+        let mut rows = MysqlFriendRows(tx);
+        let outcome = rules(&mut rows)?; // dropping the transaction rolls it back
+        rows.0.commit().map_err(db_error)?;
+        Ok(outcome)
     }
 
     fn are_friends(&mut self, a: u64, b: u64) -> Result<bool, StoreError> {
-        let found: Option<u8> = self
-            .conn
-            .exec_first("SELECT 1 FROM friends WHERE uid = ? AND friend_uid = ?", (a, b))
-            .map_err(db_error)?;
-        Ok(found.is_some())
+        is_friend_in(&mut self.conn, a, b)
     }
 
     fn login_data(&mut self, uid: u64) -> Result<Option<LoginData>, StoreError> {
@@ -690,6 +649,14 @@ fn private_threads_in(
 }
 
 /// The thread of two users inside `tx`, created if absent.
+/// True if `uid` has `friend` in its friend list (in or out of a transaction).
+fn is_friend_in(conn: &mut impl Queryable, uid: u64, friend: u64) -> Result<bool, StoreError> {
+    let found: Option<u8> = conn
+        .exec_first("SELECT 1 FROM friends WHERE uid = ? AND friend_uid = ?", (uid, friend))
+        .map_err(db_error)?;
+    Ok(found.is_some())
+}
+
 fn private_thread_in(tx: &mut mysql::Transaction<'_>, a: u64, b: u64) -> Result<u64, StoreError> {
     let (low, high) = (a.min(b), a.max(b));
     tx.exec_drop("INSERT IGNORE INTO threads (user1_id, user2_id) VALUES (?, ?)", (low, high))
@@ -762,5 +729,63 @@ fn db_error(e: mysql::Error) -> StoreError {
             mysql::DriverError::PacketOutOfSync | mysql::DriverError::UnexpectedPacket,
         ) => StoreError::ConnectionLost(e.to_string()),
         _ => StoreError::Database(e.to_string()),
+    }
+}
+
+/// Friendship rows inside a transaction; reads of the application lock its
+/// row (`FOR UPDATE`), so two acceptances of one application serialize.
+struct MysqlFriendRows<'c>(mysql::Transaction<'c>);
+
+impl FriendRows for MysqlFriendRows<'_> {
+    fn is_friend(&mut self, uid: u64, friend: u64) -> Result<bool, StoreError> {
+        is_friend_in(&mut self.0, uid, friend)
+    }
+
+    fn pending_application(&mut self, from: u64, to: u64) -> Result<Option<String>, StoreError> {
+        self.0
+            .exec_first(
+                "SELECT remark FROM friend_applies WHERE from_uid = ? AND to_uid = ? AND status = 0 FOR UPDATE",
+                (from, to),
+            )
+            .map_err(db_error)
+    }
+
+    fn put_application(
+        &mut self,
+        from: u64,
+        to: u64,
+        apply_text: &str,
+        remark: &str,
+    ) -> Result<(), StoreError> {
+        self.0
+            .exec_drop(
+                "INSERT INTO friend_applies (from_uid, to_uid, apply_text, remark, status) VALUES (?, ?, ?, ?, 0)
+                 ON DUPLICATE KEY UPDATE apply_text = VALUES(apply_text), remark = VALUES(remark), status = 0",
+                (from, to, apply_text, remark),
+            )
+            .map_err(db_error)
+    }
+
+    fn accept_application(&mut self, from: u64, to: u64) -> Result<(), StoreError> {
+        self.0
+            .exec_drop(
+                "UPDATE friend_applies SET status = 1 WHERE from_uid = ? AND to_uid = ?",
+                (from, to),
+            )
+            .map_err(db_error)
+    }
+
+    fn put_friend(&mut self, uid: u64, friend: u64, remark: &str) -> Result<(), StoreError> {
+        self.0
+            .exec_drop(
+                "INSERT INTO friends (uid, friend_uid, remark) VALUES (?, ?, ?)
+                 ON DUPLICATE KEY UPDATE remark = VALUES(remark)",
+                (uid, friend, remark),
+            )
+            .map_err(db_error)
+    }
+
+    fn private_thread(&mut self, a: u64, b: u64) -> Result<u64, StoreError> {
+        private_thread_in(&mut self.0, a, b)
     }
 }

@@ -11,6 +11,7 @@ use super::api::StoreConn;
 use super::columns::{
     now_ms, MESSAGES_WITH_STATE, MESSAGE_COLUMNS, PENDING_MESSAGES, USER_COLUMNS, USER_COLUMNS_OF_U,
 };
+use super::friends::FriendRows;
 use super::model::*;
 use super::pool::{Backend, StoreError};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
@@ -191,69 +192,21 @@ impl StoreConn for SqliteConn {
         Ok(changed == 1)
     }
 
-    fn apply_friend(
+    fn friend_transaction(
         &mut self,
-        from: u64,
-        to: u64,
-        apply_text: &str,
-        remark: &str,
-    ) -> Result<(), StoreError> {
-        if self.are_friends(from, to)? {
-            return Err(StoreError::Conflict("already friends".into()));
-        }
-        self.conn
-            .prepare_cached(
-                "INSERT INTO friend_applies (from_uid, to_uid, apply_text, remark, status) VALUES (?1, ?2, ?3, ?4, 0)
-                 ON CONFLICT (from_uid, to_uid) DO UPDATE SET apply_text = ?3, remark = ?4, status = 0",
-            )
-            .and_then(|mut s| s.execute(params![from as i64, to as i64, apply_text, remark]))
-            .map_err(db_error)?;
-        Ok(())
-    }
-
-    fn accept_friend(
-        &mut self,
-        applicant: u64,
-        acceptor: u64,
-        remark: &str,
+        rules: &mut dyn FnMut(&mut dyn FriendRows) -> Result<u64, StoreError>,
     ) -> Result<u64, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db_error)?;
-        let applicant_remark: Option<String> = tx
-            .query_row(
-                "SELECT remark FROM friend_applies WHERE from_uid = ?1 AND to_uid = ?2 AND status = 0",
-                params![applicant as i64, acceptor as i64],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(db_error)?;
-        let Some(applicant_remark) = applicant_remark else {
-            return Err(StoreError::Conflict("no pending application".into()));
-        };
-        tx.execute(
-            "UPDATE friend_applies SET status = 1 WHERE from_uid = ?1 AND to_uid = ?2",
-            params![applicant as i64, acceptor as i64],
-        )
-        .map_err(db_error)?;
-        let insert = "INSERT INTO friends (uid, friend_uid, remark) VALUES (?1, ?2, ?3)
-                      ON CONFLICT (uid, friend_uid) DO UPDATE SET remark = ?3";
-        tx.execute(insert, params![applicant as i64, acceptor as i64, applicant_remark])
-            .map_err(db_error)?;
-        tx.execute(insert, params![acceptor as i64, applicant as i64, remark]).map_err(db_error)?;
-        let thread_id = private_thread_in(&tx, applicant, acceptor)?;
+        let outcome = rules(&mut SqliteFriendRows(&tx))?;
         tx.commit().map_err(db_error)?;
-        Ok(thread_id)
+        Ok(outcome)
     }
 
     fn are_friends(&mut self, a: u64, b: u64) -> Result<bool, StoreError> {
-        self.conn
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM friends WHERE uid = ?1 AND friend_uid = ?2)",
-            )
-            .and_then(|mut s| s.query_row(params![a as i64, b as i64], |r| r.get(0)))
-            .map_err(db_error)
+        is_friend_in(&self.conn, a, b)
     }
 
     fn login_data(&mut self, uid: u64) -> Result<Option<LoginData>, StoreError> {
@@ -458,6 +411,13 @@ impl StoreConn for SqliteConn {
 }
 
 /// The thread of two users inside `tx`, created if absent.
+/// True if `uid` has `friend` in its friend list (in or out of a transaction).
+fn is_friend_in(conn: &Connection, uid: u64, friend: u64) -> Result<bool, StoreError> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM friends WHERE uid = ?1 AND friend_uid = ?2)")
+        .and_then(|mut s| s.query_row(params![uid as i64, friend as i64], |r| r.get(0)))
+        .map_err(db_error)
+}
+
 fn private_thread_in(tx: &rusqlite::Transaction<'_>, a: u64, b: u64) -> Result<u64, StoreError> {
     let (low, high) = (a.min(b) as i64, a.max(b) as i64);
     tx.prepare_cached(
@@ -513,5 +473,68 @@ fn db_error(e: rusqlite::Error) -> StoreError {
             StoreError::Conflict(e.to_string())
         }
         _ => StoreError::Database(e.to_string()),
+    }
+}
+
+/// Friendship rows inside an IMMEDIATE transaction (it holds the write lock,
+/// so reads inside it are as good as locked).
+struct SqliteFriendRows<'t, 'c>(&'t rusqlite::Transaction<'c>);
+
+impl FriendRows for SqliteFriendRows<'_, '_> {
+    fn is_friend(&mut self, uid: u64, friend: u64) -> Result<bool, StoreError> {
+        is_friend_in(self.0, uid, friend)
+    }
+
+    fn pending_application(&mut self, from: u64, to: u64) -> Result<Option<String>, StoreError> {
+        self.0
+            .query_row(
+                "SELECT remark FROM friend_applies WHERE from_uid = ?1 AND to_uid = ?2 AND status = 0",
+                params![from as i64, to as i64],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_error)
+    }
+
+    fn put_application(
+        &mut self,
+        from: u64,
+        to: u64,
+        apply_text: &str,
+        remark: &str,
+    ) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO friend_applies (from_uid, to_uid, apply_text, remark, status) VALUES (?1, ?2, ?3, ?4, 0)
+                 ON CONFLICT (from_uid, to_uid) DO UPDATE SET apply_text = ?3, remark = ?4, status = 0",
+            )
+            .and_then(|mut s| s.execute(params![from as i64, to as i64, apply_text, remark]))
+            .map(drop)
+            .map_err(db_error)
+    }
+
+    fn accept_application(&mut self, from: u64, to: u64) -> Result<(), StoreError> {
+        self.0
+            .execute(
+                "UPDATE friend_applies SET status = 1 WHERE from_uid = ?1 AND to_uid = ?2",
+                params![from as i64, to as i64],
+            )
+            .map(drop)
+            .map_err(db_error)
+    }
+
+    fn put_friend(&mut self, uid: u64, friend: u64, remark: &str) -> Result<(), StoreError> {
+        self.0
+            .execute(
+                "INSERT INTO friends (uid, friend_uid, remark) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (uid, friend_uid) DO UPDATE SET remark = ?3",
+                params![uid as i64, friend as i64, remark],
+            )
+            .map(drop)
+            .map_err(db_error)
+    }
+
+    fn private_thread(&mut self, a: u64, b: u64) -> Result<u64, StoreError> {
+        private_thread_in(self.0, a, b)
     }
 }

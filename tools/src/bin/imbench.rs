@@ -395,6 +395,8 @@ fn storm(o: &Options) -> Result<serde_json::Value, String> {
         gate_latency.lock().reset();
         let closed_before = load.shared.closed.load(Relaxed);
         let killed_at = Instant::now();
+        // SAFETY: kill(2) takes two integers and touches no memory of ours; a
+        // wrong pid only makes it fail (the operator named the process).
         unsafe {
             libc::kill(pid, libc::SIGKILL);
         }

@@ -4,8 +4,9 @@
 //! in the directory and posts pushes to the loops that own their
 //! connections; it never touches a connection or waits for a loop.
 
-use super::hub::{Hub, Push};
-use super::metrics::ChatMetrics;
+use crate::chat::delivery::{Delivery, Push};
+use crate::chat::metrics::ChatMetrics;
+use crate::chat::services::Services;
 use crate::grpc::reply;
 use crate::store::model::StoredMessage;
 use grpcio::{RpcContext, UnarySink};
@@ -18,12 +19,16 @@ use std::sync::Arc;
 /// The service handed to grpcio (cloned per call).
 #[derive(Clone)]
 pub struct ChatRpc {
-    hub: Arc<Hub>,
+    services: Arc<Services>,
 }
 
 impl ChatRpc {
-    pub fn new(hub: Arc<Hub>) -> ChatRpc {
-        ChatRpc { hub }
+    pub fn new(services: Arc<Services>) -> ChatRpc {
+        ChatRpc { services }
+    }
+
+    fn delivery(&self) -> &Delivery {
+        &self.services.delivery
     }
 }
 
@@ -44,7 +49,7 @@ impl proto::rpc::chat::ChatService for ChatRpc {
             sex: from.sex,
             nick: from.nick,
         };
-        let pushed = self.hub.push_local(req.to_uid, Push::AddFriend(notice));
+        let pushed = self.delivery().push_local(req.to_uid, Push::AddFriend(notice));
         reply(&ctx, sink, Ok(PushReply { pushed: pushed.into() }));
     }
 
@@ -57,7 +62,7 @@ impl proto::rpc::chat::ChatService for ChatRpc {
         let UserBrief { uid, name, nick, icon, sex, .. } = req.from.unwrap_or_default();
         let notice =
             NotifyAuthFriend { error: 0, fromuid: uid, touid: req.to_uid, name, nick, icon, sex };
-        let pushed = self.hub.push_local(req.to_uid, Push::AuthFriend(notice));
+        let pushed = self.delivery().push_local(req.to_uid, Push::AuthFriend(notice));
         reply(&ctx, sink, Ok(PushReply { pushed: pushed.into() }));
     }
 
@@ -90,7 +95,7 @@ impl proto::rpc::chat::ChatService for ChatRpc {
     }
 
     fn kick_user(&mut self, ctx: RpcContext, req: KickRequest, sink: UnarySink<PushReply>) {
-        let pushed = self.hub.kick_local(req.uid, req.session_id);
+        let pushed = self.delivery().kick_local(req.uid, req.session_id);
         reply(&ctx, sink, Ok(PushReply { pushed: pushed.into() }));
     }
 }
@@ -100,10 +105,10 @@ impl ChatRpc {
     fn push_group(&self, group: Vec<StoredMessage>) -> u32 {
         let (Some(first), count) = (group.first(), group.len() as u32) else { return 0 };
         let receiver = first.receiver;
-        if self.hub.push_local(receiver, Push::Text(group)) {
+        if self.delivery().push_local(receiver, Push::Text(group)) {
             count
         } else {
-            ChatMetrics::add(&self.hub.metrics.pushes_dropped, 1);
+            ChatMetrics::add(&self.services.metrics.pushes_dropped, 1);
             0
         }
     }

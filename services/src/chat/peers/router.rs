@@ -11,16 +11,18 @@
 //! (user offline, status server or peer down, queue full) is dropped, and
 //! the user gets the messages at the next login.
 
-use super::hub::{Hub, Push};
+use crate::chat::delivery::outbound::Outbound;
+use crate::chat::delivery::Push;
+use crate::chat::metrics::ChatMetrics;
+use crate::chat::services::Services;
 use crate::store::model::StoredMessage;
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use grpcio::{CallOption, ChannelBuilder, ClientUnaryReceiver, Environment};
 use proto::body::{NotifyAddFriend, NotifyAuthFriend};
 use proto::rpc::chat::{
     AddFriendNotice, AuthFriendNotice, ChatServiceClient, KickRequest, PushReply, TextMessage,
     TextMessageBatch, UserBrief,
 };
-use proto::rpc::status::{LookupUsersRequest, UserLocation};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -30,63 +32,6 @@ use std::time::Duration;
 /// Most items the router takes for one round.
 const MAX_ROUND: usize = 4096;
 
-/// Work for the router.
-#[derive(Debug)]
-pub enum Outbound {
-    /// Stored messages to one receiver, oldest first.
-    Text(Vec<StoredMessage>),
-    AddFriend {
-        to_uid: u64,
-        notice: NotifyAddFriend,
-    },
-    AuthFriend {
-        to_uid: u64,
-        notice: NotifyAuthFriend,
-    },
-    /// Kick a session that a newer login replaced.
-    Kick(UserLocation),
-}
-
-impl Outbound {
-    /// The user it is for, when the status server must be asked where they are.
-    fn receiver(&self) -> Option<u64> {
-        match self {
-            Outbound::Text(messages) => messages.first().map(|m| m.receiver),
-            Outbound::AddFriend { to_uid, .. } | Outbound::AuthFriend { to_uid, .. } => {
-                Some(*to_uid)
-            }
-            Outbound::Kick(_) => None,
-        }
-    }
-}
-
-/// The sending side of the router's queue. Safe to use from any thread.
-#[derive(Clone)]
-pub struct RouterHandle {
-    sender: Sender<Outbound>,
-}
-
-impl RouterHandle {
-    /// Queues `outbound` without waiting; false if the queue is full.
-    pub fn send(&self, outbound: Outbound) -> bool {
-        let sent = self.sender.try_send(outbound).is_ok();
-        if !sent {
-            log::warn!("router queue full: a push to another server was dropped");
-        }
-        sent
-    }
-
-    pub fn queue_depth(&self) -> usize {
-        self.sender.len()
-    }
-}
-
-/// The router's queue, before its thread starts (the hub needs the handle first).
-pub fn channel(capacity: usize) -> (RouterHandle, Receiver<Outbound>) {
-    let (sender, receiver) = bounded(capacity);
-    (RouterHandle { sender }, receiver)
-}
-
 /// The router thread.
 pub struct Router {
     stop: Arc<AtomicBool>,
@@ -94,22 +39,29 @@ pub struct Router {
 }
 
 impl Router {
-    pub fn start(hub: Arc<Hub>, queue: Receiver<Outbound>) -> std::io::Result<Router> {
+    /// Starts the thread `<name>-router`, which drains `queue` (the other
+    /// end of delivery's `RouterQueue`). Calls to peers time out after
+    /// `rpc_timeout`. Any thread.
+    pub fn start(
+        services: Arc<Services>,
+        queue: Receiver<Outbound>,
+        rpc_timeout: Duration,
+    ) -> std::io::Result<Router> {
         let stop = Arc::new(AtomicBool::new(false));
         let worker = Worker {
-            call: CallOption::default().timeout(hub.rules.rpc_timeout),
+            call: CallOption::default().timeout(rpc_timeout),
             env: Arc::new(Environment::new(1)),
             peers: HashMap::new(),
-            hub,
+            services,
         };
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
-            .name(format!("{}-router", worker.hub.name))
+            .name(format!("{}-router", worker.services.name))
             .spawn(move || worker.run(queue, flag))?;
         Ok(Router { stop, thread: Some(thread) })
     }
 
-    /// Finishes the current round and stops.
+    /// Finishes the current round and stops. Any thread but the router's.
     pub fn stop(&mut self) {
         self.stop.store(true, Ordering::Release);
         if let Some(thread) = self.thread.take() {
@@ -134,7 +86,7 @@ struct PeerRound {
 }
 
 struct Worker {
-    hub: Arc<Hub>,
+    services: Arc<Services>,
     env: Arc<Environment>,
     /// Clients of peer chat servers by their rpc address (this thread only).
     peers: HashMap<String, ChatServiceClient>,
@@ -153,7 +105,7 @@ impl Worker {
             round.extend(queue.try_iter().take(MAX_ROUND - 1));
             let started = std::time::Instant::now();
             self.route(round);
-            self.hub.metrics.router_rounds.record(started.elapsed());
+            self.services.metrics.router_rounds.record(started.elapsed());
         }
     }
 
@@ -170,7 +122,7 @@ impl Worker {
                 other => other.receiver().and_then(|uid| locations.get(&uid).cloned()),
             };
             let Some(location) = location else { continue }; // offline: it waits in the store
-            if location.server == self.hub.name {
+            if location.server == self.services.name {
                 self.deliver_here(item); // the user moved here meanwhile
                 continue;
             }
@@ -194,33 +146,25 @@ impl Worker {
     }
 
     /// Where the users are, from the status server; empty if it cannot say.
-    fn locate(&self, uids: Vec<u64>) -> HashMap<u64, UserLocation> {
-        if uids.is_empty() {
-            return HashMap::new();
-        }
-        let request = LookupUsersRequest { uids };
-        match self.hub.status.lookup_users_opt(&request, self.call.clone()) {
-            Ok(reply) => reply.online.into_iter().map(|l| (l.uid, l)).collect(),
-            Err(e) => {
-                log::warn!("router: status lookup failed, pushes wait for the next login: {e}");
-                HashMap::new()
-            }
-        }
+    fn locate(&self, uids: Vec<u64>) -> HashMap<u64, proto::rpc::status::UserLocation> {
+        self.services.presence.locate(uids)
     }
 
     fn deliver_here(&self, item: Outbound) {
         let _ = match item {
             Outbound::Text(messages) => match messages.first().map(|m| m.receiver) {
-                Some(uid) => self.hub.push_local(uid, Push::Text(messages)),
+                Some(uid) => self.services.delivery.push_local(uid, Push::Text(messages)),
                 None => false,
             },
             Outbound::AddFriend { to_uid, notice } => {
-                self.hub.push_local(to_uid, Push::AddFriend(notice))
+                self.services.delivery.push_local(to_uid, Push::AddFriend(notice))
             }
             Outbound::AuthFriend { to_uid, notice } => {
-                self.hub.push_local(to_uid, Push::AuthFriend(notice))
+                self.services.delivery.push_local(to_uid, Push::AuthFriend(notice))
             }
-            Outbound::Kick(location) => self.hub.kick_local(location.uid, location.session_id),
+            Outbound::Kick(location) => {
+                self.services.delivery.kick_local(location.uid, location.session_id)
+            }
         };
     }
 
@@ -254,10 +198,7 @@ impl Worker {
         }
         for (addr, count, receiver) in calls {
             match futures_executor::block_on(receiver) {
-                Ok(_) => super::metrics::ChatMetrics::add(
-                    &self.hub.metrics.messages_forwarded,
-                    count as u64,
-                ),
+                Ok(_) => ChatMetrics::add(&self.services.metrics.messages_forwarded, count as u64),
                 Err(e) => self.failed(&addr, count, &e),
             }
         }
@@ -267,7 +208,7 @@ impl Worker {
         log::warn!(
             "push to peer {addr} failed ({messages} messages wait for the next login): {error}"
         );
-        super::metrics::ChatMetrics::add(&self.hub.metrics.pushes_dropped, 1);
+        ChatMetrics::add(&self.services.metrics.pushes_dropped, 1);
         self.peers.remove(addr); // reconnect next time, in case the peer moved
     }
 

@@ -1,0 +1,124 @@
+//! The chat protocol on one loop: the reactor handler and its dispatch table.
+//!
+//! One `ChatHandler` per loop, called on that loop's thread only. It owns no
+//! state of its own beyond the shared [`Services`]: each connection's state
+//! is its [`Session`] in the loop. A frame is looked up in the table below
+//! and handed to its request (`requests/`); a push posted by delivery is
+//! written by `delivery/frames.rs`; drained output drives the sync.
+
+use super::delivery::{frames, sync};
+use super::metrics::ChatMetrics;
+use super::reply::{protocol_error, send};
+use super::requests::{friends, history, login, texts};
+use super::services::{ChatLoop, Services};
+use super::session::Session;
+use proto::body::ErrorNotify;
+use proto::{ErrorCode, MsgId};
+use reactor::{CloseReason, ConnId, Ctx, Frame, FrameCodec, FrameError, Handler};
+use std::sync::Arc;
+
+/// The chat server's handler for one loop.
+pub struct ChatHandler {
+    services: Arc<Services>,
+}
+
+impl ChatHandler {
+    pub fn new(services: Arc<Services>) -> ChatHandler {
+        ChatHandler { services }
+    }
+}
+
+impl ChatLoop for ChatHandler {
+    fn services(&self) -> &Arc<Services> {
+        &self.services
+    }
+}
+
+/// A request, as the dispatch table calls it.
+type Request = fn(&mut ChatHandler, &mut Ctx<ChatHandler>, ConnId, &[u8]);
+
+/// What a logged-in session may ask, by message id.
+fn request_for(id: MsgId) -> Option<Request> {
+    Some(match id {
+        MsgId::SearchUserReq => friends::on_search_user,
+        MsgId::AddFriendReq => friends::on_add_friend,
+        MsgId::AuthFriendReq => friends::on_auth_friend,
+        MsgId::TextChatMsgReq => texts::on_text,
+        MsgId::MsgDeliveredAck => texts::on_delivered_ack,
+        MsgId::LoadChatThreadReq => history::on_load_threads,
+        MsgId::CreatePrivateChatReq => history::on_create_private_chat,
+        MsgId::LoadChatMsgReq => history::on_load_history,
+        _ => return None,
+    })
+}
+
+impl Handler for ChatHandler {
+    type Codec = FrameCodec;
+    type Session = Session;
+
+    fn on_connect(&mut self, ctx: &mut Ctx<Self>, conn: ConnId) {
+        ctx.set_idle_timeout(conn, Some(self.services.rules.idle_timeout));
+        ctx.run_after(self.services.rules.login_deadline, move |h, ctx| {
+            let online = ctx.session(conn).is_some_and(|s| s.online().is_some());
+            if ctx.is_open(conn) && !online {
+                protocol_error(h, ctx, conn, ErrorCode::NotLoggedIn, "login deadline passed");
+            }
+        });
+    }
+
+    fn on_frame(&mut self, ctx: &mut Ctx<Self>, conn: ConnId, frame: Frame<'_>) {
+        let Some(session) = ctx.session(conn) else { return };
+        if session.has_ended() {
+            return; // kicked: only the close is left
+        }
+        let logged_in = session.online().is_some();
+        match MsgId::from_u16(frame.id) {
+            Some(MsgId::HeartBeatReq) => login::on_heartbeat(self, ctx, conn, frame.body),
+            Some(MsgId::LoginReq) => login::on_login(self, ctx, conn, frame.body),
+            _ if !logged_in => {
+                protocol_error(self, ctx, conn, ErrorCode::NotLoggedIn, "log in first")
+            }
+            Some(id) if request_for(id).is_some() => {
+                request_for(id).expect("checked")(self, ctx, conn, frame.body)
+            }
+            _ => {
+                // Unknown after login: tell the client, keep the session.
+                ChatMetrics::add(&self.services.metrics.bad_requests, 1);
+                let reason = format!("unknown message id {}", frame.id);
+                let notice = ErrorNotify { error: ErrorCode::ProtocolError.code(), reason };
+                send(self, ctx, conn, MsgId::ErrorNotify, &notice);
+            }
+        }
+    }
+
+    fn on_frame_error(&mut self, ctx: &mut Ctx<Self>, conn: ConnId, error: &FrameError) {
+        // The loop closes the connection after this; the notice goes first.
+        ChatMetrics::add(&self.services.metrics.bad_requests, 1);
+        let notice = ErrorNotify { error: ErrorCode::TooLarge.code(), reason: error.to_string() };
+        send(self, ctx, conn, MsgId::ErrorNotify, &notice);
+    }
+
+    fn on_drained(&mut self, ctx: &mut Ctx<Self>, conn: ConnId) {
+        sync::on_drained(self, ctx, conn);
+    }
+
+    fn on_close(&mut self, _: &mut Ctx<Self>, _: ConnId, mut session: Session, _: &CloseReason) {
+        if let Some(user) = session.end() {
+            self.services.end_session(user.uid(), user.session_id());
+        }
+    }
+}
+
+/// Posts pushes to the loops of a pool (for [`super::delivery::Delivery`]).
+pub fn posters(handles: &[reactor::LoopHandle<ChatHandler>]) -> Vec<super::delivery::Poster> {
+    handles
+        .iter()
+        .map(|handle| {
+            let handle = handle.clone();
+            let post: super::delivery::Poster = Box::new(move |route, push| {
+                handle.post(move |h, ctx| frames::deliver(h, ctx, route, push))
+            });
+            post
+        })
+        .collect()
+}

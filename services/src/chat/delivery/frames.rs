@@ -1,0 +1,107 @@
+//! On the loop: a push reaches its connection. Loop thread only.
+//!
+//! Stored messages go out as 1019 frames, one per run of messages with the
+//! same sender and thread, at most `PUSH_CHUNK` messages each; a chunk whose
+//! JSON would not fit in a frame (64 KiB) is halved until it does.
+
+use super::directory::Route;
+use super::Push;
+use crate::chat::metrics::ChatMetrics;
+use crate::chat::reply::send;
+use crate::chat::services::ChatLoop;
+use crate::store::model::StoredMessage;
+use proto::body::{ChatData, NotifyOffline, TextChatMsgRsp};
+use proto::MsgId;
+use reactor::{ConnId, Ctx, SendError};
+
+/// Most messages in one 1019 frame.
+const PUSH_CHUNK: usize = 32;
+
+/// A push for the user of `route`, posted to this loop by [`super::Delivery`].
+/// The route is checked again: the session may have ended meanwhile.
+pub fn deliver<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, route: Route, push: Push) {
+    let Some(user) = ctx.session_mut(route.conn).and_then(|s| s.online_mut()) else { return };
+    if user.session_id() != route.session_id {
+        return;
+    }
+    let uid = user.uid();
+    match push {
+        Push::Text(messages) => {
+            if user.sync().is_active() {
+                user.sync().hold_back(); // the sync reads them from the store, in order
+                return;
+            }
+            write_texts(h, ctx, route.conn, &messages);
+        }
+        Push::AddFriend(notice) => {
+            send(h, ctx, route.conn, MsgId::NotifyAddFriendReq, &notice);
+        }
+        Push::AuthFriend(notice) => {
+            user.add_friend(notice.fromuid);
+            send(h, ctx, route.conn, MsgId::NotifyAuthFriendReq, &notice);
+        }
+        Push::Kick => {
+            ChatMetrics::add(&h.services().metrics.kicks, 1);
+            // The session ends now, not when the socket is finally gone
+            // (the peer may take its time to close): from here on,
+            // pushes for the uid must find the newer session only.
+            if let Some(user) = ctx.session_mut(route.conn).and_then(|s| s.end()) {
+                h.services().end_session(user.uid(), user.session_id());
+            }
+            let body = NotifyOffline { error: 0, uid };
+            send(h, ctx, route.conn, MsgId::NotifyOffLineReq, &body);
+            ctx.shutdown(route.conn);
+        }
+    }
+}
+
+/// Writes stored messages to `conn` as 1019 frames.
+pub fn write_texts<H: ChatLoop>(h: &H, ctx: &mut Ctx<H>, conn: ConnId, messages: &[StoredMessage]) {
+    for run in messages.chunk_by(|a, b| a.sender == b.sender && a.thread_id == b.thread_id) {
+        for chunk in run.chunks(PUSH_CHUNK) {
+            write_chunk(h, ctx, conn, chunk);
+        }
+    }
+}
+
+/// One 1019 frame, halved until it fits.
+fn write_chunk<H: ChatLoop>(h: &H, ctx: &mut Ctx<H>, conn: ConnId, chunk: &[StoredMessage]) {
+    let written = ctx.send_frame_with(conn, MsgId::NotifyTextChatMsgReq.code(), |out| {
+        serde_json::to_writer(out, &text_body(chunk)).map_err(std::io::Error::other)
+    });
+    let metrics = &h.services().metrics;
+    match written {
+        Ok(()) => {
+            ChatMetrics::add(&metrics.frames_out, 1);
+            ChatMetrics::add(&metrics.messages_pushed, chunk.len() as u64);
+        }
+        Err(SendError::TooLarge { .. }) if chunk.len() > 1 => {
+            let (first, second) = chunk.split_at(chunk.len() / 2);
+            write_chunk(h, ctx, conn, first);
+            write_chunk(h, ctx, conn, second);
+        }
+        Err(SendError::NotOpen) => {}
+        Err(e) => log::warn!("a push was not sent (it stays pending): {e}"),
+    }
+}
+
+/// The body of 1018 and 1019 for messages of one sender, receiver and thread.
+pub fn text_body(messages: &[StoredMessage]) -> TextChatMsgRsp {
+    let first = messages.first();
+    TextChatMsgRsp {
+        error: 0,
+        fromuid: first.map_or(0, |m| m.sender),
+        touid: first.map_or(0, |m| m.receiver),
+        thread_id: first.map_or(0, |m| m.thread_id),
+        chat_datas: messages
+            .iter()
+            .map(|m| ChatData {
+                message_id: m.message_id,
+                unique_id: m.unique_id.clone(),
+                content: m.content.clone(),
+                status: i32::from(m.delivered),
+                chat_time: m.chat_time,
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,68 @@
+//! What leaves this server for users on other chat servers, and the bounded
+//! queue it waits in for the router (`peers/router.rs`).
+//!
+//! Everything queued here is already stored: an item that cannot be queued
+//! (full queue) or delivered is dropped, and its user gets it at the next login.
+
+use crate::store::model::StoredMessage;
+use crossbeam_channel::{bounded, Receiver, Sender};
+use proto::body::{NotifyAddFriend, NotifyAuthFriend};
+use proto::rpc::status::UserLocation;
+
+/// Work for the router.
+#[derive(Debug)]
+pub enum Outbound {
+    /// Stored messages to one receiver, oldest first.
+    Text(Vec<StoredMessage>),
+    AddFriend {
+        to_uid: u64,
+        notice: NotifyAddFriend,
+    },
+    AuthFriend {
+        to_uid: u64,
+        notice: NotifyAuthFriend,
+    },
+    /// Kick a session that a newer login replaced.
+    Kick(UserLocation),
+}
+
+impl Outbound {
+    /// The user it is for, when the status server must be asked where they are.
+    pub fn receiver(&self) -> Option<u64> {
+        match self {
+            Outbound::Text(messages) => messages.first().map(|m| m.receiver),
+            Outbound::AddFriend { to_uid, .. } | Outbound::AuthFriend { to_uid, .. } => {
+                Some(*to_uid)
+            }
+            Outbound::Kick(_) => None,
+        }
+    }
+}
+
+/// The sending side of the router's queue. Any thread.
+#[derive(Clone)]
+pub struct RouterQueue {
+    sender: Sender<Outbound>,
+}
+
+impl RouterQueue {
+    /// Queues `outbound` without waiting; false if the queue is full.
+    pub fn send(&self, outbound: Outbound) -> bool {
+        let sent = self.sender.try_send(outbound).is_ok();
+        if !sent {
+            log::warn!("router queue full: a push to another server was dropped");
+        }
+        sent
+    }
+
+    pub fn depth(&self) -> usize {
+        self.sender.len()
+    }
+}
+
+/// The router's queue: the sending side for delivery, the receiving side
+/// for the router thread (which starts later).
+pub fn router_queue(capacity: usize) -> (RouterQueue, Receiver<Outbound>) {
+    let (sender, receiver) = bounded(capacity);
+    (RouterQueue { sender }, receiver)
+}

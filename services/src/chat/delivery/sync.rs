@@ -1,0 +1,85 @@
+//! After a login: pushing the messages that are still pending, oldest first.
+//! On the loop thread, paced by the connection's output.
+//!
+//! A user may come back to 100,000 pending messages. They are read one page
+//! at a time (by message id, after a cursor), and the next page is read only
+//! once the previous one has left the connection's output (`on_drained`), so
+//! the output buffer stays small and the loop serves everyone else between
+//! pages. Live pushes that arrive meanwhile are held back (the sync will
+//! read them from the store, in order) — see [`SyncState`].
+//!
+//! The cursor moves with what was pushed, not with acknowledgements, so a
+//! client that acknowledges late does not see a page twice in one sync;
+//! whatever it never acknowledges is pushed again at the next login.
+//!
+//! [`SyncState`]: crate::chat::session::SyncState
+
+use super::frames::write_texts;
+use crate::chat::services::{store_job, ChatLoop};
+use crate::store::model::StoredMessage;
+use crate::store::{JobKind, StoreConn, StoreError};
+use reactor::{ConnId, Ctx};
+use std::time::Duration;
+
+/// How long to wait before asking a busy or failing store again.
+const RETRY_AFTER: Duration = Duration::from_millis(200);
+
+/// Starts pushing what is pending for the session of `conn`.
+pub fn start<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId) {
+    let Some(user) = ctx.session_mut(conn).and_then(|s| s.online_mut()) else { return };
+    user.sync().start();
+    read_page(h, ctx, conn);
+}
+
+/// The connection's output has drained: the next page, if a sync runs.
+pub fn on_drained<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId) {
+    read_page(h, ctx, conn);
+}
+
+fn read_page<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId) {
+    let Some(user) = ctx.session_mut(conn).and_then(|s| s.online_mut()) else { return };
+    if !user.sync().is_active() {
+        return;
+    }
+    let after = user.sync().next_query();
+    let (uid, session_id) = (user.uid(), user.session_id());
+    let services = h.services();
+    let page = services.rules.sync_page;
+    let submitted = store_job(
+        ctx,
+        services,
+        JobKind::Idempotent,
+        move |store| store.pending_for(uid, after, page),
+        move |h, ctx, pending| on_page(h, ctx, conn, session_id, pending),
+    );
+    if submitted.is_err() {
+        ctx.run_after(RETRY_AFTER, move |h, ctx| read_page(h, ctx, conn));
+    }
+}
+
+fn on_page<H: ChatLoop>(
+    h: &mut H,
+    ctx: &mut Ctx<H>,
+    conn: ConnId,
+    session_id: u64,
+    pending: Result<Vec<StoredMessage>, StoreError>,
+) {
+    let Some(user) = ctx.session_mut(conn).and_then(|s| s.online_mut()) else { return };
+    if user.session_id() != session_id || !user.sync().is_active() {
+        return;
+    }
+    let messages = match pending {
+        Ok(messages) => messages,
+        Err(e) => {
+            log::warn!("pending messages of uid {} not read, retrying: {e}", user.uid());
+            ctx.run_after(RETRY_AFTER, move |h, ctx| read_page(h, ctx, conn));
+            return;
+        }
+    };
+    let full_page = messages.len() >= h.services().rules.sync_page;
+    let more = user.sync().page_read(messages.last().map(|m| m.message_id), full_page);
+    write_texts(h, ctx, conn, &messages);
+    if more {
+        ctx.notify_when_drained(conn);
+    }
+}

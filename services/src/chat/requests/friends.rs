@@ -1,0 +1,178 @@
+//! SEARCH_USER, ADD_FRIEND and AUTH_FRIEND, with their pushes (1011, 1015).
+//! What an application or an acceptance writes is decided in the store
+//! (`store::friends`), in one transaction.
+
+use super::{parse, request};
+use crate::chat::delivery::Push;
+use crate::chat::reply::{send, send_error, send_ok};
+use crate::chat::services::ChatLoop;
+use crate::store::model::UserRecord;
+use crate::store::{JobKind, StoreConn, StoreError};
+use proto::body::{
+    AddFriendReq, AuthFriendReq, AuthFriendRsp, NotifyAddFriend, NotifyAuthFriend, SearchUserReq,
+    SearchUserRsp,
+};
+use proto::{ErrorCode, MsgId};
+use reactor::{ConnId, Ctx};
+
+/// Longest apply text and remark name accepted (characters).
+const MAX_APPLY_TEXT: usize = 255;
+const MAX_REMARK: usize = 64;
+
+/// A uid (all digits) or a user name. E-mail addresses are never shown.
+pub fn on_search_user<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, body: &[u8]) {
+    let reply_id = MsgId::SearchUserRsp;
+    let Some(req) = parse::<SearchUserReq>(body) else {
+        return send_error(h, ctx, conn, reply_id, ErrorCode::Json);
+    };
+    let key = req.uid.trim().to_string();
+    if key.is_empty() || key.len() > 64 {
+        return send_error(h, ctx, conn, reply_id, ErrorCode::UidInvalid);
+    }
+    request(
+        h,
+        ctx,
+        conn,
+        reply_id,
+        JobKind::Idempotent,
+        move |store| match key.parse::<u64>() {
+            Ok(uid) if key.bytes().all(|b| b.is_ascii_digit()) => store.user_by_uid(uid),
+            _ => store.user_by_name(&key),
+        },
+        move |h, ctx, found| match found {
+            Ok(Some(user)) => {
+                let response = SearchUserRsp {
+                    error: 0,
+                    uid: user.uid,
+                    name: user.name,
+                    nick: user.nick,
+                    desc: user.desc,
+                    sex: user.sex,
+                    icon: user.icon,
+                };
+                send(h, ctx, conn, reply_id, &response);
+            }
+            Ok(None) => send_error(h, ctx, conn, reply_id, ErrorCode::UidInvalid),
+            Err(e) => send_error(h, ctx, conn, reply_id, e.error_code()),
+        },
+    );
+}
+
+/// Records an application from the session's user to `touid` and notifies
+/// `touid` wherever they are connected.
+pub fn on_add_friend<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, body: &[u8]) {
+    let reply_id = MsgId::AddFriendRsp;
+    let Some(req) = parse::<AddFriendReq>(body) else {
+        return send_error(h, ctx, conn, reply_id, ErrorCode::Json);
+    };
+    let Some(me) = ctx.session(conn).and_then(|s| s.online()) else { return };
+    let from = me.uid();
+    if req.uid.is_some_and(|claimed| claimed != from) || req.touid == from || req.touid == 0 {
+        return send_error(h, ctx, conn, reply_id, ErrorCode::UidInvalid);
+    }
+    if req.applyname.chars().count() > MAX_APPLY_TEXT || req.bakname.chars().count() > MAX_REMARK {
+        return send_error(h, ctx, conn, reply_id, ErrorCode::TooLarge);
+    }
+    let notice = applicant_notice(me.profile());
+    let to = req.touid;
+    request(
+        h,
+        ctx,
+        conn,
+        reply_id,
+        JobKind::Once,
+        move |store| {
+            if store.user_by_uid(to)?.is_none() {
+                return Ok(false);
+            }
+            store.apply_friend(from, to, &req.applyname, &req.bakname)?;
+            Ok(true)
+        },
+        move |h, ctx, applied: Result<bool, StoreError>| match applied {
+            Ok(true) => {
+                send_ok(h, ctx, conn, reply_id);
+                h.services().delivery.push_anywhere(to, Push::AddFriend(notice));
+            }
+            Ok(false) => send_error(h, ctx, conn, reply_id, ErrorCode::UidInvalid),
+            Err(e) => send_error(h, ctx, conn, reply_id, e.error_code()),
+        },
+    );
+}
+
+/// The session's user accepts `touid`'s application: both become friends
+/// (one transaction in the store), the applicant is notified.
+pub fn on_auth_friend<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, body: &[u8]) {
+    let reply_id = MsgId::AuthFriendRsp;
+    let Some(req) = parse::<AuthFriendReq>(body) else {
+        return send_error(h, ctx, conn, reply_id, ErrorCode::Json);
+    };
+    let Some(me) = ctx.session(conn).and_then(|s| s.online()) else { return };
+    let acceptor = me.uid();
+    if req.fromuid.is_some_and(|claimed| claimed != acceptor)
+        || req.touid == acceptor
+        || req.touid == 0
+    {
+        return send_error(h, ctx, conn, reply_id, ErrorCode::UidInvalid);
+    }
+    if req.back.chars().count() > MAX_REMARK {
+        return send_error(h, ctx, conn, reply_id, ErrorCode::TooLarge);
+    }
+    let p = me.profile();
+    let notice = NotifyAuthFriend {
+        error: 0,
+        fromuid: acceptor,
+        touid: req.touid,
+        name: p.name.clone(),
+        nick: p.nick.clone(),
+        icon: p.icon.clone(),
+        sex: p.sex,
+    };
+    let applicant = req.touid;
+    request(
+        h,
+        ctx,
+        conn,
+        reply_id,
+        JobKind::Once,
+        move |store| {
+            store.accept_friend(applicant, acceptor, &req.back)?;
+            store.user_by_uid(applicant)
+        },
+        move |h, ctx, accepted| match accepted {
+            Ok(Some(user)) => {
+                if let Some(me) = ctx.session_mut(conn).and_then(|s| s.online_mut()) {
+                    me.add_friend(applicant);
+                }
+                let response = AuthFriendRsp {
+                    error: 0,
+                    uid: user.uid,
+                    name: user.name,
+                    nick: user.nick,
+                    icon: user.icon,
+                    sex: user.sex,
+                };
+                send(h, ctx, conn, reply_id, &response);
+                h.services().delivery.push_anywhere(applicant, Push::AuthFriend(notice));
+            }
+            Ok(None) => send_error(h, ctx, conn, reply_id, ErrorCode::UidInvalid),
+            // No pending application from that user.
+            Err(StoreError::Conflict(_)) => {
+                send_error(h, ctx, conn, reply_id, ErrorCode::UidInvalid)
+            }
+            Err(e) => send_error(h, ctx, conn, reply_id, e.error_code()),
+        },
+    );
+}
+
+/// 1011 as `profile`'s user applying.
+fn applicant_notice(profile: &UserRecord) -> NotifyAddFriend {
+    NotifyAddFriend {
+        error: 0,
+        applyuid: profile.uid,
+        name: profile.name.clone(),
+        desc: profile.desc.clone(),
+        icon: profile.icon.clone(),
+        sex: profile.sex,
+        nick: profile.nick.clone(),
+    }
+}

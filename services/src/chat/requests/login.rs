@@ -1,0 +1,205 @@
+//! LOGIN and HEARTBEAT.
+//!
+//! LOGIN runs in three hops, none of which blocks the loop:
+//! 1. the token goes to the status server (async gRPC; the reply is posted
+//!    back to this loop);
+//! 2. the profile, friends and applications are read by a store worker;
+//! 3. back on the loop: the session is bound in the directory (kicking an
+//!    older session of the uid on this server), LOGIN_RSP is sent, the
+//!    status server learns the user is online here (and names older sessions
+//!    on other servers to kick), and pending messages start to flow.
+
+use super::parse;
+use crate::chat::delivery::directory::Route;
+use crate::chat::delivery::outbound::Outbound;
+use crate::chat::delivery::{sync, Push};
+use crate::chat::metrics::ChatMetrics;
+use crate::chat::reply::{send_error, send_ok};
+use crate::chat::services::{store_job, ChatLoop};
+use crate::chat::session::OnlineUser;
+use crate::store::model::LoginData;
+use crate::store::{JobKind, StoreConn, StoreError};
+use proto::body::{ApplyInfo, FriendInfo, HeartbeatReq, LoginReq, LoginRsp};
+use proto::rpc::status::TokenStatus;
+use proto::{ErrorCode, MsgId};
+use reactor::{ConnId, Ctx, SendError};
+
+pub fn on_heartbeat<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, body: &[u8]) {
+    let Some(req) = parse::<HeartbeatReq>(body) else {
+        return send_error(h, ctx, conn, MsgId::HeartbeatRsp, ErrorCode::Json);
+    };
+    let uid = ctx.session(conn).and_then(|s| s.uid());
+    if req.fromuid.is_some_and(|claimed| uid.is_some_and(|uid| uid != claimed)) {
+        return send_error(h, ctx, conn, MsgId::HeartbeatRsp, ErrorCode::UidInvalid);
+    }
+    send_ok(h, ctx, conn, MsgId::HeartbeatRsp);
+}
+
+pub fn on_login<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, body: &[u8]) {
+    let Some(req) = parse::<LoginReq>(body) else {
+        return send_error(h, ctx, conn, MsgId::LoginRsp, ErrorCode::Json);
+    };
+    let Some(session) = ctx.session_mut(conn) else { return };
+    if !session.may_log_in() {
+        // One login per connection: a second one is a duplicate request.
+        return send_error(h, ctx, conn, MsgId::LoginRsp, ErrorCode::UserExist);
+    }
+    if req.uid == 0 || req.token.is_empty() || req.token.len() > 256 {
+        ChatMetrics::add(&h.services().metrics.login_failures, 1);
+        return send_error(h, ctx, conn, MsgId::LoginRsp, ErrorCode::TokenInvalid);
+    }
+    session.begin_login(req.uid);
+    let uid = req.uid;
+    let handle = ctx.handle().clone();
+    h.services().presence.check_token(uid, req.token, move |checked| {
+        if handle.post(move |h, ctx| on_token_checked(h, ctx, conn, uid, checked)).is_err() {
+            log::warn!("loop inbox full: a login result was dropped");
+        }
+    });
+}
+
+/// Hop 2: the status server has answered about the token.
+fn on_token_checked<H: ChatLoop>(
+    h: &mut H,
+    ctx: &mut Ctx<H>,
+    conn: ConnId,
+    uid: u64,
+    checked: Result<i32, String>,
+) {
+    if !is_logging_in(ctx, conn, uid) {
+        return;
+    }
+    match checked.map(TokenStatus::from_i32) {
+        Ok(Some(TokenStatus::TokenValid)) => {}
+        Ok(_) => return fail_login(h, ctx, conn, ErrorCode::TokenInvalid),
+        Err(e) => {
+            log::warn!("status server did not check a token: {e}");
+            return fail_login(h, ctx, conn, ErrorCode::RpcFailed);
+        }
+    }
+    let submitted = store_job(
+        ctx,
+        h.services(),
+        JobKind::Idempotent,
+        move |store| store.login_data(uid),
+        move |h, ctx, loaded| on_profile_loaded(h, ctx, conn, uid, loaded),
+    );
+    if let Err(e) = submitted {
+        fail_login(h, ctx, conn, e.error_code());
+    }
+}
+
+/// Hop 3: the profile is loaded; the session goes online.
+fn on_profile_loaded<H: ChatLoop>(
+    h: &mut H,
+    ctx: &mut Ctx<H>,
+    conn: ConnId,
+    uid: u64,
+    loaded: Result<Option<LoginData>, StoreError>,
+) {
+    if !is_logging_in(ctx, conn, uid) {
+        return;
+    }
+    let data = match loaded {
+        Ok(Some(data)) => data,
+        Ok(None) => return fail_login(h, ctx, conn, ErrorCode::UidInvalid),
+        Err(e) => return fail_login(h, ctx, conn, e.error_code()),
+    };
+    let services = h.services().clone();
+    let session_id = services.new_session_id();
+    let route = Route { session_id, loop_index: ctx.loop_index(), conn };
+    if let Some(older) = services.delivery.directory().bind(uid, route) {
+        services.delivery.push_to(older, Push::Kick); // logged in twice on this server
+    }
+    let response = login_response(&data);
+    let friends = data.friends.iter().map(|f| f.user.uid).collect();
+    if let Some(session) = ctx.session_mut(conn) {
+        session.go_online(OnlineUser::new(session_id, data.user, friends));
+    }
+    ChatMetrics::add(&services.metrics.logins, 1);
+    send_login_response(h, ctx, conn, response);
+    let kicker = services.clone();
+    services.presence.report_online(uid, session_id, move |replaced| {
+        for location in replaced {
+            if location.server != kicker.name {
+                kicker.delivery.forward(Outbound::Kick(location));
+            } // here: already kicked when the new session was bound
+        }
+    });
+    sync::start(h, ctx, conn);
+}
+
+fn is_logging_in<H: ChatLoop>(ctx: &Ctx<H>, conn: ConnId, uid: u64) -> bool {
+    ctx.session(conn).is_some_and(|s| s.is_logging_in(uid))
+}
+
+fn fail_login<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, code: ErrorCode) {
+    ChatMetrics::add(&h.services().metrics.login_failures, 1);
+    if let Some(session) = ctx.session_mut(conn) {
+        session.fail_login(); // may try again before the deadline
+    }
+    send_error(h, ctx, conn, MsgId::LoginRsp, code);
+}
+
+/// LOGIN_RSP; a user with so many friends or applications that the frame
+/// would exceed the format's 64 KiB gets the first ones that fit.
+fn send_login_response<H: ChatLoop>(h: &H, ctx: &mut Ctx<H>, conn: ConnId, mut response: LoginRsp) {
+    // Serialized straight into the output buffer; only an answer that
+    // does not fit is cut down and written again.
+    loop {
+        let written = ctx.send_frame_with(conn, MsgId::LoginRsp.code(), |out| {
+            serde_json::to_writer(out, &response).map_err(std::io::Error::other)
+        });
+        match written {
+            Err(SendError::TooLarge { .. })
+                if !(response.friend_list.is_empty() && response.apply_list.is_empty()) =>
+            {
+                response.friend_list.truncate(response.friend_list.len() / 2);
+                response.apply_list.truncate(response.apply_list.len() / 2);
+            }
+            Ok(()) => return ChatMetrics::add(&h.services().metrics.frames_out, 1),
+            Err(SendError::NotOpen) => return, // closed meanwhile
+            Err(e) => return log::warn!("LOGIN_RSP not sent: {e}"),
+        }
+    }
+}
+
+fn login_response(data: &LoginData) -> LoginRsp {
+    let u = &data.user;
+    LoginRsp {
+        error: 0,
+        uid: u.uid,
+        name: u.name.clone(),
+        email: u.email.clone(),
+        nick: u.nick.clone(),
+        desc: u.desc.clone(),
+        sex: u.sex,
+        icon: u.icon.clone(),
+        apply_list: data
+            .applications
+            .iter()
+            .map(|a| ApplyInfo {
+                uid: a.applicant.uid,
+                name: a.applicant.name.clone(),
+                nick: a.applicant.nick.clone(),
+                icon: a.applicant.icon.clone(),
+                sex: a.applicant.sex,
+                desc: a.apply_text.clone(),
+                status: a.status,
+            })
+            .collect(),
+        friend_list: data
+            .friends
+            .iter()
+            .map(|f| FriendInfo {
+                uid: f.user.uid,
+                name: f.user.name.clone(),
+                nick: f.user.nick.clone(),
+                icon: f.user.icon.clone(),
+                sex: f.user.sex,
+                desc: f.user.desc.clone(),
+                back: f.remark.clone(),
+            })
+            .collect(),
+    }
+}

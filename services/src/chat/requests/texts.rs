@@ -1,0 +1,139 @@
+//! TEXT_CHAT_MSG and MSG_DELIVERED_ACK.
+//!
+//! A text message goes to the message writer; only after its commit does
+//! the sender get 1018 and the receiver a 1019 push (here through a loop's
+//! inbox, elsewhere through the router): see "The life of a text message"
+//! in services/DESIGN.md.
+
+use super::{parse, request};
+use crate::chat::delivery::frames::text_body;
+use crate::chat::delivery::Push;
+use crate::chat::metrics::ChatMetrics;
+use crate::chat::reply::{send, send_error};
+use crate::chat::services::ChatLoop;
+use crate::store::model::{Delivery, NewMessage, StoredMessage};
+use crate::store::{JobKind, StoreConn, StoreError};
+use proto::body::{MsgDeliveredAck, TextChatMsgReq, TextChatMsgRsp};
+use proto::{ErrorCode, MsgId};
+use reactor::{ConnId, Ctx};
+
+/// Longest `unique_id` a client may choose (the store's column).
+const MAX_UNIQUE_ID: usize = 64;
+/// Most ids in one MSG_DELIVERED_ACK.
+const MAX_ACK_IDS: usize = 4096;
+
+pub fn on_text<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, body: &[u8]) {
+    let reply_id = MsgId::TextChatMsgRsp;
+    let Some(req) = parse::<TextChatMsgReq>(body) else {
+        return send_error(h, ctx, conn, reply_id, ErrorCode::Json);
+    };
+    let Some(me) = ctx.session(conn).and_then(|s| s.online()) else { return };
+    let from = me.uid();
+    if req.fromuid.is_some_and(|claimed| claimed != from) || req.touid == from || req.touid == 0 {
+        return send_error(h, ctx, conn, reply_id, ErrorCode::UidInvalid);
+    }
+    if req.text_array.is_empty()
+        || req.text_array.iter().any(|t| t.unique_id.is_empty() || t.content.is_empty())
+    {
+        return send_error(h, ctx, conn, reply_id, ErrorCode::Json);
+    }
+    if req.text_array.len() > h.services().rules.max_texts_per_request
+        || req.text_array.iter().any(|t| t.unique_id.len() > MAX_UNIQUE_ID)
+    {
+        return send_error(h, ctx, conn, reply_id, ErrorCode::TooLarge);
+    }
+    let to = req.touid;
+    let known_friend = me.knows_friend(to);
+    let messages: Vec<NewMessage> = req
+        .text_array
+        .into_iter()
+        .map(|t| NewMessage {
+            sender: from,
+            receiver: to,
+            unique_id: t.unique_id,
+            content: t.content,
+        })
+        .collect();
+    if known_friend {
+        return store_texts(h, ctx, conn, messages);
+    }
+    // Not a friend when this session began; maybe since. Ask the store.
+    request(
+        h,
+        ctx,
+        conn,
+        reply_id,
+        JobKind::Idempotent,
+        move |store| store.are_friends(from, to),
+        move |h, ctx, friends| match friends {
+            Ok(true) => {
+                if let Some(me) = ctx.session_mut(conn).and_then(|s| s.online_mut()) {
+                    me.add_friend(to);
+                }
+                store_texts(h, ctx, conn, messages);
+            }
+            Ok(false) => send_error(h, ctx, conn, reply_id, ErrorCode::NotFriends),
+            Err(e) => send_error(h, ctx, conn, reply_id, e.error_code()),
+        },
+    );
+}
+
+/// Hands messages to the writer. After the commit (on a writer thread) the
+/// receiver's push is routed and the sender's answer posted to this loop.
+fn store_texts<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, messages: Vec<NewMessage>) {
+    let (from, to) = (messages[0].sender, messages[0].receiver);
+    let handle = ctx.handle().clone();
+    let services = h.services().clone();
+    let submitted = h.services().writer.submit(messages, move |stored| {
+        if let Ok(stored) = &stored {
+            services.delivery.push_anywhere(to, Push::Text(stored.clone()));
+        }
+        let posted = handle.post(move |h, ctx| on_texts_stored(h, ctx, conn, from, to, stored));
+        if posted.is_err() {
+            log::warn!("loop inbox full: a 1018 was dropped (the message is stored)");
+        }
+    });
+    if let Err(e) = submitted {
+        on_texts_stored(h, ctx, conn, from, to, Err(e));
+    }
+}
+
+/// 1018: the stored messages, or why they were not stored.
+fn on_texts_stored<H: ChatLoop>(
+    h: &mut H,
+    ctx: &mut Ctx<H>,
+    conn: ConnId,
+    from: u64,
+    to: u64,
+    stored: Result<Vec<StoredMessage>, StoreError>,
+) {
+    let body = match stored {
+        Ok(stored) => text_body(&stored),
+        Err(e) => TextChatMsgRsp {
+            error: e.error_code().code(),
+            fromuid: from,
+            touid: to,
+            ..TextChatMsgRsp::default()
+        },
+    };
+    send(h, ctx, conn, MsgId::TextChatMsgRsp, &body);
+}
+
+/// The receiver has these messages: they are not pushed again.
+pub fn on_delivered_ack<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, body: &[u8]) {
+    let metrics = &h.services().metrics;
+    let Some(ack) = parse::<MsgDeliveredAck>(body) else {
+        ChatMetrics::add(&metrics.bad_requests, 1);
+        return; // 1101 has no response
+    };
+    let Some(uid) = ctx.session(conn).and_then(|s| s.uid()) else { return };
+    if ack.message_ids.is_empty() || ack.message_ids.len() > MAX_ACK_IDS {
+        ChatMetrics::add(&metrics.bad_requests, 1);
+        return;
+    }
+    if let Err(e) =
+        h.services().acks.submit(Delivery { receiver: uid, message_ids: ack.message_ids })
+    {
+        log::debug!("acknowledgement not stored (pushed again later): {e}");
+    }
+}

@@ -1,0 +1,70 @@
+//! The friendship rules, decided once for every backend, inside one
+//! transaction.
+//!
+//! Whether two users are already friends, what an application renews, and
+//! what accepting one writes are rules of the domain, not of a database. A
+//! backend only offers the row operations ([`FriendRows`]) inside a
+//! transaction it opens ([`super::StoreConn::friend_transaction`]); the rules
+//! below decide what to do with them, so both backends behave alike by
+//! construction, and a rule is changed in one place. Runs on store worker
+//! threads.
+
+use super::pool::StoreError;
+
+/// Row operations on friendships and applications, inside one transaction.
+pub trait FriendRows {
+    /// True if `uid` has `friend` in its friend list.
+    fn is_friend(&mut self, uid: u64, friend: u64) -> Result<bool, StoreError>;
+    /// The remark of `from`'s pending application to `to`, if there is one;
+    /// the row is locked until the transaction ends (where the backend can).
+    fn pending_application(&mut self, from: u64, to: u64) -> Result<Option<String>, StoreError>;
+    /// Writes `from`'s application to `to` as pending (a new row, or the old
+    /// one renewed with this text and remark).
+    fn put_application(
+        &mut self,
+        from: u64,
+        to: u64,
+        apply_text: &str,
+        remark: &str,
+    ) -> Result<(), StoreError>;
+    /// Marks `from`'s application to `to` accepted.
+    fn accept_application(&mut self, from: u64, to: u64) -> Result<(), StoreError>;
+    /// Puts `friend` in `uid`'s friend list with `remark` (or updates the remark).
+    fn put_friend(&mut self, uid: u64, friend: u64, remark: &str) -> Result<(), StoreError>;
+    /// The private thread of two users, created if absent.
+    fn private_thread(&mut self, a: u64, b: u64) -> Result<u64, StoreError>;
+}
+
+/// `from` applies to befriend `to`: recorded (or renewed) unless they are
+/// friends already (`Conflict`).
+pub fn apply(
+    rows: &mut dyn FriendRows,
+    from: u64,
+    to: u64,
+    apply_text: &str,
+    remark: &str,
+) -> Result<(), StoreError> {
+    if rows.is_friend(from, to)? {
+        return Err(StoreError::Conflict("already friends".into()));
+    }
+    rows.put_application(from, to, apply_text, remark)
+}
+
+/// `acceptor` accepts `applicant`'s pending application: it is marked
+/// accepted, each appears in the other's list (the applicant's remark from
+/// the application, the acceptor's `remark`), and their private thread
+/// exists. Returns the thread; `Conflict` without a pending application.
+pub fn accept(
+    rows: &mut dyn FriendRows,
+    applicant: u64,
+    acceptor: u64,
+    remark: &str,
+) -> Result<u64, StoreError> {
+    let Some(applicant_remark) = rows.pending_application(applicant, acceptor)? else {
+        return Err(StoreError::Conflict("no pending application".into()));
+    };
+    rows.accept_application(applicant, acceptor)?;
+    rows.put_friend(applicant, acceptor, &applicant_remark)?;
+    rows.put_friend(acceptor, applicant, remark)?;
+    rows.private_thread(applicant, acceptor)
+}

@@ -1,0 +1,200 @@
+//! Group commit: many submitters' work, one transaction.
+//!
+//! One durable commit per chat message (or per acknowledgement) would cap a
+//! chat server at a few hundred per second. A group-commit worker instead
+//! takes whatever has accumulated in its bounded queue (up to a batch's
+//! weight, waiting at most `max_delay` for more when it has less) and stores
+//! it in one transaction. With `max_delay` zero (the default) nothing waits:
+//! while one batch commits the next accumulates, so batches grow with the
+//! load by themselves.
+//!
+//! This module is the part every group-commit writer shares: the bounded
+//! queues (one per shard, each drained by its own thread in order), the
+//! gathering, the thread names (`<name>-<shard>`), the "stopped" error, and
+//! the connection discipline of [`Link`]: opened lazily, pinged after it was
+//! idle (as the pool's workers do), replaced after it broke, and a batch that
+//! lost its connection retried once on a new one. Retrying is only safe
+//! because every batch a writer commits is idempotent (messages are unique
+//! on (sender, unique_id); marking delivered twice changes nothing). What a
+//! batch *is* and who hears about the outcome is the writer's: a [`Commit`].
+//!
+//! Threads: `submit` from any thread (a loop thread too: it never blocks);
+//! `Commit::commit` on the shard's own thread.
+
+use super::pool::{Backend, StoreError};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How a group-commit worker runs.
+#[derive(Debug, Clone)]
+pub struct GroupCommitConfig {
+    /// Thread names are `<name>-<shard>` (visible in `top -H` and profiles).
+    pub name: String,
+    /// Threads, each with its own connection and queue.
+    pub shards: usize,
+    /// Most weight (messages, ids) in one transaction.
+    pub max_weight: usize,
+    /// How long a batch lighter than `max_weight` may wait for more.
+    pub max_delay: Duration,
+    /// Submissions that may wait, per shard.
+    pub queue_capacity: usize,
+    /// Ping a connection before use when it has been idle this long.
+    pub ping_after_idle: Duration,
+}
+
+/// What one writer does with a batch. Runs on the shard's thread.
+pub trait Commit<B: Backend>: Send + 'static {
+    /// One submission.
+    type Job: Send + 'static;
+    /// How much a job adds to a batch.
+    fn weight(job: &Self::Job) -> usize;
+    /// Stores `batch` in one transaction through `link`, and tells whoever
+    /// waits for the outcome.
+    fn commit(&mut self, batch: Vec<Self::Job>, link: &mut Link<B>);
+}
+
+/// A shard's connection, as a commit uses it.
+pub struct Link<B: Backend> {
+    backend: B,
+    conn: Option<B::Conn>,
+    last_used: Instant,
+    ping_after_idle: Duration,
+}
+
+impl<B: Backend> Link<B> {
+    /// Runs `op` (one transaction) on the connection: opened if absent,
+    /// pinged if idle. A lost connection is replaced and `op` run once more;
+    /// after a failure that leaves the connection in doubt it is dropped, so
+    /// the next batch starts on a fresh one.
+    pub fn run<T>(
+        &mut self,
+        mut op: impl FnMut(&mut B::Conn) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut outcome = self.run_once(&mut op);
+        if matches!(outcome, Err(StoreError::ConnectionLost(_))) {
+            outcome = self.run_once(&mut op); // idempotent: safe to run again
+        }
+        outcome
+    }
+
+    fn run_once<T>(
+        &mut self,
+        op: &mut impl FnMut(&mut B::Conn) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if let Some(conn) = self.conn.as_mut() {
+            if self.last_used.elapsed() >= self.ping_after_idle && !self.backend.ping(conn) {
+                log::warn!("group commit: connection failed its ping after idle: reconnecting");
+                self.conn = None;
+            }
+        }
+        if self.conn.is_none() {
+            self.conn = Some(self.backend.connect()?);
+        }
+        let outcome = op(self.conn.as_mut().expect("connected above"));
+        self.last_used = Instant::now();
+        if matches!(outcome, Err(StoreError::ConnectionLost(_) | StoreError::Unavailable(_))) {
+            self.conn = None;
+        }
+        outcome
+    }
+}
+
+/// The submitting side. Dropping it lets every shard commit what is queued,
+/// then joins the threads.
+pub struct GroupCommit<J> {
+    name: String,
+    senders: Vec<Sender<J>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl<J: Send + 'static> GroupCommit<J> {
+    /// Starts `config.shards` threads, each with its own connection from
+    /// `backend` and its own [`Commit`] from `make`. Any thread.
+    pub fn start<B, C>(
+        backend: B,
+        config: GroupCommitConfig,
+        make: impl Fn() -> C,
+    ) -> std::io::Result<GroupCommit<J>>
+    where
+        B: Backend + Clone,
+        C: Commit<B, Job = J>,
+    {
+        let (mut senders, mut threads) = (Vec::new(), Vec::new());
+        for shard in 0..config.shards.max(1) {
+            let (sender, receiver) = bounded(config.queue_capacity.max(1));
+            let link = Link {
+                backend: backend.clone(),
+                conn: None,
+                last_used: Instant::now(),
+                ping_after_idle: config.ping_after_idle,
+            };
+            let (committer, settings) = (make(), config.clone());
+            let thread = std::thread::Builder::new()
+                .name(format!("{}-{shard}", config.name))
+                .spawn(move || run(receiver, committer, link, settings))?;
+            senders.push(sender);
+            threads.push(thread);
+        }
+        Ok(GroupCommit { name: config.name, senders, threads })
+    }
+
+    /// Queues `job` on the shard `key` picks (equal keys: one shard, in
+    /// order). Never blocks: a full queue is `Busy` at once. Any thread.
+    pub fn submit(&self, key: u64, job: J) -> Result<(), StoreError> {
+        let shard = (key % self.senders.len().max(1) as u64) as usize;
+        let Some(sender) = self.senders.get(shard) else { return Err(self.stopped()) };
+        match sender.try_send(job) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => Err(StoreError::Busy),
+            Err(TrySendError::Disconnected(_)) => Err(self.stopped()),
+        }
+    }
+
+    /// Submissions waiting, over all shards. Any thread.
+    pub fn queue_depth(&self) -> usize {
+        self.senders.iter().map(Sender::len).sum()
+    }
+
+    fn stopped(&self) -> StoreError {
+        StoreError::Unavailable(format!("{} stopped", self.name))
+    }
+}
+
+impl<J> Drop for GroupCommit<J> {
+    fn drop(&mut self) {
+        self.senders.clear(); // each shard commits what it has queued, then stops
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A shard's thread: block for the first job of a batch, gather more, commit.
+fn run<B: Backend, C: Commit<B>>(
+    queue: Receiver<C::Job>,
+    mut committer: C,
+    mut link: Link<B>,
+    config: GroupCommitConfig,
+) {
+    while let Ok(first) = queue.recv() {
+        let mut weight = C::weight(&first);
+        let mut batch = vec![first];
+        let deadline = Instant::now() + config.max_delay;
+        while weight < config.max_weight {
+            let next = if config.max_delay.is_zero() {
+                queue.try_recv().map_err(|e| e == TryRecvError::Disconnected)
+            } else {
+                queue.recv_deadline(deadline).map_err(|e| e == RecvTimeoutError::Disconnected)
+            };
+            match next {
+                Ok(job) => {
+                    weight += C::weight(&job);
+                    batch.push(job);
+                }
+                Err(_) => break, // nothing more now (or the queue closed)
+            }
+        }
+        committer.commit(batch, &mut link);
+    }
+}
