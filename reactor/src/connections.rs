@@ -192,7 +192,12 @@ impl<H: Handler> Connections<H> {
                 self.timers.insert(deadline, TimerTask::SlowConsumerCheck(conn));
             }
         }
-        self.schedule_flush(conn);
+        // As `schedule_flush`, without looking the connection up again (this
+        // runs for every frame sent).
+        if !c.queued_for_flush {
+            c.queued_for_flush = true;
+            self.flush_list.push(conn);
+        }
     }
 
     /// Puts `conn` on this pass's flush list.
