@@ -6,15 +6,10 @@ mod util;
 use proto::body::{TextChatMsgReq, TextChatMsgRsp, TextItem};
 use proto::MsgId;
 use std::collections::HashSet;
-use std::process::Command;
 use std::time::Duration;
+use testkit::process::send_signal as signal;
 use util::cluster::{Cluster, StoreKind, WAIT};
 use util::wait_with_timeout;
-
-fn signal(pid: u32, name: &str) {
-    let sent = Command::new("kill").args([name, &pid.to_string()]).status().unwrap();
-    assert!(sent.success());
-}
 
 #[test]
 fn sigterm_closes_every_session_reports_it_offline_and_exits_0() {

@@ -5,9 +5,10 @@
 mod util;
 
 use serde_json::json;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
+use testkit::process::{first_addr, send_signal, start_listening};
 use util::cluster::{Cluster, StoreKind, WAIT};
 use util::gate_stack::{error_of, post};
 use util::smtp::SmtpServer;
@@ -15,23 +16,18 @@ use util::wait_with_timeout;
 
 /// Starts a daemon binary and reads its `listening on ADDR` line.
 fn spawn(binary: &str, envs: &[(&str, String)]) -> (Child, SocketAddr) {
-    let mut child = Command::new(binary)
+    let mut command = Command::new(binary);
+    command
         .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
         .env("IM_LOG", "debug")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("start {binary}: {e}"));
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.split_whitespace().nth(2).and_then(|a| a.parse().ok());
-    (child, addr.unwrap_or_else(|| panic!("{binary} printed {line:?}")))
+        .stderr(Stdio::piped());
+    let (child, listening) = start_listening(command);
+    (child, first_addr(&listening))
 }
 
 /// SIGTERM, exit status 0, and everything it logged.
 fn stop(mut child: Child) -> String {
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    assert!(killed.success());
+    send_signal(child.id(), "-TERM");
     let status = wait_with_timeout(&mut child, WAIT);
     assert_eq!(status.code(), Some(0), "a graceful stop exits 0");
     let mut logs = String::new();

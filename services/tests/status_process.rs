@@ -3,29 +3,25 @@
 
 mod util;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::Duration;
+use testkit::process::{send_signal, start_listening};
 use util::wait_with_timeout;
 
 #[test]
 fn the_daemon_starts_from_its_config_logs_and_stops_on_sigterm() {
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../conf/status.toml");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_status-server"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_status-server"));
+    command
         .args(["--config", config])
         .env("IM_STATUS_LISTEN", "127.0.0.1:0") // the environment overrides the file
         .env("IM_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start status-server");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening on ").expect("address line").to_string();
+        .stderr(Stdio::piped());
+    let (mut child, addr) = start_listening(command);
     assert!(addr.starts_with("127.0.0.1:") && !addr.ends_with(":7100"), "{addr}");
 
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    assert!(killed.success());
+    send_signal(child.id(), "-TERM");
     let status = wait_with_timeout(&mut child, Duration::from_secs(10));
     assert_eq!(status.code(), Some(0), "a graceful stop exits 0");
     let mut logs = String::new();

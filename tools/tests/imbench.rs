@@ -5,7 +5,6 @@
 mod util;
 
 use std::process::Command;
-use util::TestCluster;
 
 fn imbench(args: &[&str]) -> serde_json::Value {
     let json =
@@ -27,7 +26,7 @@ fn imbench(args: &[&str]) -> serde_json::Value {
 fn p2p_and_conn_measure_a_running_cluster() {
     // Below the ephemeral range, clear of the imctl and imcli tests' ports.
     let port_base = 14_000 + (std::process::id() % 200) as u16 * 30;
-    let cluster = TestCluster::up("imbench-test", port_base);
+    let cluster = util::up("imbench-test", port_base);
     let status = format!("127.0.0.1:{port_base}");
     let data_dir = cluster.data().display().to_string();
 
@@ -146,7 +145,7 @@ fn the_mqtt_peer_run_measures_a_broker_of_its_own() {
 #[test]
 fn a_login_storm_then_a_killed_chat_server_whose_users_come_back() {
     let port_base = 8_000 + (std::process::id() % 150) as u16 * 30;
-    let mut cluster = TestCluster::up("imbench-storm", port_base);
+    let mut cluster = util::up("imbench-storm", port_base);
     // chat-2, one of imctl's children.
     let children =
         std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", cluster.pid())).unwrap();

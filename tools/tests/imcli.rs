@@ -7,7 +7,6 @@ mod util;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use util::TestCluster;
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -88,7 +87,7 @@ fn code_for(spool: &Path, email: &str) -> String {
 fn two_imcli_users_register_befriend_and_chat() {
     // Below the ephemeral range (32768 and up), clear of the imctl test's ports.
     let port_base = 26_000 + (std::process::id() % 200) as u16 * 30;
-    let cluster = TestCluster::up("imcli-test", port_base);
+    let cluster = util::up("imcli-test", port_base);
     let spool = cluster.data().join("mail");
     let imcli = format!("{} --gate 127.0.0.1:{}", env!("CARGO_BIN_EXE_imcli"), port_base + 2);
     let tmux = Tmux { socket: format!("imcli-test-{}", std::process::id()) };

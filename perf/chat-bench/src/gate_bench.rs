@@ -15,7 +15,7 @@
 //! default (`--cost default`: 19 MiB, 2 passes).
 
 use chat_bench::args::{arg, number, stores};
-use chat_bench::cluster::{Cluster, StoreChoice};
+use chat_bench::cluster::{self, StoreChoice};
 use proto::http_client::post_json;
 use serde_json::{json, Value};
 use services::gate::password::HashCost;
@@ -88,11 +88,11 @@ fn run_once(
     seconds: f64,
     cost: HashCost,
 ) -> (f64, f64) {
-    let mut cluster = Cluster::start(store, run, 1);
+    let mut cluster = cluster::start(store, run, 1);
     let spool = std::env::temp_dir().join(format!("gate-bench-{}-{run}", std::process::id()));
     let _ = std::fs::remove_dir_all(&spool);
     std::fs::create_dir_all(&spool).unwrap();
-    let gate = cluster.start_gate(cost, &spool);
+    let gate = cluster::start_gate(&mut cluster, cost, &spool);
     let codes = Arc::new(Mutex::new(HashMap::<String, String>::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let indexer = {

@@ -18,7 +18,7 @@
 //! ends of every pair on chat-1 instead.
 
 use chat_bench::args::{number, stores};
-use chat_bench::cluster::{Cluster, StoreChoice};
+use chat_bench::cluster::{self, StoreChoice};
 use reactor::{FrameCodec, LoopConfig, LoopPool};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -95,7 +95,7 @@ fn run_once(
     io_threads: usize,
     same_server: bool,
 ) -> Outcome {
-    let cluster = Cluster::start(store, run, io_threads);
+    let cluster = cluster::start(store, run, io_threads);
     let users = cluster.provision(pairs);
     let shared = Arc::new(Shared::new(rate));
     let config = LoopConfig { name: "bench-client".into(), threads: 1, ..LoopConfig::default() };

@@ -6,20 +6,16 @@ use super::cluster::{Cluster, StoreKind, WAIT};
 use super::smtp::SmtpServer;
 use proto::http_client::{post_json, HttpResponse};
 use serde_json::{json, Value};
-use services::gate::password::HashCost;
-use services::gate::{GateConfig, GateServer};
+use services::gate::GateConfig;
 use services::verify::mail::MailConfig;
-use services::verify::{VerifyConfig, VerifyServer};
+use services::verify::VerifyConfig;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 pub struct GateStack {
-    pub gate: Option<GateServer>,
-    pub verify: Option<VerifyServer>,
+    pub gate_addr: SocketAddr,
     pub smtp: SmtpServer,
     pub cluster: Cluster,
-    pub verify_config: VerifyConfig,
     verify_data: PathBuf,
 }
 
@@ -35,13 +31,12 @@ impl GateStack {
         adjust_verify: impl Fn(&mut VerifyConfig),
         adjust_gate: impl Fn(&mut GateConfig),
     ) -> GateStack {
-        let cluster = Cluster::start(test, kind, 1);
+        let mut cluster = Cluster::start(test, kind, 1);
         let smtp = SmtpServer::start(test);
         let verify_data =
             std::env::temp_dir().join(format!("im-verify-{test}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&verify_data);
         let mut verify_config = VerifyConfig {
-            listen: "127.0.0.1:0".into(),
             data_dir: verify_data.clone(),
             resend_interval_ms: 0,
             daily_cap: 1000,
@@ -54,31 +49,12 @@ impl GateStack {
             ..VerifyConfig::default()
         };
         adjust_verify(&mut verify_config);
-        let verify = VerifyServer::start(&verify_config).expect("start the verify server");
-        let mut gate_config = GateConfig {
-            listen: "127.0.0.1:0".into(),
-            status_addr: cluster.status.as_ref().unwrap().local_addr().to_string(),
-            verify_addr: verify.local_addr().to_string(),
-            io_threads: 2,
-            request_timeout_ms: 2_000,
-            password_hash: HashCost::benchmark(),
-            store: cluster.store_config().clone(),
-            ..GateConfig::default()
-        };
-        adjust_gate(&mut gate_config);
-        let gate = GateServer::start(&gate_config).expect("start the gate");
-        GateStack {
-            gate: Some(gate),
-            verify: Some(verify),
-            smtp,
-            cluster,
-            verify_config,
-            verify_data,
-        }
+        let gate_addr = cluster.start_gate(verify_config, |gate| adjust_gate(gate));
+        GateStack { gate_addr, smtp, cluster, verify_data }
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.gate.as_ref().unwrap().local_addr()
+        self.gate_addr
     }
 
     /// POSTs JSON; returns the status and the JSON answer.
@@ -115,22 +91,13 @@ impl GateStack {
 
     /// Stops the verify server and starts it again on the same address and data.
     pub fn restart_verify(&mut self) {
-        let old = self.verify.take().unwrap();
-        let addr = old.local_addr();
-        old.shutdown(Duration::from_secs(2));
-        let config = VerifyConfig { listen: addr.to_string(), ..self.verify_config.clone() };
-        self.verify = Some(VerifyServer::start(&config).expect("restart the verify server"));
+        self.cluster.restart_verify();
     }
 }
 
 impl Drop for GateStack {
     fn drop(&mut self) {
-        if let Some(gate) = self.gate.take() {
-            gate.shutdown(Duration::from_secs(2));
-        }
-        if let Some(verify) = self.verify.take() {
-            verify.shutdown(Duration::from_secs(2));
-        }
+        self.cluster.stop_gate(); // before its data goes
         let _ = std::fs::remove_dir_all(&self.verify_data);
     }
 }

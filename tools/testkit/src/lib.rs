@@ -1,0 +1,14 @@
+//! What the tests and the benchmarks share, in one place: throwaway stores,
+//! a whole cluster in one process, and daemons run as child processes.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`store`] | a fresh SQLite file or MySQL database per test, removed afterwards; sample users |
+//! | [`cluster`] | status + chat servers (+ verify + gate) on `127.0.0.1:0`, sharing one store |
+//! | [`process`] | a daemon binary as a child: started, waited for, signalled, killed on drop |
+//!
+//! Used by services' tests, tools' tests and `perf/chat-bench`. Never by a daemon.
+
+pub mod cluster;
+pub mod process;
+pub mod store;
