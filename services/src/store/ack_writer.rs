@@ -54,14 +54,13 @@ impl AckWriter {
         B::Conn: StoreConn,
     {
         let metrics = Arc::new(AckMetrics::default());
-        let settings = GroupCommitConfig {
-            name: format!("{name}-acks"),
-            shards: 1,
-            max_weight: max_ids.max(1),
-            max_delay: Duration::ZERO,
+        let settings = GroupCommitConfig::new(
+            format!("{name}-acks"),
+            1,
+            max_ids.max(1),
+            Duration::ZERO,
             queue_capacity,
-            ping_after_idle: Duration::from_secs(30),
-        };
+        );
         let shared = metrics.clone();
         let commits =
             GroupCommit::start(backend, settings, move || AckCommit { metrics: shared.clone() })?;
@@ -71,11 +70,7 @@ impl AckWriter {
     /// Queues an ack. Never blocks (a loop thread calls it): a full queue is
     /// `Busy` at once. Any thread.
     pub fn submit(&self, ack: Delivery) -> Result<(), StoreError> {
-        let submitted = self.commits.submit(ack.receiver, ack);
-        if submitted == Err(StoreError::Busy) {
-            self.metrics.busy.fetch_add(1, Relaxed);
-        }
-        submitted
+        self.commits.submit(ack.receiver, ack, &self.metrics.busy)
     }
 
     /// Acks waiting. Any thread.

@@ -23,6 +23,7 @@
 
 use super::pool::{Backend, StoreError};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -41,6 +42,21 @@ pub struct GroupCommitConfig {
     pub queue_capacity: usize,
     /// Ping a connection before use when it has been idle this long.
     pub ping_after_idle: Duration,
+}
+
+impl GroupCommitConfig {
+    /// Threads `<name>-<shard>`, pinging a connection idle for 30 s (as the
+    /// pool's workers do by default).
+    pub fn new(
+        name: String,
+        shards: usize,
+        max_weight: usize,
+        max_delay: Duration,
+        queue_capacity: usize,
+    ) -> GroupCommitConfig {
+        let ping_after_idle = Duration::from_secs(30);
+        GroupCommitConfig { name, shards, max_weight, max_delay, queue_capacity, ping_after_idle }
+    }
 }
 
 /// What one writer does with a batch. Runs on the shard's thread.
@@ -140,13 +156,17 @@ impl<J: Send + 'static> GroupCommit<J> {
     }
 
     /// Queues `job` on the shard `key` picks (equal keys: one shard, in
-    /// order). Never blocks: a full queue is `Busy` at once. Any thread.
-    pub fn submit(&self, key: u64, job: J) -> Result<(), StoreError> {
+    /// order). Never blocks: a full queue is `Busy` at once, and counted in
+    /// `busy`. Any thread.
+    pub fn submit(&self, key: u64, job: J, busy: &AtomicU64) -> Result<(), StoreError> {
         let shard = (key % self.senders.len().max(1) as u64) as usize;
         let Some(sender) = self.senders.get(shard) else { return Err(self.stopped()) };
         match sender.try_send(job) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => Err(StoreError::Busy),
+            Err(TrySendError::Full(_)) => {
+                busy.fetch_add(1, Relaxed);
+                Err(StoreError::Busy)
+            }
             Err(TrySendError::Disconnected(_)) => Err(self.stopped()),
         }
     }

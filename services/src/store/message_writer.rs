@@ -101,14 +101,13 @@ impl MessageWriter {
         B::Conn: StoreConn,
     {
         let metrics = Arc::new(WriterMetrics::default());
-        let settings = GroupCommitConfig {
-            name: format!("{}-writer", config.name),
-            shards: config.shards,
-            max_weight: config.max_batch,
-            max_delay: config.max_delay,
-            queue_capacity: config.queue_capacity,
-            ping_after_idle: Duration::from_secs(30),
-        };
+        let settings = GroupCommitConfig::new(
+            format!("{}-writer", config.name),
+            config.shards,
+            config.max_batch,
+            config.max_delay,
+            config.queue_capacity,
+        );
         let shared = metrics.clone();
         let commits = GroupCommit::start(backend, settings, move || MessageCommit {
             metrics: shared.clone(),
@@ -130,11 +129,7 @@ impl MessageWriter {
             .map_or((0, 0), |m| (m.sender.min(m.receiver), m.sender.max(m.receiver)));
         let key = pair.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ pair.1;
         let submission = Submission { messages, done: Box::new(done), submitted: Instant::now() };
-        let submitted = self.commits.submit(key, submission);
-        if submitted == Err(StoreError::Busy) {
-            self.metrics.busy.fetch_add(1, Relaxed);
-        }
-        submitted
+        self.commits.submit(key, submission, &self.metrics.busy)
     }
 
     /// Submissions waiting, over all shards. Any thread.
