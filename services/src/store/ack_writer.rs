@@ -15,7 +15,7 @@
 //! [`super::group_commit`]'s, shared with the message writer.
 
 use super::api::StoreConn;
-use super::group_commit::{Commit, GroupCommit, GroupCommitConfig, Link};
+use super::group_commit::{GroupCommit, GroupCommitConfig, Link};
 use super::model::Delivery;
 use super::pool::{Backend, StoreError};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -62,8 +62,12 @@ impl AckWriter {
             queue_capacity,
         );
         let shared = metrics.clone();
-        let commits =
-            GroupCommit::start(backend, settings, move || AckCommit { metrics: shared.clone() })?;
+        let commits = GroupCommit::start(
+            backend,
+            settings,
+            |ack: &Delivery| ack.message_ids.len(),
+            move |batch, link: &mut Link<B>| commit(&shared, batch, link),
+        )?;
         Ok(AckWriter { commits, metrics })
     }
 
@@ -83,31 +87,20 @@ impl AckWriter {
     }
 }
 
-/// A batch of acknowledgements: marked delivered in one transaction.
-struct AckCommit {
-    metrics: Arc<AckMetrics>,
-}
-
-impl<B: Backend> Commit<B> for AckCommit
+/// A batch of acknowledgements: marked delivered in one transaction. On the
+/// shard's thread.
+fn commit<B: Backend>(metrics: &AckMetrics, batch: Vec<Delivery>, link: &mut Link<B>)
 where
     B::Conn: StoreConn,
 {
-    type Job = Delivery;
-
-    fn weight(ack: &Delivery) -> usize {
-        ack.message_ids.len()
-    }
-
-    fn commit(&mut self, batch: Vec<Delivery>, link: &mut Link<B>) {
-        match link.run(|conn| conn.mark_delivered_many(&batch)) {
-            Ok(marked) => {
-                self.metrics.marked.fetch_add(marked, Relaxed);
-                self.metrics.batches.fetch_add(1, Relaxed);
-            }
-            Err(e) => {
-                log::warn!("{} acks not stored (pushed again at the next login): {e}", batch.len());
-                self.metrics.failed_batches.fetch_add(1, Relaxed);
-            }
+    match link.run(|conn| conn.mark_delivered_many(&batch)) {
+        Ok(marked) => {
+            metrics.marked.fetch_add(marked, Relaxed);
+            metrics.batches.fetch_add(1, Relaxed);
+        }
+        Err(e) => {
+            log::warn!("{} acks not stored (pushed again at the next login): {e}", batch.len());
+            metrics.failed_batches.fetch_add(1, Relaxed);
         }
     }
 }

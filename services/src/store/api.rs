@@ -31,10 +31,9 @@ pub trait StoreConn: Send + 'static {
         apply_text: &str,
         remark: &str,
     ) -> Result<(), StoreError> {
-        self.friend_transaction(&mut |rows| {
-            friends::apply(rows, from, to, apply_text, remark).map(|()| 0)
-        })
-        .map(drop)
+        let application = friends::Application { from, to, apply_text, remark };
+        self.friend_transaction(&mut |rows| friends::apply(rows, &application).map(|()| 0))
+            .map(drop)
     }
     /// `acceptor` accepts `applicant`'s pending application (see
     /// [`friends::accept`]). Returns the thread id; `Conflict` without a

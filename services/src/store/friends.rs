@@ -11,6 +11,17 @@
 
 use super::pool::StoreError;
 
+/// `from`'s application to befriend `to`.
+#[derive(Debug, Clone, Copy)]
+pub struct Application<'a> {
+    pub from: u64,
+    pub to: u64,
+    /// What the applicant wrote to `to`.
+    pub apply_text: &'a str,
+    /// The name the applicant will show for `to` once they are friends.
+    pub remark: &'a str,
+}
+
 /// Row operations on friendships and applications, inside one transaction.
 pub trait FriendRows {
     /// True if `uid` has `friend` in its friend list.
@@ -18,15 +29,9 @@ pub trait FriendRows {
     /// The remark of `from`'s pending application to `to`, if there is one;
     /// the row is locked until the transaction ends (where the backend can).
     fn pending_application(&mut self, from: u64, to: u64) -> Result<Option<String>, StoreError>;
-    /// Writes `from`'s application to `to` as pending (a new row, or the old
-    /// one renewed with this text and remark).
-    fn put_application(
-        &mut self,
-        from: u64,
-        to: u64,
-        apply_text: &str,
-        remark: &str,
-    ) -> Result<(), StoreError>;
+    /// Writes the application as pending (a new row, or the old one renewed
+    /// with this text and remark).
+    fn put_application(&mut self, application: &Application<'_>) -> Result<(), StoreError>;
     /// Marks `from`'s application to `to` accepted.
     fn accept_application(&mut self, from: u64, to: u64) -> Result<(), StoreError>;
     /// Puts `friend` in `uid`'s friend list with `remark` (or updates the remark).
@@ -35,19 +40,13 @@ pub trait FriendRows {
     fn private_thread(&mut self, a: u64, b: u64) -> Result<u64, StoreError>;
 }
 
-/// `from` applies to befriend `to`: recorded (or renewed) unless they are
-/// friends already (`Conflict`).
-pub fn apply(
-    rows: &mut dyn FriendRows,
-    from: u64,
-    to: u64,
-    apply_text: &str,
-    remark: &str,
-) -> Result<(), StoreError> {
-    if rows.is_friend(from, to)? {
+/// An application: recorded (or renewed) unless the two are friends
+/// already (`Conflict`).
+pub fn apply(rows: &mut dyn FriendRows, application: &Application<'_>) -> Result<(), StoreError> {
+    if rows.is_friend(application.from, application.to)? {
         return Err(StoreError::Conflict("already friends".into()));
     }
-    rows.put_application(from, to, apply_text, remark)
+    rows.put_application(application)
 }
 
 /// `acceptor` accepts `applicant`'s pending application: it is marked

@@ -16,10 +16,11 @@
 //! lost its connection retried once on a new one. Retrying is only safe
 //! because every batch a writer commits is idempotent (messages are unique
 //! on (sender, unique_id); marking delivered twice changes nothing). What a
-//! batch *is* and who hears about the outcome is the writer's: a [`Commit`].
+//! batch *is* and who hears about the outcome is the writer's: the `commit`
+//! function it starts the worker with.
 //!
 //! Threads: `submit` from any thread (a loop thread too: it never blocks);
-//! `Commit::commit` on the shard's own thread.
+//! `commit` on the shard's own thread.
 
 use super::pool::{Backend, StoreError};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
@@ -57,17 +58,6 @@ impl GroupCommitConfig {
         let ping_after_idle = Duration::from_secs(30);
         GroupCommitConfig { name, shards, max_weight, max_delay, queue_capacity, ping_after_idle }
     }
-}
-
-/// What one writer does with a batch. Runs on the shard's thread.
-pub trait Commit<B: Backend>: Send + 'static {
-    /// One submission.
-    type Job: Send + 'static;
-    /// How much a job adds to a batch.
-    fn weight(job: &Self::Job) -> usize;
-    /// Stores `batch` in one transaction through `link`, and tells whoever
-    /// waits for the outcome.
-    fn commit(&mut self, batch: Vec<Self::Job>, link: &mut Link<B>);
 }
 
 /// A shard's connection, as a commit uses it.
@@ -126,15 +116,19 @@ pub struct GroupCommit<J> {
 
 impl<J: Send + 'static> GroupCommit<J> {
     /// Starts `config.shards` threads, each with its own connection from
-    /// `backend` and its own [`Commit`] from `make`. Any thread.
-    pub fn start<B, C>(
+    /// `backend`. A shard gathers jobs up to `config.max_weight` (a job
+    /// weighs `weight(job)`) and hands each batch to `commit`, which stores it
+    /// in one transaction through the shard's [`Link`] and tells whoever
+    /// waits. Any thread.
+    pub fn start<B, F>(
         backend: B,
         config: GroupCommitConfig,
-        make: impl Fn() -> C,
+        weight: fn(&J) -> usize,
+        commit: F,
     ) -> std::io::Result<GroupCommit<J>>
     where
         B: Backend + Clone,
-        C: Commit<B, Job = J>,
+        F: Fn(Vec<J>, &mut Link<B>) + Clone + Send + 'static,
     {
         let (mut senders, mut threads) = (Vec::new(), Vec::new());
         for shard in 0..config.shards.max(1) {
@@ -145,10 +139,11 @@ impl<J: Send + 'static> GroupCommit<J> {
                 last_used: Instant::now(),
                 ping_after_idle: config.ping_after_idle,
             };
-            let (committer, settings) = (make(), config.clone());
+            let shard_config = config.clone();
+            let shard_commit = commit.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("{}-{shard}", config.name))
-                .spawn(move || run(receiver, committer, link, settings))?;
+                .spawn(move || run(receiver, weight, shard_commit, link, shard_config))?;
             senders.push(sender);
             threads.push(thread);
         }
@@ -191,17 +186,18 @@ impl<J> Drop for GroupCommit<J> {
 }
 
 /// A shard's thread: block for the first job of a batch, gather more, commit.
-fn run<B: Backend, C: Commit<B>>(
-    queue: Receiver<C::Job>,
-    mut committer: C,
+fn run<B: Backend, J>(
+    queue: Receiver<J>,
+    weight: fn(&J) -> usize,
+    commit: impl Fn(Vec<J>, &mut Link<B>),
     mut link: Link<B>,
     config: GroupCommitConfig,
 ) {
     while let Ok(first) = queue.recv() {
-        let mut weight = C::weight(&first);
+        let mut gathered = weight(&first);
         let mut batch = vec![first];
         let deadline = Instant::now() + config.max_delay;
-        while weight < config.max_weight {
+        while gathered < config.max_weight {
             let next = if config.max_delay.is_zero() {
                 queue.try_recv().map_err(|e| e == TryRecvError::Disconnected)
             } else {
@@ -209,12 +205,12 @@ fn run<B: Backend, C: Commit<B>>(
             };
             match next {
                 Ok(job) => {
-                    weight += C::weight(&job);
+                    gathered += weight(&job);
                     batch.push(job);
                 }
                 Err(_) => break, // nothing more now (or the queue closed)
             }
         }
-        committer.commit(batch, &mut link);
+        commit(batch, &mut link);
     }
 }

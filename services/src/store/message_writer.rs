@@ -24,7 +24,7 @@
 //! idempotent on (sender, unique_id), so that is safe).
 
 use super::api::StoreConn;
-use super::group_commit::{Commit, GroupCommit, GroupCommitConfig, Link};
+use super::group_commit::{GroupCommit, GroupCommitConfig, Link};
 use super::model::{NewMessage, StoredMessage};
 use super::pool::{Backend, StoreError};
 use crate::latency::LatencyHistogram;
@@ -109,9 +109,12 @@ impl MessageWriter {
             config.queue_capacity,
         );
         let shared = metrics.clone();
-        let commits = GroupCommit::start(backend, settings, move || MessageCommit {
-            metrics: shared.clone(),
-        })?;
+        let commits = GroupCommit::start(
+            backend,
+            settings,
+            |job: &Submission| job.messages.len(),
+            move |batch, link: &mut Link<B>| commit(&shared, batch, link),
+        )?;
         Ok(MessageWriter { commits, metrics })
     }
 
@@ -143,42 +146,31 @@ impl MessageWriter {
 }
 
 /// A batch of messages: one multi-row insert, then every submitter hears.
-struct MessageCommit {
-    metrics: Arc<WriterMetrics>,
-}
-
-impl<B: Backend> Commit<B> for MessageCommit
+/// On the shard's thread.
+fn commit<B: Backend>(metrics: &WriterMetrics, mut batch: Vec<Submission>, link: &mut Link<B>)
 where
     B::Conn: StoreConn,
 {
-    type Job = Submission;
-
-    fn weight(job: &Submission) -> usize {
-        job.messages.len()
-    }
-
-    fn commit(&mut self, mut batch: Vec<Submission>, link: &mut Link<B>) {
-        // Move the messages out (no copy); each submitter's count says which are its own.
-        let counts: Vec<usize> = batch.iter().map(|s| s.messages.len()).collect();
-        let messages: Vec<NewMessage> =
-            batch.iter_mut().flat_map(|s| std::mem::take(&mut s.messages)).collect();
-        match link.run(|conn| conn.append_messages(&messages)) {
-            Ok(stored) => {
-                self.metrics.messages.fetch_add(stored.len() as u64, Relaxed);
-                self.metrics.batches.fetch_add(1, Relaxed);
-                let mut stored = stored.into_iter();
-                for (submission, count) in batch.into_iter().zip(counts) {
-                    let mine: Vec<StoredMessage> = stored.by_ref().take(count).collect();
-                    self.metrics.commit_latency.record(submission.submitted.elapsed());
-                    (submission.done)(Ok(mine));
-                }
+    // Move the messages out (no copy); each submitter's count says which are its own.
+    let counts: Vec<usize> = batch.iter().map(|s| s.messages.len()).collect();
+    let messages: Vec<NewMessage> =
+        batch.iter_mut().flat_map(|s| std::mem::take(&mut s.messages)).collect();
+    match link.run(|conn| conn.append_messages(&messages)) {
+        Ok(stored) => {
+            metrics.messages.fetch_add(stored.len() as u64, Relaxed);
+            metrics.batches.fetch_add(1, Relaxed);
+            let mut stored = stored.into_iter();
+            for (submission, count) in batch.into_iter().zip(counts) {
+                let mine: Vec<StoredMessage> = stored.by_ref().take(count).collect();
+                metrics.commit_latency.record(submission.submitted.elapsed());
+                (submission.done)(Ok(mine));
             }
-            Err(e) => {
-                log::warn!("message batch of {} not stored: {e}", messages.len());
-                self.metrics.failed_batches.fetch_add(1, Relaxed);
-                for submission in batch {
-                    (submission.done)(Err(e.clone()));
-                }
+        }
+        Err(e) => {
+            log::warn!("message batch of {} not stored: {e}", messages.len());
+            metrics.failed_batches.fetch_add(1, Relaxed);
+            for submission in batch {
+                (submission.done)(Err(e.clone()));
             }
         }
     }

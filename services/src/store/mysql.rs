@@ -9,7 +9,7 @@ use super::api::StoreConn;
 use super::columns::{
     now_ms, MESSAGES_WITH_STATE, MESSAGE_COLUMNS, PENDING_MESSAGES, USER_COLUMNS, USER_COLUMNS_OF_U,
 };
-use super::friends::FriendRows;
+use super::friends::{Application, FriendRows};
 use super::model::*;
 use super::pool::{Backend, StoreError};
 use super::row_lists::{pair_values, placeholders};
@@ -750,18 +750,12 @@ impl FriendRows for MysqlFriendRows<'_> {
             .map_err(db_error)
     }
 
-    fn put_application(
-        &mut self,
-        from: u64,
-        to: u64,
-        apply_text: &str,
-        remark: &str,
-    ) -> Result<(), StoreError> {
+    fn put_application(&mut self, a: &Application<'_>) -> Result<(), StoreError> {
         self.0
             .exec_drop(
                 "INSERT INTO friend_applies (from_uid, to_uid, apply_text, remark, status) VALUES (?, ?, ?, ?, 0)
                  ON DUPLICATE KEY UPDATE apply_text = VALUES(apply_text), remark = VALUES(remark), status = 0",
-                (from, to, apply_text, remark),
+                (a.from, a.to, a.apply_text, a.remark),
             )
             .map_err(db_error)
     }

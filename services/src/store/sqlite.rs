@@ -11,7 +11,7 @@ use super::api::StoreConn;
 use super::columns::{
     now_ms, MESSAGES_WITH_STATE, MESSAGE_COLUMNS, PENDING_MESSAGES, USER_COLUMNS, USER_COLUMNS_OF_U,
 };
-use super::friends::FriendRows;
+use super::friends::{Application, FriendRows};
 use super::model::*;
 use super::pool::{Backend, StoreError};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
@@ -496,19 +496,13 @@ impl FriendRows for SqliteFriendRows<'_, '_> {
             .map_err(db_error)
     }
 
-    fn put_application(
-        &mut self,
-        from: u64,
-        to: u64,
-        apply_text: &str,
-        remark: &str,
-    ) -> Result<(), StoreError> {
+    fn put_application(&mut self, a: &Application<'_>) -> Result<(), StoreError> {
         self.0
             .prepare_cached(
                 "INSERT INTO friend_applies (from_uid, to_uid, apply_text, remark, status) VALUES (?1, ?2, ?3, ?4, 0)
                  ON CONFLICT (from_uid, to_uid) DO UPDATE SET apply_text = ?3, remark = ?4, status = 0",
             )
-            .and_then(|mut s| s.execute(params![from as i64, to as i64, apply_text, remark]))
+            .and_then(|mut s| s.execute(params![a.from as i64, a.to as i64, a.apply_text, a.remark]))
             .map(drop)
             .map_err(db_error)
     }
