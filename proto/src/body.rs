@@ -251,6 +251,8 @@ pub struct AuthFriendRsp {
     pub nick: String,
     pub icon: String,
     pub sex: i32,
+    /// The pair's first message, stored at acceptance.
+    pub chat_datas: Vec<HistoryMessage>,
 }
 
 /// 1015 NOTIFY_AUTH_FRIEND_REQ, pushed to the applicant.
@@ -264,6 +266,8 @@ pub struct NotifyAuthFriend {
     pub nick: String,
     pub icon: String,
     pub sex: i32,
+    /// The pair's first message, stored at acceptance.
+    pub chat_datas: Vec<HistoryMessage>,
 }
 
 /// One stored message in 1018/1019.

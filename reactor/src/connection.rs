@@ -126,6 +126,9 @@ pub(crate) struct Connection<C, S> {
     pub session: S,
     /// The remote address.
     pub peer: SocketAddr,
+    /// Which of the server's listeners accepted it (0 for the first, and for
+    /// outgoing connections).
+    pub listener: usize,
     /// High-water state: reading is paused while the peer does not read.
     pub backpressure: Backpressure,
     /// WRITABLE interest is registered (only while a write would block).
@@ -219,6 +222,7 @@ impl<C, S: Default> Connection<C, S> {
             output: Buffer::new(),
             session: S::default(),
             peer,
+            listener: 0,
             backpressure: Backpressure::default(),
             // An outgoing connect waits for WRITABLE (see `Ctx::connect`).
             wants_writable: state == ConnState::Connecting,

@@ -120,6 +120,7 @@ impl<H: Handler> Connections<H> {
         stream: TcpStream,
         peer: SocketAddr,
         state: ConnState,
+        listener: usize,
     ) -> io::Result<ConnId> {
         if self.config.nodelay {
             let _ = stream.set_nodelay(true);
@@ -127,6 +128,7 @@ impl<H: Handler> Connections<H> {
         let codec = self.codec.clone();
         let conn = ConnId(self.conns.insert(Connection::new(stream, peer, codec, state, self.now)));
         let c = self.conns.get_mut(conn.0).expect("just inserted");
+        c.listener = listener;
         if let Err(e) = c.register(&self.registry, Token(conn.index())) {
             self.conns.remove(conn.0);
             return Err(e);

@@ -133,6 +133,19 @@ impl<H: Handler> Ctx<H> {
         self.table.get(conn).map(|c| c.peer)
     }
 
+    /// Which of the server's listeners accepted the connection (0: the first,
+    /// or an outgoing connection). A server that speaks several dialects on
+    /// several ports tells them apart with it.
+    pub fn listener(&self, conn: ConnId) -> Option<usize> {
+        self.table.get(conn).map(|c| c.listener)
+    }
+
+    /// Bytes received and kept because they do not make a whole frame yet
+    /// (0 between frames): tells a request that has begun from an idle peer.
+    pub fn partial_input(&self, conn: ConnId) -> Option<usize> {
+        self.table.get(conn).map(|c| c.input.len())
+    }
+
     /// Output bytes queued and not yet written.
     pub fn queued_output(&self, conn: ConnId) -> Option<usize> {
         self.table.get(conn).map(|c| c.output.len())
@@ -248,8 +261,20 @@ impl<H: Handler> Ctx<H> {
     /// Takes ownership of an accepted socket: registers it with this loop,
     /// starts its timers, and has `on_connect` called.
     pub fn adopt(&mut self, stream: TcpStream, peer: SocketAddr) -> io::Result<ConnId> {
+        self.adopt_from(stream, peer, 0)
+    }
+
+    /// Like [`Ctx::adopt`], for a socket accepted by the server's listener
+    /// number `listener` (see [`crate::BoundServer::listen_also`]), which
+    /// [`Ctx::listener`] then reports.
+    pub fn adopt_from(
+        &mut self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        listener: usize,
+    ) -> io::Result<ConnId> {
         self.assert_in_loop_thread();
-        self.table.insert(stream, peer, ConnState::Connected)
+        self.table.insert(stream, peer, ConnState::Connected, listener)
     }
 
     /// Starts an outgoing connection from this loop, optionally from a given
@@ -259,7 +284,7 @@ impl<H: Handler> Ctx<H> {
     pub fn connect(&mut self, addr: SocketAddr, local: Option<IpAddr>) -> io::Result<ConnId> {
         self.assert_in_loop_thread();
         let stream = start_connect(addr, local)?;
-        self.table.insert(stream, addr, ConnState::Connecting)
+        self.table.insert(stream, addr, ConnState::Connecting, 0)
     }
 
     // ----- timers ----------------------------------------------------------------

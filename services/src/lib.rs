@@ -12,6 +12,7 @@
 //! | [`logging`] | the daemons' logger (time, level, target) |
 //! | [`shutdown`] | waiting for SIGTERM/SIGINT |
 //! | [`token`] | random tokens, constant-time comparison |
+//! | [`dialect`] | how each kind of client speaks (this protocol, the original llfcchat client's) |
 //! | [`status`] | the status server (and the chat server's reporter to it) |
 //! | [`store`] | durable state: the database pool, both backends, the message writer |
 //! | [`chat`] | the chat server |
@@ -25,6 +26,7 @@ pub mod admin;
 pub mod chat;
 pub mod config;
 pub mod daemon;
+pub mod dialect;
 pub mod gate;
 pub mod grpc;
 pub mod latency;

@@ -94,6 +94,14 @@ fn friends_and_messages_flow_across_servers(kind: StoreKind) {
     assert_eq!((accepted.error, accepted.uid), (0, ann));
     let told: NotifyAuthFriend = a.recv_json(MsgId::NotifyAuthFriendReq, WAIT).unwrap();
     assert_eq!((told.fromuid, told.touid), (bob, ann));
+    // The pair's first message, stored at acceptance: in 1014 and 1015, and
+    // pushed to Ann as any message (she acknowledges it like the others).
+    assert_eq!(accepted.chat_datas.len(), 1);
+    assert_eq!(told.chat_datas, accepted.chat_datas);
+    assert_eq!(told.chat_datas[0].msg_content, "We are friends now!");
+    assert_eq!(told.chat_datas[0].sender, bob);
+    let first = receive(&mut a, 1);
+    assert_eq!(first[0].message_id, told.chat_datas[0].msg_id);
 
     // Messages both ways across the servers: 1018 after commit, 1019 pushed.
     let sent = send_text(&mut a, bob, &[("a-1", "hello bob"), ("a-2", "how are you")]);
@@ -118,17 +126,18 @@ fn friends_and_messages_flow_across_servers(kind: StoreKind) {
         .unwrap();
     let history: LoadChatMsgRsp = b.recv_json(MsgId::LoadChatMsgRsp, WAIT).unwrap();
     let contents: Vec<&str> = history.chat_datas.iter().map(|m| m.msg_content.as_str()).collect();
-    assert_eq!(contents, ["fine, ann", "how are you", "hello bob"]);
+    assert_eq!(contents, ["fine, ann", "how are you", "hello bob", "We are friends now!"]);
     a.send(MsgId::LoadChatThreadReq, &LoadChatThreadReq { thread_id: 0 }).unwrap();
     let threads: LoadChatThreadRsp = a.recv_json(MsgId::LoadChatThreadRsp, WAIT).unwrap();
     assert_eq!(threads.threads.len(), 2);
 
     // /metrics times each stage: one commit per text request (Ann's and
-    // Cat's on server 1, Bob's on server 2), and server 1's router rounds
-    // (the friend notice and the pushes to Bob).
+    // Cat's on server 1; Bob's and his acceptance's first message on
+    // server 2), and server 1's router rounds (the friend notice and the
+    // pushes to Bob).
     let (one, two) = (cluster.chat(0).metrics_text(), cluster.chat(1).metrics_text());
     assert_eq!(metric(&one, "im_chat_message_commit_seconds_count{"), 2, "{one}");
-    assert_eq!(metric(&two, "im_chat_message_commit_seconds_count{"), 1, "{two}");
+    assert_eq!(metric(&two, "im_chat_message_commit_seconds_count{"), 2, "{two}");
     assert!(metric(&one, "im_chat_router_round_seconds_count{") >= 1, "{one}");
     assert!(one.contains("im_chat_message_commit_seconds_bucket{server="), "{one}");
 }

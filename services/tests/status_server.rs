@@ -38,6 +38,7 @@ fn info(name: &str, port: u32) -> ChatServerInfo {
         host: "127.0.0.1".into(),
         port,
         rpc_addr: format!("127.0.0.1:{}", port + 1000),
+        llfcchat_port: 0,
     }
 }
 

@@ -166,7 +166,8 @@ fn environment(
 }
 
 /// Address overrides when `--port-base` is given: status P, verify P+1,
-/// gate P+2, chat-n at P+10n (clients), P+10n+1 (peers), P+10n+2 (metrics).
+/// gate P+2 (and P+3 for the llfcchat client), chat-n at P+10n (clients),
+/// P+10n+1 (peers), P+10n+2 (metrics), P+10n+3 (llfcchat clients).
 fn ports(base: Option<u16>, name: &str) -> Vec<(String, String)> {
     let Some(p) = base else { return Vec::new() };
     let at = |offset: u16| format!("127.0.0.1:{}", p + offset);
@@ -175,6 +176,7 @@ fn ports(base: Option<u16>, name: &str) -> Vec<(String, String)> {
         "verify" => vec![("IM_VERIFY_LISTEN".into(), at(1))],
         "gate" => vec![
             ("IM_GATE_LISTEN".into(), at(2)),
+            ("IM_GATE_LLFCCHAT_LISTEN".into(), at(3)),
             ("IM_GATE_STATUS_ADDR".into(), at(0)),
             ("IM_GATE_VERIFY_ADDR".into(), at(1)),
         ],
@@ -184,6 +186,7 @@ fn ports(base: Option<u16>, name: &str) -> Vec<(String, String)> {
                 ("IM_CHAT_LISTEN".into(), at(10 * n)),
                 ("IM_CHAT_RPC_LISTEN".into(), at(10 * n + 1)),
                 ("IM_CHAT_ADMIN_LISTEN".into(), at(10 * n + 2)),
+                ("IM_CHAT_LLFCCHAT_LISTEN".into(), at(10 * n + 3)),
                 ("IM_CHAT_STATUS_ADDR".into(), at(0)),
             ]
         }
@@ -199,12 +202,24 @@ fn print_summary(running: &[Daemon], options: &UpOptions, data: &std::path::Path
     let find = |name: &str| {
         running.iter().find(|d| d.name == name).map_or(String::new(), |d| d.listening.clone())
     };
-    let gate = find("gate");
-    let chat = |n: &str| find(n).split_whitespace().next().unwrap_or_default().to_string();
+    let gate_line = find("gate");
+    let gate = gate_line.split_whitespace().next().unwrap_or_default().to_string();
+    // `ADDR [llfcchat ADDR]` (gate) and `ADDR rpc ADDR [llfcchat ADDR]` (chat).
+    let llfcchat_of = |line: &str| {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let at = words.iter().position(|w| *w == "llfcchat");
+        at.and_then(|i| words.get(i + 1)).map_or("off".to_string(), |a| a.to_string())
+    };
+    let chat = |n: &str| {
+        let line = find(n);
+        let addr = line.split_whitespace().next().unwrap_or_default().to_string();
+        format!("{addr}   (llfcchat clients: {})", llfcchat_of(&line))
+    };
     let mail = data.join("mail");
     let text = format!(
         "\nimctl: the cluster is up ({} store, data in {})\n\
          \x20 gate    HTTP  http://{gate}   (POST /get_varifycode /user_register /reset_pwd /user_login, GET /healthz /metrics)\n\
+         \x20         llfcchat Qt client: http://{}   (its config.ini: [GateServer] host, port)\n\
          \x20 chat-1  TCP   {}\n\
          \x20 chat-2  TCP   {}\n\
          \x20 status  gRPC  {}\n\
@@ -214,6 +229,7 @@ fn print_summary(running: &[Daemon], options: &UpOptions, data: &std::path::Path
          imctl: ready",
         options.profile,
         data.display(),
+        llfcchat_of(&gate_line),
         chat("chat-1"),
         chat("chat-2"),
         find("status"),

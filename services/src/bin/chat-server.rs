@@ -16,7 +16,12 @@ fn main() {
         "chat-server",
         "IM_CHAT_",
         ChatServer::start,
-        |server| format!("{} rpc {}", server.local_addr(), server.rpc_addr()),
+        |server| match server.llfcchat_addr() {
+            Some(llfcchat) => {
+                format!("{} rpc {} llfcchat {llfcchat}", server.local_addr(), server.rpc_addr())
+            }
+            None => format!("{} rpc {}", server.local_addr(), server.rpc_addr()),
+        },
         |server| server.shutdown(Duration::from_secs(5)),
     );
 }

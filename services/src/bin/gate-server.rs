@@ -16,7 +16,10 @@ fn main() {
         "gate-server",
         "IM_GATE_",
         GateServer::start,
-        |server| server.local_addr().to_string(),
+        |server| match server.llfcchat_addr() {
+            Some(llfcchat) => format!("{} llfcchat {llfcchat}", server.local_addr()),
+            None => server.local_addr().to_string(),
+        },
         |server| server.shutdown(Duration::from_secs(5)),
     );
 }

@@ -14,6 +14,9 @@ pub struct ChatConfig {
     pub name: String,
     /// Where clients connect (the long TCP connection), `IP:port`.
     pub listen: String,
+    /// Where the original llfcchat Qt client connects (its dialect, see
+    /// `chat/dialect.rs`), `IP:port`; empty: not served.
+    pub llfcchat_listen: String,
     /// The host clients are told to connect to (the gate hands it out);
     /// empty: the IP of `listen`.
     pub advertise_host: String,
@@ -62,6 +65,7 @@ impl Default for ChatConfig {
         ChatConfig {
             name: "chat-1".into(),
             listen: "127.0.0.1:8090".into(),
+            llfcchat_listen: String::new(),
             advertise_host: String::new(),
             rpc_listen: "127.0.0.1:8190".into(),
             rpc_advertise: String::new(),
@@ -137,6 +141,17 @@ impl ChatConfig {
         self.listen
             .parse()
             .map_err(|_| format!("listen: `{}` is not an IP:port address", self.listen))
+    }
+
+    /// The llfcchat listener, if one is configured.
+    pub fn llfcchat_addr(&self) -> Result<Option<SocketAddr>, String> {
+        match self.llfcchat_listen.as_str() {
+            "" => Ok(None),
+            text => text
+                .parse()
+                .map(Some)
+                .map_err(|_| format!("llfcchat_listen: `{text}` is not an IP:port address")),
+        }
     }
 
     pub fn rpc_timeout(&self) -> Duration {

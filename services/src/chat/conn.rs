@@ -12,6 +12,7 @@ use super::reply::{protocol_error, send};
 use super::requests::{friends, history, login, texts};
 use super::services::{ChatLoop, Services};
 use super::session::Session;
+use crate::dialect::Dialect;
 use proto::body::ErrorNotify;
 use proto::{ErrorCode, MsgId};
 use reactor::{CloseReason, ConnId, Ctx, Frame, FrameCodec, FrameError, Handler};
@@ -20,11 +21,13 @@ use std::sync::Arc;
 /// The chat server's handler for one loop.
 pub struct ChatHandler {
     services: Arc<Services>,
+    /// The dialect of each listener, by listener number.
+    dialects: Arc<[Dialect]>,
 }
 
 impl ChatHandler {
-    pub fn new(services: Arc<Services>) -> ChatHandler {
-        ChatHandler { services }
+    pub fn new(services: Arc<Services>, dialects: Arc<[Dialect]>) -> ChatHandler {
+        ChatHandler { services, dialects }
     }
 }
 
@@ -57,6 +60,11 @@ impl Handler for ChatHandler {
     type Session = Session;
 
     fn on_connect(&mut self, ctx: &mut Ctx<Self>, conn: ConnId) {
+        let listener = ctx.listener(conn).unwrap_or(0);
+        let dialect = self.dialects.get(listener).copied().unwrap_or_default();
+        if let Some(session) = ctx.session_mut(conn) {
+            session.set_dialect(dialect);
+        }
         ctx.set_idle_timeout(conn, Some(self.services.rules.idle_timeout));
         ctx.run_after(self.services.rules.login_deadline, move |h, ctx| {
             let online = ctx.session(conn).is_some_and(|s| s.online().is_some());

@@ -7,7 +7,8 @@
 //! | module | owns |
 //! |---|---|
 //! | [`config`], [`metrics`] | `conf/chat*.toml`; counters and their Prometheus text |
-//! | [`session`] | one connection's state machine (anonymous, logging in, online, ended) |
+//! | `crate::dialect` (shared with the gate) | how each kind of client speaks: frames rewritten at the edge, its delivery rule |
+//! | [`session`] | one connection's state machine (anonymous, logging in, online, ended) and dialect |
 //! | [`presence`] | every call to the status server |
 //! | [`delivery`] (`directory`, `outbound`, `mod`) | who is online here; pushes to a loop or to the router |
 //! | [`services`] | what all threads share ([`services::Services`]), and [`services::ChatLoop`], the trait on-loop code is written against |

@@ -8,6 +8,28 @@ use proto::{ErrorCode, MsgId};
 use reactor::{ConnId, Ctx, SendError};
 use serde::Serialize;
 
+/// Queues `body` as JSON in a frame `id`, in the connection's dialect: the
+/// one place a chat frame is written. Errors as `Ctx::send_frame_with`.
+pub fn write<H: ChatLoop, T: Serialize>(
+    ctx: &mut Ctx<H>,
+    conn: ConnId,
+    id: MsgId,
+    body: &T,
+) -> Result<(), SendError> {
+    let dialect = ctx.session(conn).map(|s| s.dialect()).unwrap_or_default();
+    if !dialect.rewrites_out() {
+        // Straight into the output buffer: no intermediate copy.
+        return ctx.send_frame_with(conn, id.code(), |out| {
+            serde_json::to_writer(out, body).map_err(std::io::Error::other)
+        });
+    }
+    let mut value = serde_json::to_value(body).map_err(|e| SendError::Encode(e.into()))?;
+    dialect.rewrite_out(id, &mut value);
+    ctx.send_frame_with(conn, id.code(), |out| {
+        serde_json::to_writer(out, &value).map_err(std::io::Error::other)
+    })
+}
+
 /// Queues `body` as JSON in a frame `id`; false if the connection is gone.
 pub fn send<H: ChatLoop, T: Serialize>(
     h: &H,
@@ -16,10 +38,7 @@ pub fn send<H: ChatLoop, T: Serialize>(
     id: MsgId,
     body: &T,
 ) -> bool {
-    let written = ctx.send_frame_with(conn, id.code(), |out| {
-        serde_json::to_writer(out, body).map_err(std::io::Error::other)
-    });
-    match written {
+    match write(ctx, conn, id, body) {
         Ok(()) => {
             ChatMetrics::add(&h.services().metrics.frames_out, 1);
             true

@@ -10,6 +10,7 @@ use super::peers::rpc::ChatRpc;
 use super::presence::Presence;
 use super::services::{Rules, Services};
 use crate::admin::AdminServer;
+use crate::dialect::Dialect;
 use crate::status::reporter::{ReportSource, StatusReporter};
 use crate::store::ack_writer::AckWriter;
 use crate::store::message_writer::{MessageWriter, WriterConfig};
@@ -65,8 +66,19 @@ impl ChatServer {
 
         // Built in order: the loops' handles exist before the loops start,
         // so delivery can post to them from the first push on.
-        let bound = Server::bind(listen, loop_config(config), FrameCodec::new(config.max_body))
+        let mut bound = Server::bind(listen, loop_config(config), FrameCodec::new(config.max_body))
             .map_err(|e| format!("listen: cannot serve on {listen}: {e}"))?;
+        // Listener 0 speaks this project's dialect; the others, in order, theirs.
+        let mut dialects = vec![Dialect::Own];
+        let mut llfcchat_port = 0;
+        if let Some(addr) = config.llfcchat_addr()? {
+            let bound_addr = bound
+                .listen_also(addr)
+                .map_err(|e| format!("llfcchat_listen: cannot serve on {addr}: {e}"))?;
+            llfcchat_port = u32::from(bound_addr.port());
+            dialects.push(Dialect::Llfcchat);
+        }
+        let dialects: Arc<[Dialect]> = dialects.into();
         let metrics = Arc::new(ChatMetrics::default());
         let delivery = Delivery::new(conn::posters(bound.handles()), router_queue, metrics.clone());
         let services = Arc::new(Services::new(
@@ -87,7 +99,7 @@ impl ChatServer {
             .map_err(|e| format!("cannot start the router: {e}"))?;
         let handler_services = services.clone();
         let server = bound
-            .start(move |_| ChatHandler::new(handler_services.clone()))
+            .start(move |_| ChatHandler::new(handler_services.clone(), dialects.clone()))
             .map_err(|e| format!("listen: cannot serve on {listen}: {e}"))?;
         let addr = server.local_addr();
         let loops: Vec<Arc<LoopStats>> = server.pool().stats().to_vec();
@@ -105,6 +117,7 @@ impl ChatServer {
             } else {
                 config.rpc_advertise.clone()
             },
+            llfcchat_port,
         };
         let source = Arc::new(Source { services: services.clone(), loops: loops.clone() });
         let reporter =
@@ -128,6 +141,11 @@ impl ChatServer {
     /// Where clients connect.
     pub fn local_addr(&self) -> SocketAddr {
         self.server.local_addr()
+    }
+
+    /// Where the llfcchat client connects, if it is served.
+    pub fn llfcchat_addr(&self) -> Option<SocketAddr> {
+        self.server.local_addrs().get(1).copied()
     }
 
     /// Where peers reach the ChatService.

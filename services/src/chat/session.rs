@@ -5,6 +5,7 @@
 //! request is the session's, never one from the request body. The fields are
 //! private: the transitions below are the only way to change them.
 
+use crate::dialect::Dialect;
 use crate::store::model::UserRecord;
 use std::collections::HashSet;
 
@@ -26,9 +27,20 @@ enum Phase {
 #[derive(Debug, Default)]
 pub struct Session {
     phase: Phase,
+    /// How the client speaks, fixed by the listener that accepted it.
+    dialect: Dialect,
 }
 
 impl Session {
+    /// Fixes the dialect (at connect, from the listener).
+    pub fn set_dialect(&mut self, dialect: Dialect) {
+        self.dialect = dialect;
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
     /// True if this connection may log in now: one login per connection,
     /// and none while one is under way.
     pub fn may_log_in(&self) -> bool {

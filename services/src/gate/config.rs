@@ -11,6 +11,10 @@ use std::net::SocketAddr;
 pub struct GateConfig {
     /// HTTP listen address (clients, `/healthz`, `/metrics`).
     pub listen: String,
+    /// The same routes for the original llfcchat Qt client, whose login
+    /// answer names the chat servers' llfcchat port (`crate::dialect`);
+    /// empty: not served.
+    pub llfcchat_listen: String,
     pub status_addr: String,
     pub verify_addr: String,
     /// I/O loop threads; 0: one per core.
@@ -36,6 +40,7 @@ impl Default for GateConfig {
     fn default() -> GateConfig {
         GateConfig {
             listen: "127.0.0.1:8080".into(),
+            llfcchat_listen: String::new(),
             status_addr: "127.0.0.1:7100".into(),
             verify_addr: "127.0.0.1:7200".into(),
             io_threads: 0,
@@ -53,6 +58,17 @@ impl Default for GateConfig {
 }
 
 impl GateConfig {
+    /// The llfcchat listener, if one is configured.
+    pub fn llfcchat_addr(&self) -> Result<Option<SocketAddr>, String> {
+        match self.llfcchat_listen.as_str() {
+            "" => Ok(None),
+            text => text
+                .parse()
+                .map(Some)
+                .map_err(|_| format!("llfcchat_listen: `{text}` is not an IP:port address")),
+        }
+    }
+
     /// Checks what serde cannot; errors name the key.
     pub fn validate(&self) -> Result<SocketAddr, String> {
         let listen = self

@@ -7,11 +7,13 @@
 //!
 //! Each connection has one deadline at a time: a request must arrive whole
 //! within `request_timeout` of the connection opening or of the previous
-//! request. A client that misses it (slow-loris, a body shorter than its
-//! Content-Length, or just an idle keep-alive) gets 408 and is closed.
+//! request. A client that has begun a request and misses it (slow-loris, a
+//! body shorter than its Content-Length) gets 408 and is closed; an idle
+//! keep-alive connection is just closed.
 
 use super::http::{self, HttpCodec, HttpEvent, Request};
 use super::hub::GateHub;
+use crate::dialect::Dialect;
 use reactor::{ConnId, Ctx, Handler};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
@@ -41,6 +43,8 @@ struct Answer {
 #[derive(Debug, Clone, Copy)]
 pub struct Pending {
     pub conn: ConnId,
+    /// The client's dialect (fixed by the listener that accepted it).
+    pub dialect: Dialect,
     pub seq: u64,
     pub route: &'static str,
     pub started: Instant,
@@ -49,6 +53,8 @@ pub struct Pending {
 
 pub struct GateHandler {
     pub(super) hub: Arc<GateHub>,
+    /// The dialect of each listener, by listener number.
+    pub(super) dialects: Arc<[Dialect]>,
 }
 
 impl Handler for GateHandler {
@@ -68,16 +74,20 @@ impl Handler for GateHandler {
         session.next_seq += 1;
         let waiting = seq - session.next_out;
         let started = Instant::now();
+        let listener = ctx.listener(conn).unwrap_or(0);
+        let dialect = self.dialects.get(listener).copied().unwrap_or_default();
         self.hub.metrics.in_flight.fetch_add(1, Relaxed);
         let request = match event {
             HttpEvent::Refused(status) => {
-                let pending = Pending { conn, seq, route: "invalid", started, keep_alive: false };
+                let pending =
+                    Pending { conn, dialect, seq, route: "invalid", started, keep_alive: false };
                 return self.answer_status(ctx, pending, status);
             }
             HttpEvent::Request(request) => request,
         };
         let route = route_name(request.path);
-        let pending = Pending { conn, seq, route, started, keep_alive: request.keep_alive };
+        let pending =
+            Pending { conn, dialect, seq, route, started, keep_alive: request.keep_alive };
         if waiting >= self.hub.max_pipelined as u64 {
             return self.answer_status(ctx, Pending { keep_alive: false, ..pending }, 503);
         }
@@ -127,8 +137,16 @@ impl GateHandler {
             if session.next_out < session.next_seq {
                 return handler.arm_deadline(ctx, conn, expected); // we are the slow one
             }
+            if ctx.partial_input(conn) == Some(0) {
+                // An idle keep-alive, not a late request: close it without an
+                // answer nobody asked for. A client that reuses idle
+                // connections (Qt does) would read a 408 as the answer to
+                // its next request; a plain close it retries (RFC 9112 §9.3.1).
+                return ctx.shutdown(conn);
+            }
             let pending = Pending {
                 conn,
+                dialect: Dialect::Own,
                 seq: expected,
                 route: "timeout",
                 started: Instant::now(),

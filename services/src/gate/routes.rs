@@ -9,6 +9,7 @@
 
 use super::handler::{GateHandler, Pending};
 use super::password;
+use crate::dialect::Dialect;
 use crate::store::model::{NewUser, UserRecord};
 use crate::store::{StoreConn, StoreError};
 use crate::verify::service::normalize_email;
@@ -266,6 +267,24 @@ impl GateHandler {
             .status
             .get_chat_server_async_opt(&GetChatServerRequest { uid: user.uid }, self.call_option());
         self.rpc(ctx, call, pending, move |h, ctx, reply| match reply {
+            Ok(reply) if pending.dialect == Dialect::Llfcchat => {
+                // The llfcchat client reads `port` with toString() and wants
+                // its own dialect's listener.
+                let server = reply.server.unwrap_or_default();
+                if server.llfcchat_port == 0 {
+                    log::warn!("chat server {} serves no llfcchat clients", server.name);
+                    return h.fail(ctx, pending, ErrorCode::RpcFailed);
+                }
+                let answer = serde_json::json!({
+                    "error": 0,
+                    "email": user.email,
+                    "uid": user.uid,
+                    "token": reply.token,
+                    "host": server.host,
+                    "port": server.llfcchat_port.to_string(),
+                });
+                h.answer_json(ctx, pending, &answer);
+            }
             Ok(reply) => {
                 let server = reply.server.unwrap_or_default();
                 let answer = GateRsp {

@@ -5,6 +5,7 @@ use super::handler::GateHandler;
 use super::http::HttpCodec;
 use super::hub::GateHub;
 use super::metrics::GateMetrics;
+use crate::dialect::Dialect;
 use crate::store::{AnyBackend, DbPool};
 use grpcio::{ChannelBuilder, Environment};
 use proto::rpc::status::StatusServiceClient;
@@ -48,7 +49,20 @@ impl GateServer {
             ..defaults
         };
         let codec = HttpCodec::new(config.max_head_bytes, config.max_body_bytes);
-        let server = Server::start(listen, loops, codec, move |_| GateHandler { hub: hub.clone() })
+        let mut bound = Server::bind(listen, loops, codec)
+            .map_err(|e| format!("listen: cannot serve on {listen}: {e}"))?;
+        // Listener 0 speaks this project's dialect; the others, in order, theirs.
+        let mut dialects = vec![Dialect::Own];
+        if let Some(addr) = config.llfcchat_addr()? {
+            let bound_addr = bound
+                .listen_also(addr)
+                .map_err(|e| format!("llfcchat_listen: cannot serve on {addr}: {e}"))?;
+            log::info!("gate serving the llfcchat client on {bound_addr}");
+            dialects.push(Dialect::Llfcchat);
+        }
+        let dialects: Arc<[Dialect]> = dialects.into();
+        let server = bound
+            .start(move |_| GateHandler { hub: hub.clone(), dialects: dialects.clone() })
             .map_err(|e| format!("listen: cannot serve on {listen}: {e}"))?;
         log::info!("gate listening on {}", server.local_addr());
         Ok(GateServer { server })
@@ -56,6 +70,11 @@ impl GateServer {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.server.local_addr()
+    }
+
+    /// Where the llfcchat client's routes are served, if they are.
+    pub fn llfcchat_addr(&self) -> Option<SocketAddr> {
+        self.server.local_addrs().get(1).copied()
     }
 
     /// Stops accepting, answers what is in progress (up to `grace`), closes.

@@ -347,6 +347,7 @@ mod tests {
             host: "127.0.0.1".into(),
             port: 9000,
             rpc_addr: format!("{name}:1"),
+            llfcchat_port: 0,
         }
     }
 

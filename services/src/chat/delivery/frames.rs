@@ -7,10 +7,10 @@
 use super::directory::Route;
 use super::Push;
 use crate::chat::metrics::ChatMetrics;
-use crate::chat::reply::send;
+use crate::chat::reply::{send, write};
 use crate::chat::services::ChatLoop;
-use crate::store::model::StoredMessage;
-use proto::body::{ChatData, NotifyOffline, TextChatMsgRsp};
+use crate::store::model::{Delivery, StoredMessage};
+use proto::body::{ChatData, HistoryMessage, NotifyOffline, TextChatMsgRsp};
 use proto::MsgId;
 use reactor::{ConnId, Ctx, SendError};
 
@@ -32,13 +32,21 @@ pub fn deliver<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, route: Route, push: Pus
                 return;
             }
             write_texts(h, ctx, route.conn, &messages);
+            acknowledge_for_client(h, ctx, route.conn, &messages);
         }
         Push::AddFriend(notice) => {
             send(h, ctx, route.conn, MsgId::NotifyAddFriendReq, &notice);
         }
-        Push::AuthFriend(notice) => {
+        Push::AuthFriend(mut notice, messages) => {
             user.add_friend(notice.fromuid);
+            notice.chat_datas = messages.iter().map(history_item).collect();
             send(h, ctx, route.conn, MsgId::NotifyAuthFriendReq, &notice);
+            let dialect = ctx.session(route.conn).map(|s| s.dialect()).unwrap_or_default();
+            if dialect.client_acknowledges() {
+                write_texts(h, ctx, route.conn, &messages); // pushed as any message, and acknowledged
+            } else {
+                acknowledge_for_client(h, ctx, route.conn, &messages); // 1015 carried them
+            }
         }
         Push::Kick => {
             ChatMetrics::add(&h.services().metrics.kicks, 1);
@@ -66,9 +74,7 @@ pub fn write_texts<H: ChatLoop>(h: &H, ctx: &mut Ctx<H>, conn: ConnId, messages:
 
 /// One 1019 frame, halved until it fits.
 fn write_chunk<H: ChatLoop>(h: &H, ctx: &mut Ctx<H>, conn: ConnId, chunk: &[StoredMessage]) {
-    let written = ctx.send_frame_with(conn, MsgId::NotifyTextChatMsgReq.code(), |out| {
-        serde_json::to_writer(out, &text_body(chunk)).map_err(std::io::Error::other)
-    });
+    let written = write(ctx, conn, MsgId::NotifyTextChatMsgReq, &text_body(chunk));
     let metrics = &h.services().metrics;
     match written {
         Ok(()) => {
@@ -82,6 +88,44 @@ fn write_chunk<H: ChatLoop>(h: &H, ctx: &mut Ctx<H>, conn: ConnId, chunk: &[Stor
         }
         Err(SendError::NotOpen) => {}
         Err(e) => log::warn!("a push was not sent (it stays pending): {e}"),
+    }
+}
+
+/// For a client that never acknowledges (see `chat/dialect.rs`): what was
+/// just written to it counts as acknowledged, so it is not pushed again.
+pub fn acknowledge_for_client<H: ChatLoop>(
+    h: &H,
+    ctx: &Ctx<H>,
+    conn: ConnId,
+    messages: &[StoredMessage],
+) {
+    let Some(session) = ctx.session(conn) else { return };
+    let Some(uid) = session.uid() else { return };
+    if session.dialect().client_acknowledges() {
+        return;
+    }
+    let message_ids: Vec<u64> = messages
+        .iter()
+        .filter(|m| m.receiver == uid && !m.delivered)
+        .map(|m| m.message_id)
+        .collect();
+    if message_ids.is_empty() {
+        return;
+    }
+    if let Err(e) = h.services().acks.submit(Delivery { receiver: uid, message_ids }) {
+        log::debug!("implicit acknowledgement not stored (pushed again later): {e}");
+    }
+}
+
+/// A stored message as 1014, 1015 and 1030 carry it.
+pub fn history_item(m: &StoredMessage) -> HistoryMessage {
+    HistoryMessage {
+        sender: m.sender,
+        msg_id: m.message_id,
+        thread_id: m.thread_id,
+        msg_content: m.content.clone(),
+        chat_time: m.chat_time,
+        status: i32::from(m.delivered),
     }
 }
 

@@ -33,8 +33,9 @@ pub enum Push {
     Text(Vec<StoredMessage>),
     /// 1011: someone applied to be this user's friend.
     AddFriend(NotifyAddFriend),
-    /// 1015: this user's application was accepted (they are friends now).
-    AuthFriend(NotifyAuthFriend),
+    /// 1015: this user's application was accepted (they are friends now),
+    /// with the pair's first message.
+    AuthFriend(NotifyAuthFriend, Vec<StoredMessage>),
     /// 1021, then close: the user logged in elsewhere.
     Kick,
 }
@@ -107,7 +108,9 @@ impl Delivery {
         let outbound = match push {
             Push::Text(messages) => Outbound::Text(messages),
             Push::AddFriend(notice) => Outbound::AddFriend { to_uid: uid, notice },
-            Push::AuthFriend(notice) => Outbound::AuthFriend { to_uid: uid, notice },
+            Push::AuthFriend(notice, messages) => {
+                Outbound::AuthFriend { to_uid: uid, notice, messages }
+            }
             Push::Kick => return, // kicks name a session: `Outbound::Kick` carries it
         };
         self.forward(outbound);

@@ -21,6 +21,8 @@ pub enum Outbound {
     AuthFriend {
         to_uid: u64,
         notice: NotifyAuthFriend,
+        /// The pair's first message.
+        messages: Vec<StoredMessage>,
     },
     /// Kick a session that a newer login replaced.
     Kick(UserLocation),

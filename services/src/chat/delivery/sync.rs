@@ -24,8 +24,13 @@ use std::time::Duration;
 /// How long to wait before asking a busy or failing store again.
 const RETRY_AFTER: Duration = Duration::from_millis(200);
 
-/// Starts pushing what is pending for the session of `conn`.
+/// Starts pushing what is pending for the session of `conn`. A client that
+/// never acknowledges is not synced: it loads its threads and history
+/// itself (see `chat/dialect.rs`).
 pub fn start<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId) {
+    if !ctx.session(conn).is_some_and(|s| s.dialect().client_acknowledges()) {
+        return;
+    }
     let Some(user) = ctx.session_mut(conn).and_then(|s| s.online_mut()) else { return };
     user.sync().start();
     read_page(h, ctx, conn);

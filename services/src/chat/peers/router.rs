@@ -134,9 +134,13 @@ impl Worker {
                     from: Some(brief_of_applicant(&notice)),
                     apply_text: String::new(),
                 }),
-                Outbound::AuthFriend { to_uid, notice } => peer
-                    .auths
-                    .push(AuthFriendNotice { to_uid, from: Some(brief_of_acceptor(&notice)) }),
+                Outbound::AuthFriend { to_uid, notice, messages } => {
+                    peer.auths.push(AuthFriendNotice {
+                        to_uid,
+                        from: Some(brief_of_acceptor(&notice)),
+                        messages: messages.into_iter().map(to_proto).collect(),
+                    })
+                }
                 Outbound::Kick(location) => peer
                     .kicks
                     .push(KickRequest { uid: location.uid, session_id: location.session_id }),
@@ -159,8 +163,8 @@ impl Worker {
             Outbound::AddFriend { to_uid, notice } => {
                 self.services.delivery.push_local(to_uid, Push::AddFriend(notice))
             }
-            Outbound::AuthFriend { to_uid, notice } => {
-                self.services.delivery.push_local(to_uid, Push::AuthFriend(notice))
+            Outbound::AuthFriend { to_uid, notice, messages } => {
+                self.services.delivery.push_local(to_uid, Push::AuthFriend(notice, messages))
             }
             Outbound::Kick(location) => {
                 self.services.delivery.kick_local(location.uid, location.session_id)

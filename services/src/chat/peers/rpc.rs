@@ -12,7 +12,8 @@ use crate::store::model::StoredMessage;
 use grpcio::{RpcContext, UnarySink};
 use proto::body::{NotifyAddFriend, NotifyAuthFriend};
 use proto::rpc::chat::{
-    AddFriendNotice, AuthFriendNotice, KickRequest, PushReply, TextMessageBatch, UserBrief,
+    AddFriendNotice, AuthFriendNotice, KickRequest, PushReply, TextMessage, TextMessageBatch,
+    UserBrief,
 };
 use std::sync::Arc;
 
@@ -60,9 +61,18 @@ impl proto::rpc::chat::ChatService for ChatRpc {
         sink: UnarySink<PushReply>,
     ) {
         let UserBrief { uid, name, nick, icon, sex, .. } = req.from.unwrap_or_default();
-        let notice =
-            NotifyAuthFriend { error: 0, fromuid: uid, touid: req.to_uid, name, nick, icon, sex };
-        let pushed = self.delivery().push_local(req.to_uid, Push::AuthFriend(notice));
+        let notice = NotifyAuthFriend {
+            error: 0,
+            fromuid: uid,
+            touid: req.to_uid,
+            name,
+            nick,
+            icon,
+            sex,
+            chat_datas: Vec::new(), // filled from the messages where it is written
+        };
+        let messages = req.messages.into_iter().map(from_proto).collect();
+        let pushed = self.delivery().push_local(req.to_uid, Push::AuthFriend(notice, messages));
         reply(&ctx, sink, Ok(PushReply { pushed: pushed.into() }));
     }
 
@@ -79,16 +89,7 @@ impl proto::rpc::chat::ChatService for ChatRpc {
             if group.last().is_some_and(|last| last.receiver != m.to_uid) {
                 pushed += self.push_group(std::mem::take(&mut group));
             }
-            group.push(StoredMessage {
-                message_id: m.message_id,
-                thread_id: m.thread_id,
-                sender: m.from_uid,
-                receiver: m.to_uid,
-                unique_id: m.unique_id,
-                content: m.content,
-                chat_time: m.chat_time,
-                delivered: false,
-            });
+            group.push(from_proto(m));
         }
         pushed += self.push_group(group);
         reply(&ctx, sink, Ok(PushReply { pushed }));
@@ -111,5 +112,19 @@ impl ChatRpc {
             ChatMetrics::add(&self.services.metrics.pushes_dropped, 1);
             0
         }
+    }
+}
+
+/// A stored message as a peer sent it (moved out of the request).
+fn from_proto(m: TextMessage) -> StoredMessage {
+    StoredMessage {
+        message_id: m.message_id,
+        thread_id: m.thread_id,
+        sender: m.from_uid,
+        receiver: m.to_uid,
+        unique_id: m.unique_id,
+        content: m.content,
+        chat_time: m.chat_time,
+        delivered: false,
     }
 }

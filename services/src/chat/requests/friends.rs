@@ -3,10 +3,11 @@
 //! (`store::friends`), in one transaction.
 
 use super::{parse, request};
+use crate::chat::delivery::frames::history_item;
 use crate::chat::delivery::Push;
 use crate::chat::reply::{send, send_error, send_ok};
 use crate::chat::services::ChatLoop;
-use crate::store::model::UserRecord;
+use crate::store::model::{NewMessage, UserRecord};
 use crate::store::{JobKind, StoreConn, StoreError};
 use proto::body::{
     AddFriendReq, AuthFriendReq, AuthFriendRsp, NotifyAddFriend, NotifyAuthFriend, SearchUserReq,
@@ -73,7 +74,7 @@ pub fn on_add_friend<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, bod
     if req.applyname.chars().count() > MAX_APPLY_TEXT || req.bakname.chars().count() > MAX_REMARK {
         return send_error(h, ctx, conn, reply_id, ErrorCode::TooLarge);
     }
-    let notice = applicant_notice(me.profile());
+    let notice = applicant_notice(me.profile(), &req.applyname);
     let to = req.touid;
     request(
         h,
@@ -126,6 +127,7 @@ pub fn on_auth_friend<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, bo
         nick: p.nick.clone(),
         icon: p.icon.clone(),
         sex: p.sex,
+        chat_datas: Vec::new(),
     };
     let applicant = req.touid;
     request(
@@ -150,9 +152,9 @@ pub fn on_auth_friend<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, bo
                     nick: user.nick,
                     icon: user.icon,
                     sex: user.sex,
+                    chat_datas: Vec::new(),
                 };
-                send(h, ctx, conn, reply_id, &response);
-                h.services().delivery.push_anywhere(applicant, Push::AuthFriend(notice));
+                store_first_message(h, ctx, conn, acceptor, applicant, response, notice);
             }
             Ok(None) => send_error(h, ctx, conn, reply_id, ErrorCode::UidInvalid),
             // No pending application from that user.
@@ -164,13 +166,62 @@ pub fn on_auth_friend<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, bo
     );
 }
 
-/// 1011 as `profile`'s user applying.
-fn applicant_notice(profile: &UserRecord) -> NotifyAddFriend {
+/// The first message of a new pair, from the acceptor (as the C++ server
+/// stored it; the llfcchat client opens the new conversation with it).
+const FIRST_MESSAGE: &str = "We are friends now!";
+
+/// Stores the pair's first message through the writer (idempotent: one per
+/// pair), then answers 1014 and pushes 1015 to the applicant, both carrying
+/// it. If it cannot be stored, both go without it: the friendship is made.
+fn store_first_message<H: ChatLoop>(
+    h: &mut H,
+    ctx: &mut Ctx<H>,
+    conn: ConnId,
+    acceptor: u64,
+    applicant: u64,
+    response: AuthFriendRsp,
+    notice: NotifyAuthFriend,
+) {
+    let first = NewMessage {
+        sender: acceptor,
+        receiver: applicant,
+        unique_id: format!("friends-{applicant}-{acceptor}"),
+        content: FIRST_MESSAGE.into(),
+    };
+    let handle = ctx.handle().clone();
+    let services = h.services().clone();
+    let unqueued = (response.clone(), notice.clone()); // for when the writer refuses it
+    let submitted = h.services().writer.submit(vec![first], move |stored| {
+        let stored = stored.unwrap_or_else(|e| {
+            log::warn!("the first message of {acceptor} and {applicant} was not stored: {e}");
+            Vec::new()
+        });
+        let mut response = response;
+        response.chat_datas = stored.iter().map(history_item).collect();
+        services.delivery.push_anywhere(applicant, Push::AuthFriend(notice, stored));
+        let posted = handle.post(move |h, ctx| {
+            send(h, ctx, conn, MsgId::AuthFriendRsp, &response);
+        });
+        if posted.is_err() {
+            log::warn!("loop inbox full: a 1014 was dropped (the friendship is stored)");
+        }
+    });
+    if let Err(e) = submitted {
+        log::warn!("the first message of {acceptor} and {applicant} was not queued: {e}");
+        let (response, notice) = unqueued;
+        send(h, ctx, conn, MsgId::AuthFriendRsp, &response);
+        h.services().delivery.push_anywhere(applicant, Push::AuthFriend(notice, Vec::new()));
+    }
+}
+
+/// 1011 as `profile`'s user applying with `apply_text` (its `desc` is the
+/// application's text, as in LOGIN_RSP's `apply_list`).
+fn applicant_notice(profile: &UserRecord, apply_text: &str) -> NotifyAddFriend {
     NotifyAddFriend {
         error: 0,
         applyuid: profile.uid,
         name: profile.name.clone(),
-        desc: profile.desc.clone(),
+        desc: apply_text.to_string(),
         icon: profile.icon.clone(),
         sex: profile.sex,
         nick: profile.nick.clone(),

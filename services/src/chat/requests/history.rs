@@ -3,12 +3,13 @@
 //! of a thread's history). Only members of a thread may read it.
 
 use super::{parse, request, OrBusy};
+use crate::chat::delivery::frames::{acknowledge_for_client, history_item};
 use crate::chat::reply::{send, send_error};
 use crate::chat::services::ChatLoop;
 use crate::store::{JobKind, StoreConn};
 use proto::body::{
-    CreatePrivateChatReq, CreatePrivateChatRsp, HistoryMessage, LoadChatMsgReq, LoadChatMsgRsp,
-    LoadChatThreadReq, LoadChatThreadRsp, ThreadInfo,
+    CreatePrivateChatReq, CreatePrivateChatRsp, LoadChatMsgReq, LoadChatMsgRsp, LoadChatThreadReq,
+    LoadChatThreadRsp, ThreadInfo,
 };
 use proto::{ErrorCode, MsgId};
 use reactor::{ConnId, Ctx};
@@ -116,19 +117,11 @@ pub fn on_load_history<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, b
                     thread_id,
                     last_message_id: messages.last().map_or(0, |m| m.message_id),
                     load_more,
-                    chat_datas: messages
-                        .into_iter()
-                        .map(|m| HistoryMessage {
-                            sender: m.sender,
-                            msg_id: m.message_id,
-                            thread_id: m.thread_id,
-                            msg_content: m.content,
-                            chat_time: m.chat_time,
-                            status: i32::from(m.delivered),
-                        })
-                        .collect(),
+                    chat_datas: messages.iter().map(history_item).collect(),
                 };
-                send(h, ctx, conn, reply_id, &response);
+                if send(h, ctx, conn, reply_id, &response) {
+                    acknowledge_for_client(h, ctx, conn, &messages);
+                }
             }
             Ok(None) => send_error(h, ctx, conn, reply_id, ErrorCode::UidInvalid),
             Err(e) => send_error(h, ctx, conn, reply_id, ErrorCode::LoadChatFailed.or_busy(&e)),

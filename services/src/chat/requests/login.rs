@@ -14,7 +14,7 @@ use crate::chat::delivery::directory::Route;
 use crate::chat::delivery::outbound::Outbound;
 use crate::chat::delivery::{sync, Push};
 use crate::chat::metrics::ChatMetrics;
-use crate::chat::reply::{send_error, send_ok};
+use crate::chat::reply::{send_error, send_ok, write};
 use crate::chat::services::{store_job, ChatLoop};
 use crate::chat::session::OnlineUser;
 use crate::store::model::LoginData;
@@ -147,9 +147,7 @@ fn send_login_response<H: ChatLoop>(h: &H, ctx: &mut Ctx<H>, conn: ConnId, mut r
     // Serialized straight into the output buffer; only an answer that
     // does not fit is cut down and written again.
     loop {
-        let written = ctx.send_frame_with(conn, MsgId::LoginRsp.code(), |out| {
-            serde_json::to_writer(out, &response).map_err(std::io::Error::other)
-        });
+        let written = write(ctx, conn, MsgId::LoginRsp, &response);
         match written {
             Err(SendError::TooLarge { .. })
                 if !(response.friend_list.is_empty() && response.apply_list.is_empty()) =>
