@@ -355,6 +355,12 @@ impl Cluster {
         addr
     }
 
+    /// Where the gate serves the llfcchat client, if it was started with an
+    /// `llfcchat_listen`.
+    pub fn gate_llfcchat_addr(&self) -> Option<SocketAddr> {
+        self.gate.as_ref().and_then(GateServer::llfcchat_addr)
+    }
+
     /// Stops the verify server and starts it again on the same address and data.
     pub fn restart_verify(&mut self) {
         let old = self.verify.take().expect("verify server running");
