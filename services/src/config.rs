@@ -66,6 +66,17 @@ fn env_value(value: &str) -> toml::Value {
     }
 }
 
+/// An optional `IP:port` setting: empty is off; anything else must parse.
+/// Errors name `key`.
+pub fn optional_addr(key: &str, text: &str) -> Result<Option<std::net::SocketAddr>, String> {
+    match text {
+        "" => Ok(None),
+        text => {
+            text.parse().map(Some).map_err(|_| format!("{key}: `{text}` is not an IP:port address"))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -66,7 +66,7 @@ pub fn utc_timestamp(time: SystemTime) -> String {
 
 /// Days since 1970-01-01 to a (year, month, day), after Howard Hinnant's
 /// `civil_from_days` algorithm.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

@@ -145,13 +145,7 @@ impl ChatConfig {
 
     /// The llfcchat listener, if one is configured.
     pub fn llfcchat_addr(&self) -> Result<Option<SocketAddr>, String> {
-        match self.llfcchat_listen.as_str() {
-            "" => Ok(None),
-            text => text
-                .parse()
-                .map(Some)
-                .map_err(|_| format!("llfcchat_listen: `{text}` is not an IP:port address")),
-        }
+        crate::config::optional_addr("llfcchat_listen", &self.llfcchat_listen)
     }
 
     pub fn rpc_timeout(&self) -> Duration {
