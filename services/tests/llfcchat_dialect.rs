@@ -13,7 +13,6 @@ use proto::chat_client::ChatClient;
 use proto::http_client::{post_json, request};
 use proto::MsgId;
 use serde_json::{json, Value};
-use services::verify::mail::MailConfig;
 use services::verify::VerifyConfig;
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
@@ -45,12 +44,7 @@ impl Legacy {
         let verify = VerifyConfig {
             data_dir: std::env::temp_dir().join(format!("im-verify-{test}-{}", std::process::id())),
             resend_interval_ms: 0,
-            mail: MailConfig {
-                transport: "smtp".into(),
-                smtp_host: "127.0.0.1".into(),
-                smtp_port: smtp.port,
-                ..MailConfig::default()
-            },
+            mail: smtp.mail_config(),
             ..VerifyConfig::default()
         };
         cluster.start_gate(verify, |gate| {

@@ -7,7 +7,6 @@ use super::smtp::SmtpServer;
 use proto::http_client::{post_json, HttpResponse};
 use serde_json::{json, Value};
 use services::gate::GateConfig;
-use services::verify::mail::MailConfig;
 use services::verify::VerifyConfig;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -40,12 +39,7 @@ impl GateStack {
             data_dir: verify_data.clone(),
             resend_interval_ms: 0,
             daily_cap: 1000,
-            mail: MailConfig {
-                transport: "smtp".into(),
-                smtp_host: "127.0.0.1".into(),
-                smtp_port: smtp.port,
-                ..MailConfig::default()
-            },
+            mail: smtp.mail_config(),
             ..VerifyConfig::default()
         };
         adjust_verify(&mut verify_config);

@@ -44,6 +44,16 @@ impl SmtpServer {
         server
     }
 
+    /// The verify server's mail settings for sending through this server.
+    pub fn mail_config(&self) -> services::verify::mail::MailConfig {
+        services::verify::mail::MailConfig {
+            transport: "smtp".into(),
+            smtp_host: "127.0.0.1".into(),
+            smtp_port: self.port,
+            ..services::verify::mail::MailConfig::default()
+        }
+    }
+
     /// Every mail received so far, as text.
     pub fn mails(&self) -> Vec<String> {
         let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else { return Vec::new() };
