@@ -237,6 +237,49 @@ fn routing_recovers_after_the_status_server_restarts(kind: StoreKind) {
     }
 }
 
+/// Defects found by trying the cluster as a new user would (issue 14).
+fn repeats_neither_notify_nor_push_again(kind: StoreKind) {
+    let cluster = Cluster::start(&format!("repeats_{kind:?}"), kind, 2);
+    let (ann, bob) = (cluster.user("ann"), cluster.user("bob"));
+    let (mut a, _) = cluster.login(0, ann);
+    let (mut b, _) = cluster.login(1, bob);
+
+    // A repeated friend request: 1005, and the target is told once.
+    let apply = AddFriendReq { applyname: "hi".into(), bakname: "B".into(), touid: bob, uid: None };
+    a.send(MsgId::AddFriendReq, &apply).unwrap();
+    assert_eq!(a.recv_json::<ErrorOnly>(MsgId::AddFriendRsp, WAIT).unwrap().error, 0);
+    a.send(MsgId::AddFriendReq, &apply).unwrap();
+    let again = a.recv_json::<ErrorOnly>(MsgId::AddFriendRsp, WAIT).unwrap();
+    assert_eq!(again.error, ErrorCode::UserExist.code(), "1005 for a repeated request");
+    b.recv_json::<NotifyAddFriend>(MsgId::NotifyAddFriendReq, WAIT).unwrap();
+    assert!(
+        b.recv_json::<NotifyAddFriend>(MsgId::NotifyAddFriendReq, QUIET).is_err(),
+        "notified once"
+    );
+
+    // A resend of a message the receiver acknowledged: the same id back, no push.
+    cluster.store().accept_friend(ann, bob, "").unwrap();
+    let sent = send_text(&mut a, bob, &[("x-1", "once")]);
+    let got = receive(&mut b, 1);
+    assert_eq!(got[0].message_id, sent.chat_datas[0].message_id);
+    b.send(MsgId::MsgDeliveredAck, &MsgDeliveredAck { message_ids: vec![got[0].message_id] })
+        .unwrap();
+    wait_until_acknowledged(&cluster, bob);
+    let resent = send_text(&mut a, bob, &[("x-1", "once")]);
+    assert_eq!(resent.chat_datas[0].message_id, sent.chat_datas[0].message_id);
+    assert!(nothing_pushed(&mut b), "an acknowledged message is not pushed again");
+}
+
+#[test]
+fn sqlite_repeats_neither_notify_nor_push_again() {
+    repeats_neither_notify_nor_push_again(StoreKind::Sqlite);
+}
+
+#[test]
+fn mysql_repeats_neither_notify_nor_push_again() {
+    repeats_neither_notify_nor_push_again(StoreKind::Mysql);
+}
+
 #[test]
 fn sqlite_routing_recovers_after_the_status_server_restarts() {
     routing_recovers_after_the_status_server_restarts(StoreKind::Sqlite);

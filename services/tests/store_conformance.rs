@@ -53,6 +53,10 @@ fn friends_are_made_by_application_and_acceptance(store: &mut impl StoreConn) {
 
     store.apply_friend(a, b, "hi bob, it's ann", "Bobby").unwrap();
     store.apply_friend(c, b, "cid here", "B").unwrap();
+    assert!(
+        matches!(store.apply_friend(a, b, "hi again", "Bob"), Err(StoreError::Conflict(_))),
+        "a pending application is not repeated"
+    );
     let pending = store.login_data(b).unwrap().unwrap().applications;
     let applicants: Vec<(&str, &str)> =
         pending.iter().map(|p| (p.applicant.name.as_str(), p.apply_text.as_str())).collect();

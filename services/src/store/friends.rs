@@ -40,11 +40,15 @@ pub trait FriendRows {
     fn private_thread(&mut self, a: u64, b: u64) -> Result<u64, StoreError>;
 }
 
-/// An application: recorded (or renewed) unless the two are friends
-/// already (`Conflict`).
+/// An application: recorded unless the two are friends already, or the
+/// same application is still pending (`Conflict` either way: a repeated
+/// request must not notify the target again, or it could be spammed).
 pub fn apply(rows: &mut dyn FriendRows, application: &Application<'_>) -> Result<(), StoreError> {
     if rows.is_friend(application.from, application.to)? {
         return Err(StoreError::Conflict("already friends".into()));
+    }
+    if rows.pending_application(application.from, application.to)?.is_some() {
+        return Err(StoreError::Conflict("already applied".into()));
     }
     rows.put_application(application)
 }

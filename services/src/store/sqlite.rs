@@ -410,7 +410,6 @@ impl StoreConn for SqliteConn {
     }
 }
 
-/// The thread of two users inside `tx`, created if absent.
 /// True if `uid` has `friend` in its friend list (in or out of a transaction).
 fn is_friend_in(conn: &Connection, uid: u64, friend: u64) -> Result<bool, StoreError> {
     conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM friends WHERE uid = ?1 AND friend_uid = ?2)")
@@ -418,6 +417,7 @@ fn is_friend_in(conn: &Connection, uid: u64, friend: u64) -> Result<bool, StoreE
         .map_err(db_error)
 }
 
+/// The thread of two users inside `tx`, created if absent.
 fn private_thread_in(tx: &rusqlite::Transaction<'_>, a: u64, b: u64) -> Result<u64, StoreError> {
     let (low, high) = (a.min(b) as i64, a.max(b) as i64);
     tx.prepare_cached(

@@ -86,7 +86,12 @@ fn store_texts<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, messages:
     let services = h.services().clone();
     let submitted = h.services().writer.submit(messages, move |stored| {
         if let Ok(stored) = &stored {
-            services.delivery.push_anywhere(to, Push::Text(stored.clone()));
+            // A resend of what the receiver already acknowledged is answered
+            // (the same ids) but not pushed again.
+            let unacknowledged: Vec<_> = stored.iter().filter(|m| !m.delivered).cloned().collect();
+            if !unacknowledged.is_empty() {
+                services.delivery.push_anywhere(to, Push::Text(unacknowledged));
+            }
         }
         let posted = handle.post(move |h, ctx| on_texts_stored(h, ctx, conn, from, to, stored));
         if posted.is_err() {
