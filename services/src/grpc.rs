@@ -1,8 +1,8 @@
 //! Small pieces every gRPC server of this crate needs.
 
 use grpcio::{
-    Environment, RpcContext, RpcStatus, Server, ServerBuilder, ServerCredentials, Service,
-    UnarySink,
+    ChannelBuilder, Environment, RpcContext, RpcStatus, Server, ServerBuilder, ServerCredentials,
+    Service, UnarySink,
 };
 use parking_lot::{Condvar, Mutex};
 use std::net::SocketAddr;
@@ -54,7 +54,12 @@ pub fn serve(
 ) -> Result<(Server, SocketAddr), String> {
     let ip: SocketAddr =
         listen.parse().map_err(|_| format!("{key}: `{listen}` is not an IP:port address"))?;
+    // gRPC binds with SO_REUSEPORT by default: a second daemon on a taken port
+    // would start, say "listening", and share (or steal) the first one's
+    // connections. Without it the bind fails, and the daemon says so.
+    let args = ChannelBuilder::new(env.clone()).reuse_port(false).build_args();
     let mut server = ServerBuilder::new(env)
+        .channel_args(args)
         .register_service(service)
         .build()
         .map_err(|e| format!("cannot build the gRPC server: {e}"))?;

@@ -46,3 +46,41 @@ fn a_bad_config_stops_the_daemon_with_the_key_named() {
     let message = String::from_utf8_lossy(&output.stderr);
     assert!(message.contains("heartbeat_timeout_ms"), "{message}");
 }
+
+#[test]
+fn a_second_daemon_on_a_taken_port_fails_at_once_and_says_why() {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../conf/status.toml");
+    let mut first = Command::new(env!("CARGO_BIN_EXE_status-server"));
+    first.args(["--config", config]).env("IM_STATUS_LISTEN", "127.0.0.1:0").env("IM_LOG", "warn");
+    let (child, addr) = start_listening(first);
+    let mut first = KillOnDrop(child); // also when an assertion below fails
+    let mut second = Command::new(env!("CARGO_BIN_EXE_status-server"))
+        .args(["--config", config])
+        .env("IM_STATUS_LISTEN", &addr)
+        .env("IM_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run a second status-server");
+    // It must exit by itself: one that serves waits for a signal, and this fails.
+    let status = wait_with_timeout(&mut second, Duration::from_secs(5));
+    let mut message = String::new();
+    second.stderr.take().unwrap().read_to_string(&mut message).unwrap();
+    let mut out = String::new();
+    second.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    assert_eq!(status.code(), Some(2), "{message}");
+    assert!(message.contains("listen") && message.contains(&addr), "{message}");
+    assert!(!out.contains("listening on"), "{out}");
+    send_signal(first.0.id(), "-TERM");
+    assert_eq!(wait_with_timeout(&mut first.0, Duration::from_secs(10)).code(), Some(0));
+}
+
+/// A child process killed when dropped.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
