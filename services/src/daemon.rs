@@ -26,12 +26,18 @@ pub fn run<C: DaemonConfig, S>(
         eprintln!("{name}: {message}");
         std::process::exit(2)
     };
+    let usage = format!(
+        "usage: {name} [--config FILE]\n\
+         Every key of FILE can be overridden with {env_prefix}<KEY> ({env_prefix}<TABLE>__<KEY>\n\
+         for a key of a table); IM_LOG sets the log level. Stops on SIGTERM or SIGINT."
+    );
+    answer_help_or_version(name, &usage);
     let mut args = std::env::args().skip(1);
     let mut config_path: Option<PathBuf> = None;
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
             ("--config", Some(path)) => config_path = Some(path.into()),
-            _ => exit_with(&format!("usage: {name} [--config FILE]")),
+            _ => exit_with(&usage),
         }
     }
     let config: C =
@@ -48,4 +54,24 @@ pub fn run<C: DaemonConfig, S>(
     let signal = signals.wait();
     log::info!("{signal}: shutting down");
     stop(server);
+}
+
+/// Answers `--help` (`-h`) with `usage` and `--version` (`-V`) with the
+/// version, on stdout, and exits 0, before anything else happens: asking a
+/// program how to use it must not start it. Returns when neither is asked.
+/// For every binary of the workspace.
+pub fn answer_help_or_version(name: &str, usage: &str) {
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--help" | "-h" => {
+                println!("{usage}");
+                std::process::exit(0);
+            }
+            "--version" | "-V" => {
+                println!("{name} {}", env!("CARGO_PKG_VERSION"));
+                std::process::exit(0);
+            }
+            _ => {}
+        }
+    }
 }

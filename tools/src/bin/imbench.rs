@@ -77,6 +77,11 @@ fn fail(message: &str) -> ! {
 }
 
 fn main() {
+    services::daemon::answer_help_or_version(
+        "imbench",
+        "usage: imbench p2p|conn|mqtt|storm --status HOST:PORT [options]\n  \
+         the load generator; its options are in perf/README.md and the source's header",
+    );
     let args: Vec<String> = std::env::args().skip(1).collect();
     let options = Options { args: args.clone() };
     let report = match args.first().map(String::as_str) {

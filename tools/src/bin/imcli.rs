@@ -14,6 +14,10 @@ use std::time::Duration;
 use tools::cli::app::App;
 
 fn main() -> std::io::Result<()> {
+    services::daemon::answer_help_or_version(
+        "imcli",
+        "usage: imcli [--gate HOST:PORT]\n  a full-screen terminal chat client (see README.md)",
+    );
     let args: Vec<String> = std::env::args().skip(1).collect();
     let gate = match args.as_slice() {
         [] => "127.0.0.1:8080".to_string(),

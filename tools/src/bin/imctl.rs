@@ -17,6 +17,7 @@ const USAGE: &str = "usage:
       them talk (against a cluster started with `imctl up`)";
 
 fn main() {
+    services::daemon::answer_help_or_version("imctl", USAGE);
     let args: Vec<String> = std::env::args().skip(1).collect();
     let option =
         |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
