@@ -612,3 +612,32 @@ fn large_pending_messages_are_pushed_in_frames_that_fit() {
     let got = receive(&mut b, 100);
     assert!(got.iter().all(|m| m.content.len() == 4000));
 }
+
+#[test]
+fn connections_closed_for_not_logging_in_or_idling_are_counted_by_reason() {
+    // Issue 14, defect 8.
+    let cluster = Cluster::start_with("close_reasons", StoreKind::Sqlite, 1, |chat| {
+        chat.login_deadline_ms = 300;
+        chat.idle_timeout_ms = 600;
+    });
+    let server = "server=\"chat-1\"";
+    let mut anonymous = ChatClient::connect(cluster.chat(0).local_addr(), WAIT).unwrap();
+    assert!(anonymous.closed_within(WAIT), "closed at the login deadline");
+    drop(anonymous); // the server's graceful close ends with ours
+    let ann = cluster.user("ann");
+    let (mut silent, _) = cluster.login(0, ann);
+    assert!(silent.closed_within(WAIT), "closed when idle");
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let text = cluster.chat(0).metrics_text();
+        let idle = format!("im_chat_connections_closed_total{{{server},reason=\"idle\"}}");
+        let login = format!("im_chat_login_deadline_closes_total{{{server}}}");
+        let by_server = format!("im_chat_connections_closed_total{{{server},reason=\"server\"}}");
+        if metric(&text, &idle) == 1 && metric(&text, &login) == 1 && metric(&text, &by_server) == 1
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{text}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

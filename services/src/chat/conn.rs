@@ -69,6 +69,7 @@ impl Handler for ChatHandler {
         ctx.run_after(self.services.rules.login_deadline, move |h, ctx| {
             let online = ctx.session(conn).is_some_and(|s| s.online().is_some());
             if ctx.is_open(conn) && !online {
+                ChatMetrics::add(&h.services.metrics.login_deadline_closes, 1);
                 protocol_error(h, ctx, conn, ErrorCode::NotLoggedIn, "login deadline passed");
             }
         });
@@ -110,7 +111,14 @@ impl Handler for ChatHandler {
         sync::on_drained(self, ctx, conn);
     }
 
-    fn on_close(&mut self, _: &mut Ctx<Self>, _: ConnId, mut session: Session, _: &CloseReason) {
+    fn on_close(
+        &mut self,
+        _: &mut Ctx<Self>,
+        _: ConnId,
+        mut session: Session,
+        reason: &CloseReason,
+    ) {
+        self.services.metrics.closed_because(reason);
         if let Some(user) = session.end() {
             self.services.end_session(user.uid(), user.session_id());
         }

@@ -27,11 +27,46 @@ pub struct ChatMetrics {
     pub pushes_dropped: AtomicU64,
     /// One router round: the status lookup and every peer's push.
     pub router_rounds: LatencyHistogram,
+    /// Connections closed, by why (indexed as [`CLOSE_REASONS`]).
+    pub closed: [AtomicU64; CLOSE_REASONS.len()],
+    /// Connections closed because they had not logged in by the deadline
+    /// (also counted as `server` in `closed`).
+    pub login_deadline_closes: AtomicU64,
 }
+
+/// The `reason` labels of `im_chat_connections_closed_total`.
+pub const CLOSE_REASONS: [&str; 9] = [
+    "peer",
+    "idle",
+    "first_frame",
+    "slow_consumer",
+    "protocol",
+    "io",
+    "server",
+    "shutdown",
+    "connect",
+];
 
 impl ChatMetrics {
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Relaxed);
+    }
+
+    /// Counts a closed connection under its reason.
+    pub fn closed_because(&self, reason: &reactor::CloseReason) {
+        use reactor::CloseReason::*;
+        let index = match reason {
+            PeerClosed => 0,
+            IdleTimeout => 1,
+            FirstFrameTimeout => 2,
+            SlowConsumer => 3,
+            ProtocolError => 4,
+            Io(_) => 5,
+            Requested => 6,
+            Shutdown => 7,
+            ConnectFailed(_) | ConnectTimeout => 8,
+        };
+        ChatMetrics::add(&self.closed[index], 1);
     }
 }
 
@@ -190,6 +225,21 @@ impl MetricsView<'_> {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
             let _ = writeln!(out, "{name}{{server=\"{}\"}} {value}", self.server);
         }
+        let name = "im_chat_connections_closed_total";
+        let _ = writeln!(out, "# HELP {name} connections closed, by why\n# TYPE {name} counter");
+        for (reason, count) in CLOSE_REASONS.iter().zip(&c.closed) {
+            let count = count.load(Relaxed);
+            let _ =
+                writeln!(out, "{name}{{server=\"{}\",reason=\"{reason}\"}} {count}", self.server);
+        }
+        let name = "im_chat_login_deadline_closes_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} connections closed for not logging in in time\n# TYPE {name} counter\n\
+             {name}{{server=\"{}\"}} {}",
+            self.server,
+            c.login_deadline_closes.load(Relaxed)
+        );
         let server = format!("server=\"{}\"", self.server);
         self.writer.commit_latency.render(
             &mut out,
