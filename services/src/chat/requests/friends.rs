@@ -2,7 +2,7 @@
 //! What an application or an acceptance writes is decided in the store
 //! (`store::friends`), in one transaction.
 
-use super::{parse, request};
+use super::{parse, request, valid_pair};
 use crate::chat::delivery::frames::history_item;
 use crate::chat::delivery::Push;
 use crate::chat::reply::{send, send_error, send_ok};
@@ -68,7 +68,7 @@ pub fn on_add_friend<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, bod
     };
     let Some(me) = ctx.session(conn).and_then(|s| s.online()) else { return };
     let from = me.uid();
-    if req.uid.is_some_and(|claimed| claimed != from) || req.touid == from || req.touid == 0 {
+    if !valid_pair(from, req.uid, req.touid) {
         return send_error(h, ctx, conn, reply_id, ErrorCode::UidInvalid);
     }
     if req.applyname.chars().count() > MAX_APPLY_TEXT || req.bakname.chars().count() > MAX_REMARK {
@@ -109,10 +109,7 @@ pub fn on_auth_friend<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, bo
     };
     let Some(me) = ctx.session(conn).and_then(|s| s.online()) else { return };
     let acceptor = me.uid();
-    if req.fromuid.is_some_and(|claimed| claimed != acceptor)
-        || req.touid == acceptor
-        || req.touid == 0
-    {
+    if !valid_pair(acceptor, req.fromuid, req.touid) {
         return send_error(h, ctx, conn, reply_id, ErrorCode::UidInvalid);
     }
     if req.back.chars().count() > MAX_REMARK {

@@ -50,6 +50,14 @@ pub fn request<H, T, J, Then>(
     }
 }
 
+/// The session rule for a request from `me` about another user `target`:
+/// a uid the body claims for the sender must be the session's, and the
+/// target must be someone else (1011 `UidInvalid` otherwise). One place, so
+/// every request applies it alike.
+pub fn valid_pair(me: u64, claimed: Option<u64>, target: u64) -> bool {
+    claimed.is_none_or(|claimed| claimed == me) && target != me && target != 0
+}
+
 /// A request-specific failure code, unless the store was only busy.
 pub trait OrBusy {
     fn or_busy(self, error: &StoreError) -> ErrorCode;

@@ -5,7 +5,7 @@
 //! inbox, elsewhere through the router): see "The life of a text message"
 //! in services/DESIGN.md.
 
-use super::{parse, request};
+use super::{parse, request, valid_pair};
 use crate::chat::delivery::frames::text_body;
 use crate::chat::delivery::Push;
 use crate::chat::metrics::ChatMetrics;
@@ -29,7 +29,7 @@ pub fn on_text<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, body: &[u
     };
     let Some(me) = ctx.session(conn).and_then(|s| s.online()) else { return };
     let from = me.uid();
-    if req.fromuid.is_some_and(|claimed| claimed != from) || req.touid == from || req.touid == 0 {
+    if !valid_pair(from, req.fromuid, req.touid) {
         return send_error(h, ctx, conn, reply_id, ErrorCode::UidInvalid);
     }
     if req.text_array.is_empty()
