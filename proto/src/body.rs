@@ -382,6 +382,8 @@ pub struct RegisterReq {
     pub user: String,
     pub passwd: String,
     pub confirm: String,
+    /// `verifycode` from the project_show client.
+    #[serde(alias = "verifycode")]
     pub varifycode: String,
     #[serde(default)]
     pub icon: String,
@@ -391,18 +393,25 @@ pub struct RegisterReq {
     pub sex: i32,
 }
 
-/// `POST /reset_pwd`.
+/// `POST /reset_pwd` (`/reset_password`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResetPwdReq {
     pub email: String,
+    /// Checked against the e-mail's account when given; the project_show
+    /// client sends none (the e-mail alone names the account).
+    #[serde(default)]
     pub user: String,
     pub passwd: String,
+    /// `verifycode` from the project_show client.
+    #[serde(alias = "verifycode")]
     pub varifycode: String,
 }
 
-/// `POST /user_login`: `email` may also hold a user name.
+/// `POST /user_login`: `email` may also hold a user name (the project_show
+/// client calls it `user`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserLoginReq {
+    #[serde(alias = "user")]
     pub email: String,
     pub passwd: String,
 }

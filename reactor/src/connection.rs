@@ -251,6 +251,11 @@ impl<C, S> Connection<C, S> {
     }
 
     /// Registers the socket with the loop's poll.
+    /// TCP keep-alive on this socket (`socket::set_keepalive`).
+    pub fn set_keepalive(&self, idle: Duration) -> io::Result<()> {
+        crate::socket::set_keepalive(&self.stream, idle)
+    }
+
     pub fn register(&mut self, registry: &Registry, token: Token) -> io::Result<()> {
         let interest = if self.wants_writable {
             Interest::READABLE | Interest::WRITABLE

@@ -307,6 +307,14 @@ impl<H: Handler> Connections<H> {
         Some((c.session, reason))
     }
 
+    /// TCP keep-alive on `conn`'s socket; a closed `conn` is no error.
+    pub fn set_keepalive(&mut self, conn: ConnId, idle: Duration) -> io::Result<()> {
+        match self.conns.get(conn.0) {
+            Some(c) => c.set_keepalive(idle),
+            None => Ok(()),
+        }
+    }
+
     // ----- the loop's own timers ---------------------------------------------
 
     /// Closes the connection after `timeout` without input (`None`: never).

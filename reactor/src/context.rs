@@ -297,6 +297,14 @@ impl<H: Handler> Ctx<H> {
         self.table.set_idle_timeout(conn, timeout);
     }
 
+    /// Turns on TCP keep-alive for `conn`: the kernel probes a quiet peer
+    /// after `idle` and the connection fails once it stops answering. For
+    /// clients without a heartbeat, instead of an idle timeout.
+    pub fn set_keepalive(&mut self, conn: ConnId, idle: Duration) -> io::Result<()> {
+        self.assert_in_loop_thread();
+        self.table.set_keepalive(conn, idle)
+    }
+
     /// Runs `task` on this loop after `delay` (to within one timer tick).
     pub fn run_after(
         &mut self,

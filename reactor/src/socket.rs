@@ -7,6 +7,7 @@ use mio::net::{TcpListener, TcpStream};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 /// Binds a listening socket with `SO_REUSEADDR` and the given backlog.
 ///
@@ -70,3 +71,17 @@ fn bind_address_no_port(socket: &Socket) {
 const EINPROGRESS: i32 = 115;
 #[cfg(not(target_os = "linux"))]
 const EINPROGRESS: i32 = 36;
+
+/// Turns on TCP keep-alive: after `idle` without traffic the kernel probes
+/// the peer every `idle / 3`, and gives up (the socket reports an error, and
+/// the loop closes it) after 3 unanswered probes. For peers that send no
+/// heartbeat of their own, so that a vanished one is still noticed (about
+/// `2 × idle` later) without an idle timeout closing a quiet live one.
+pub(crate) fn set_keepalive(stream: &TcpStream, idle: Duration) -> io::Result<()> {
+    let idle = idle.max(Duration::from_secs(1));
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(idle)
+        .with_interval((idle / 3).max(Duration::from_secs(1)))
+        .with_retries(3);
+    socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive)
+}

@@ -77,6 +77,20 @@ pub fn optional_addr(key: &str, text: &str) -> Result<Option<std::net::SocketAdd
     }
 }
 
+/// The listeners of the foreign dialects that are configured, in order:
+/// `(dialect, key, value)` for each, an empty value meaning "not served".
+pub fn dialect_listeners(
+    keys: &[(crate::dialect::Dialect, &str, &str)],
+) -> Result<Vec<(crate::dialect::Dialect, std::net::SocketAddr)>, String> {
+    let mut listeners = Vec::new();
+    for &(dialect, key, value) in keys {
+        if let Some(addr) = optional_addr(key, value)? {
+            listeners.push((dialect, addr));
+        }
+    }
+    Ok(listeners)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@
 //! | [`logging`] | the daemons' logger (time, level, target) |
 //! | [`shutdown`] | waiting for SIGTERM/SIGINT |
 //! | [`token`] | random tokens, constant-time comparison |
-//! | [`dialect`] | how each kind of client speaks (this protocol, the original llfcchat client's) |
+//! | [`dialect`] | how each kind of client speaks (this protocol, the llfcchat and project_show Qt clients') |
 //! | [`status`] | the status server (and the chat server's reporter to it) |
 //! | [`store`] | durable state: the database pool, both backends, the message writer |
 //! | [`chat`] | the chat server |

@@ -13,6 +13,7 @@ use proto::chat_client::ChatClient;
 use proto::http_client::{post_json, request};
 use proto::MsgId;
 use serde_json::{json, Value};
+use services::dialect::Dialect;
 use services::verify::VerifyConfig;
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
@@ -51,7 +52,7 @@ impl Legacy {
             gate.llfcchat_listen = "127.0.0.1:0".into();
             gate.request_timeout_ms = 500;
         });
-        let gate = cluster.gate_llfcchat_addr().expect("the gate serves llfcchat");
+        let gate = cluster.gate_dialect_addr(Dialect::Llfcchat).expect("the gate serves llfcchat");
         Legacy { cluster, smtp, gate }
     }
 

@@ -39,6 +39,7 @@ fn info(name: &str, port: u32) -> ChatServerInfo {
         port,
         rpc_addr: format!("127.0.0.1:{}", port + 1000),
         llfcchat_port: 0,
+        project_show_port: 0,
     }
 }
 

@@ -88,7 +88,8 @@ def chat(gate, name, password, log_path, seconds):
             send(1013, {"touid": body["applyuid"], "back": "friend"})
         elif msg_id == 1014:  # accepted: greet
             send(1017, {"touid": body["uid"], "text_array": [
-                {"unique_id": "peer-greeting", "content": "hello from the other dialect"}]})
+                {"unique_id": f"peer-greeting-{body['uid']}",  # one per friend
+                 "content": "hello from the other dialect"}]})
         elif msg_id == 1019:  # a message: acknowledge it
             send(1101, {"message_ids": [m["message_id"] for m in body["chat_datas"]]})
 

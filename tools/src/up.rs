@@ -166,8 +166,9 @@ fn environment(
 }
 
 /// Address overrides when `--port-base` is given: status P, verify P+1,
-/// gate P+2 (and P+3 for the llfcchat client), chat-n at P+10n (clients),
-/// P+10n+1 (peers), P+10n+2 (metrics), P+10n+3 (llfcchat clients).
+/// gate P+2 (P+3 for the llfcchat client, P+4 for project_show's), chat-n
+/// at P+10n (clients), P+10n+1 (peers), P+10n+2 (metrics), P+10n+3
+/// (llfcchat clients), P+10n+4 (project_show clients).
 fn ports(base: Option<u16>, name: &str) -> Vec<(String, String)> {
     let Some(p) = base else { return Vec::new() };
     let at = |offset: u16| format!("127.0.0.1:{}", p + offset);
@@ -177,6 +178,7 @@ fn ports(base: Option<u16>, name: &str) -> Vec<(String, String)> {
         "gate" => vec![
             ("IM_GATE_LISTEN".into(), at(2)),
             ("IM_GATE_LLFCCHAT_LISTEN".into(), at(3)),
+            ("IM_GATE_PROJECT_SHOW_LISTEN".into(), at(4)),
             ("IM_GATE_STATUS_ADDR".into(), at(0)),
             ("IM_GATE_VERIFY_ADDR".into(), at(1)),
         ],
@@ -187,6 +189,7 @@ fn ports(base: Option<u16>, name: &str) -> Vec<(String, String)> {
                 ("IM_CHAT_RPC_LISTEN".into(), at(10 * n + 1)),
                 ("IM_CHAT_ADMIN_LISTEN".into(), at(10 * n + 2)),
                 ("IM_CHAT_LLFCCHAT_LISTEN".into(), at(10 * n + 3)),
+                ("IM_CHAT_PROJECT_SHOW_LISTEN".into(), at(10 * n + 4)),
                 ("IM_CHAT_STATUS_ADDR".into(), at(0)),
             ]
         }
@@ -204,22 +207,26 @@ fn print_summary(running: &[Daemon], options: &UpOptions, data: &std::path::Path
     };
     let gate_line = find("gate");
     let gate = gate_line.split_whitespace().next().unwrap_or_default().to_string();
-    // `ADDR [llfcchat ADDR]` (gate) and `ADDR rpc ADDR [llfcchat ADDR]` (chat).
-    let llfcchat_of = |line: &str| {
+    // `ADDR [DIALECT ADDR]...` (gate) and `ADDR rpc ADDR [DIALECT ADDR]...` (chat).
+    let listener_of = |line: &str, dialect: &str| {
         let words: Vec<&str> = line.split_whitespace().collect();
-        let at = words.iter().position(|w| *w == "llfcchat");
+        let at = words.iter().position(|w| *w == dialect);
         at.and_then(|i| words.get(i + 1)).map_or("off".to_string(), |a| a.to_string())
     };
     let chat = |n: &str| {
         let line = find(n);
         let addr = line.split_whitespace().next().unwrap_or_default().to_string();
-        format!("{addr}   (llfcchat clients: {})", llfcchat_of(&line))
+        format!(
+            "{addr}   (llfcchat clients: {}, project_show clients: {})",
+            listener_of(&line, "llfcchat"),
+            listener_of(&line, "project_show")
+        )
     };
     let mail = data.join("mail");
     let text = format!(
         "\nimctl: the cluster is up ({} store, data in {})\n\
          \x20 gate    HTTP  http://{gate}   (POST /get_varifycode /user_register /reset_pwd /user_login, GET /healthz /metrics)\n\
-         \x20         llfcchat Qt client: http://{}   (its config.ini: [GateServer] host, port)\n\
+         \x20         llfcchat Qt client: http://{}   project_show Qt client: http://{}   (their config.ini: [GateServer] host, port)\n\
          \x20 chat-1  TCP   {}\n\
          \x20 chat-2  TCP   {}\n\
          \x20 status  gRPC  {}\n\
@@ -229,7 +236,8 @@ fn print_summary(running: &[Daemon], options: &UpOptions, data: &std::path::Path
          imctl: ready",
         options.profile,
         data.display(),
-        llfcchat_of(&gate_line),
+        listener_of(&gate_line, "llfcchat"),
+        listener_of(&gate_line, "project_show"),
         chat("chat-1"),
         chat("chat-2"),
         find("status"),

@@ -46,6 +46,7 @@ fn main() {
             port: 9000 + i,
             rpc_addr: format!("127.0.0.1:{}", 10000 + i),
             llfcchat_port: 0,
+            project_show_port: 0,
         };
         admin.register(&RegisterRequest { server: Some(info), load: 0 }).expect("register");
     }

@@ -16,11 +16,13 @@ fn main() {
         "chat-server",
         "IM_CHAT_",
         ChatServer::start,
-        |server| match server.llfcchat_addr() {
-            Some(llfcchat) => {
-                format!("{} rpc {} llfcchat {llfcchat}", server.local_addr(), server.rpc_addr())
-            }
-            None => format!("{} rpc {}", server.local_addr(), server.rpc_addr()),
+        |server| {
+            format!(
+                "{} rpc {}{}",
+                server.local_addr(),
+                server.rpc_addr(),
+                server.dialect_listeners_text()
+            )
         },
         |server| server.shutdown(Duration::from_secs(5)),
     );

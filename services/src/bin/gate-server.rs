@@ -16,10 +16,7 @@ fn main() {
         "gate-server",
         "IM_GATE_",
         GateServer::start,
-        |server| match server.llfcchat_addr() {
-            Some(llfcchat) => format!("{} llfcchat {llfcchat}", server.local_addr()),
-            None => server.local_addr().to_string(),
-        },
+        |server| format!("{}{}", server.local_addr(), server.dialect_listeners_text()),
         |server| server.shutdown(Duration::from_secs(5)),
     );
 }

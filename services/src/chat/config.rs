@@ -1,6 +1,7 @@
 //! `conf/chat*.toml`; every key can be overridden with `IM_CHAT_<KEY>`
 //! (`IM_CHAT_STORE__BACKEND` for a key of the `[store]` table).
 
+use crate::dialect::Dialect;
 use crate::store::config::StoreConfig;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -15,8 +16,10 @@ pub struct ChatConfig {
     /// Where clients connect (the long TCP connection), `IP:port`.
     pub listen: String,
     /// Where the original llfcchat Qt client connects (its dialect, see
-    /// `chat/dialect.rs`), `IP:port`; empty: not served.
+    /// `crate::dialect`), `IP:port`; empty: not served.
     pub llfcchat_listen: String,
+    /// Where the project_show Qt client connects (its dialect); empty: not served.
+    pub project_show_listen: String,
     /// The host clients are told to connect to (the gate hands it out);
     /// empty: the IP of `listen`.
     pub advertise_host: String,
@@ -66,6 +69,7 @@ impl Default for ChatConfig {
             name: "chat-1".into(),
             listen: "127.0.0.1:8090".into(),
             llfcchat_listen: String::new(),
+            project_show_listen: String::new(),
             advertise_host: String::new(),
             rpc_listen: "127.0.0.1:8190".into(),
             rpc_advertise: String::new(),
@@ -143,9 +147,12 @@ impl ChatConfig {
             .map_err(|_| format!("listen: `{}` is not an IP:port address", self.listen))
     }
 
-    /// The llfcchat listener, if one is configured.
-    pub fn llfcchat_addr(&self) -> Result<Option<SocketAddr>, String> {
-        crate::config::optional_addr("llfcchat_listen", &self.llfcchat_listen)
+    /// The listeners of the other clients' dialects that are configured.
+    pub fn dialect_addrs(&self) -> Result<Vec<(Dialect, SocketAddr)>, String> {
+        crate::config::dialect_listeners(&[
+            (Dialect::Llfcchat, "llfcchat_listen", &self.llfcchat_listen),
+            (Dialect::ProjectShow, "project_show_listen", &self.project_show_listen),
+        ])
     }
 
     pub fn rpc_timeout(&self) -> Duration {

@@ -12,7 +12,7 @@ use super::reply::{protocol_error, send};
 use super::requests::{friends, history, login, texts};
 use super::services::{ChatLoop, Services};
 use super::session::Session;
-use crate::dialect::Dialect;
+use crate::dialect::{Dialect, Inbound};
 use proto::body::ErrorNotify;
 use proto::{ErrorCode, MsgId};
 use reactor::{CloseReason, ConnId, Ctx, Frame, FrameCodec, FrameError, Handler};
@@ -81,16 +81,20 @@ impl Handler for ChatHandler {
             return; // kicked: only the close is left
         }
         let logged_in = session.online().is_some();
-        match MsgId::from_u16(frame.id) {
-            Some(MsgId::HeartBeatReq) => login::on_heartbeat(self, ctx, conn, frame.body),
-            Some(MsgId::LoginReq) => login::on_login(self, ctx, conn, frame.body),
+        match session.dialect().inbound(frame.id, frame.body) {
+            Inbound::Request(MsgId::HeartBeatReq, body) => {
+                login::on_heartbeat(self, ctx, conn, &body)
+            }
+            Inbound::Request(MsgId::LoginReq, body) => login::on_login(self, ctx, conn, &body),
             _ if !logged_in => {
                 protocol_error(self, ctx, conn, ErrorCode::NotLoggedIn, "log in first")
             }
-            Some(id) if request_for(id).is_some() => {
-                request_for(id).expect("checked")(self, ctx, conn, frame.body)
+            Inbound::Request(id, body) if request_for(id).is_some() => {
+                request_for(id).expect("checked")(self, ctx, conn, &body)
             }
-            _ => {
+            Inbound::SyncPending => sync::start(self, ctx, conn),
+            Inbound::AcknowledgeNextPush => texts::on_next_push_acknowledged(self, ctx, conn),
+            Inbound::Request(..) | Inbound::Unknown => {
                 // Unknown after login: tell the client, keep the session.
                 ChatMetrics::add(&self.services.metrics.bad_requests, 1);
                 let reason = format!("unknown message id {}", frame.id);

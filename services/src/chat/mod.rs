@@ -7,7 +7,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`config`], [`metrics`] | `conf/chat*.toml`; counters and their Prometheus text |
-//! | `crate::dialect` (shared with the gate) | how each kind of client speaks: frames rewritten at the edge, its delivery rule |
+//! | `crate::dialect` (shared with the gate) | how each kind of client speaks: frames in and out rewritten at the edge, its delivery and liveness rules |
 //! | [`session`] | one connection's state machine (anonymous, logging in, online, ended) and dialect |
 //! | [`presence`] | every call to the status server |
 //! | [`delivery`] (`directory`, `outbound`, `mod`) | who is online here; pushes to a loop or to the router |

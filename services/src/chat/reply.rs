@@ -9,7 +9,8 @@ use reactor::{ConnId, Ctx, SendError};
 use serde::Serialize;
 
 /// Queues `body` as JSON in a frame `id`, in the connection's dialect: the
-/// one place a chat frame is written. Errors as `Ctx::send_frame_with`.
+/// one place a chat frame is written (a dialect may turn it into several
+/// frames, or none: `crate::dialect`). Errors as `Ctx::send_frame_with`.
 pub fn write<H: ChatLoop, T: Serialize>(
     ctx: &mut Ctx<H>,
     conn: ConnId,
@@ -23,11 +24,13 @@ pub fn write<H: ChatLoop, T: Serialize>(
             serde_json::to_writer(out, body).map_err(std::io::Error::other)
         });
     }
-    let mut value = serde_json::to_value(body).map_err(|e| SendError::Encode(e.into()))?;
-    dialect.rewrite_out(id, &mut value);
-    ctx.send_frame_with(conn, id.code(), |out| {
-        serde_json::to_writer(out, &value).map_err(std::io::Error::other)
-    })
+    let value = serde_json::to_value(body).map_err(|e| SendError::Encode(e.into()))?;
+    for (wire_id, frame) in dialect.rewrite_out(id, value) {
+        ctx.send_frame_with(conn, wire_id, |out| {
+            serde_json::to_writer(out, &frame).map_err(std::io::Error::other)
+        })?;
+    }
+    Ok(())
 }
 
 /// Queues `body` as JSON in a frame `id`; false if the connection is gone.

@@ -32,6 +32,8 @@ const FIRST_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
 pub struct ChatServer {
     services: Arc<Services>,
     server: Server<ChatHandler>,
+    /// The dialect of each listener, by listener number.
+    dialects: Arc<[Dialect]>,
     grpc: grpcio::Server,
     reporter: StatusReporter,
     router: Router,
@@ -70,15 +72,22 @@ impl ChatServer {
             .map_err(|e| format!("listen: cannot serve on {listen}: {e}"))?;
         // Listener 0 speaks this project's dialect; the others, in order, theirs.
         let mut dialects = vec![Dialect::Own];
-        let mut llfcchat_port = 0;
-        if let Some(addr) = config.llfcchat_addr()? {
+        let (mut llfcchat_port, mut project_show_port) = (0, 0);
+        for (dialect, addr) in config.dialect_addrs()? {
             let bound_addr = bound
                 .listen_also(addr)
-                .map_err(|e| format!("llfcchat_listen: cannot serve on {addr}: {e}"))?;
-            llfcchat_port = u32::from(bound_addr.port());
-            dialects.push(Dialect::Llfcchat);
+                .map_err(|e| format!("{}_listen: cannot serve on {addr}: {e}", dialect.name()))?;
+            let port = u32::from(bound_addr.port());
+            match dialect {
+                Dialect::Llfcchat => llfcchat_port = port,
+                Dialect::ProjectShow => project_show_port = port,
+                Dialect::Own => {}
+            }
+            log::info!("{} serving {} clients on {bound_addr}", config.name, dialect.name());
+            dialects.push(dialect);
         }
         let dialects: Arc<[Dialect]> = dialects.into();
+        let listener_dialects = dialects.clone();
         let metrics = Arc::new(ChatMetrics::default());
         let delivery = Delivery::new(conn::posters(bound.handles()), router_queue, metrics.clone());
         let services = Arc::new(Services::new(
@@ -118,6 +127,7 @@ impl ChatServer {
                 config.rpc_advertise.clone()
             },
             llfcchat_port,
+            project_show_port,
         };
         let source = Arc::new(Source { services: services.clone(), loops: loops.clone() });
         let reporter =
@@ -135,7 +145,16 @@ impl ChatServer {
             }
         };
         log::info!("{} serving clients on {addr}, peers on {rpc_addr}", config.name);
-        Ok(ChatServer { services, server, grpc, reporter, router, admin, rpc_addr })
+        Ok(ChatServer {
+            services,
+            server,
+            dialects: listener_dialects,
+            grpc,
+            reporter,
+            router,
+            admin,
+            rpc_addr,
+        })
     }
 
     /// Where clients connect.
@@ -143,9 +162,16 @@ impl ChatServer {
         self.server.local_addr()
     }
 
-    /// Where the llfcchat client connects, if it is served.
-    pub fn llfcchat_addr(&self) -> Option<SocketAddr> {
-        self.server.local_addrs().get(1).copied()
+    /// ` dialect IP:port` for each other client's listener (the daemon's
+    /// "listening" line, which `imctl up` reads).
+    pub fn dialect_listeners_text(&self) -> String {
+        crate::dialect::listeners_text(&self.dialects, &self.server.local_addrs())
+    }
+
+    /// Where clients of `dialect` connect, if they are served.
+    pub fn dialect_addr(&self, dialect: Dialect) -> Option<SocketAddr> {
+        let listener = self.dialects.iter().position(|&d| d == dialect)?;
+        self.server.local_addrs().get(listener).copied()
     }
 
     /// Where peers reach the ChatService.

@@ -7,7 +7,13 @@
 
 use crate::dialect::Dialect;
 use crate::store::model::UserRecord;
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
+
+/// Most pushed messages a session remembers for acknowledgements by count
+/// (`Acknowledgement::ByCount`); beyond it the oldest is forgotten: it stays
+/// pending in the store and is pushed again at the next sync (the client
+/// recognises it by its id), never lost.
+const MAX_UNSETTLED: usize = 4096;
 
 /// Where a connection is in the login sequence.
 #[derive(Debug, Default)]
@@ -116,13 +122,23 @@ pub struct OnlineUser {
     /// store before refusing (the friendship may be newer than the login).
     friends: HashSet<u64>,
     sync: SyncState,
+    /// Pushed and not yet acknowledged, oldest first, for a client that
+    /// acknowledges by count (empty for the others).
+    unsettled: VecDeque<u64>,
 }
 
 impl OnlineUser {
     /// `profile`'s password hash is dropped: a session never holds one.
     pub fn new(session_id: u64, profile: UserRecord, friends: HashSet<u64>) -> OnlineUser {
         let profile = UserRecord { password_hash: String::new(), ..profile };
-        OnlineUser { uid: profile.uid, session_id, profile, friends, sync: SyncState::default() }
+        OnlineUser {
+            uid: profile.uid,
+            session_id,
+            profile,
+            friends,
+            sync: SyncState::default(),
+            unsettled: VecDeque::new(),
+        }
     }
 
     pub fn uid(&self) -> u64 {
@@ -148,6 +164,19 @@ impl OnlineUser {
     pub fn sync(&mut self) -> &mut SyncState {
         &mut self.sync
     }
+
+    /// Message `message_id` was pushed; its acknowledgement will name none.
+    pub fn expect_acknowledgement(&mut self, message_id: u64) {
+        if self.unsettled.len() == MAX_UNSETTLED {
+            self.unsettled.pop_front();
+        }
+        self.unsettled.push_back(message_id);
+    }
+
+    /// An acknowledgement by count arrived: the oldest unsettled message.
+    pub fn next_acknowledged(&mut self) -> Option<u64> {
+        self.unsettled.pop_front()
+    }
 }
 
 /// Pushing the messages stored while the user was offline, page by page.
@@ -158,6 +187,10 @@ impl OnlineUser {
 /// more before it ends instead of leaving that message for the next login.
 #[derive(Debug, Default)]
 pub struct SyncState {
+    /// The client will ask for its pending messages (a dialect that is not
+    /// synced at login): until then live pushes are held back too, so that
+    /// nothing reaches it before it can take it.
+    waiting: bool,
     active: bool,
     /// The highest message id pushed so far.
     cursor: u64,
@@ -168,11 +201,23 @@ pub struct SyncState {
 impl SyncState {
     /// Starts from the oldest pending message.
     pub fn start(&mut self) {
-        *self = SyncState { active: true, cursor: 0, missed: false };
+        *self = SyncState { waiting: false, active: true, cursor: 0, missed: false };
     }
 
+    /// Nothing is pushed until the client asks ([`SyncState::start`]).
+    pub fn wait_for_request(&mut self) {
+        self.waiting = true;
+    }
+
+    /// True while a sync runs (pages are being read).
     pub fn is_active(&self) -> bool {
         self.active
+    }
+
+    /// True if a live push must not be written now: a sync runs (it reads
+    /// the message from the store, in order), or the client has not asked yet.
+    pub fn holds_back_live(&self) -> bool {
+        self.active || self.waiting
     }
 
     /// A page query is issued: returns the cursor to read after.

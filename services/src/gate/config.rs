@@ -2,6 +2,7 @@
 //! (`IM_GATE_STORE__MYSQL_PASSWORD` for the `[store]` table).
 
 use super::password::HashCost;
+use crate::dialect::Dialect;
 use crate::store::config::StoreConfig;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -15,6 +16,9 @@ pub struct GateConfig {
     /// answer names the chat servers' llfcchat port (`crate::dialect`);
     /// empty: not served.
     pub llfcchat_listen: String,
+    /// The project_show Qt client's routes (its field names, and its friend
+    /// routes over HTTP); empty: not served.
+    pub project_show_listen: String,
     pub status_addr: String,
     pub verify_addr: String,
     /// I/O loop threads; 0: one per core.
@@ -41,6 +45,7 @@ impl Default for GateConfig {
         GateConfig {
             listen: "127.0.0.1:8080".into(),
             llfcchat_listen: String::new(),
+            project_show_listen: String::new(),
             status_addr: "127.0.0.1:7100".into(),
             verify_addr: "127.0.0.1:7200".into(),
             io_threads: 0,
@@ -58,9 +63,12 @@ impl Default for GateConfig {
 }
 
 impl GateConfig {
-    /// The llfcchat listener, if one is configured.
-    pub fn llfcchat_addr(&self) -> Result<Option<SocketAddr>, String> {
-        crate::config::optional_addr("llfcchat_listen", &self.llfcchat_listen)
+    /// The listeners of the other clients' dialects that are configured.
+    pub fn dialect_addrs(&self) -> Result<Vec<(Dialect, SocketAddr)>, String> {
+        crate::config::dialect_listeners(&[
+            (Dialect::Llfcchat, "llfcchat_listen", &self.llfcchat_listen),
+            (Dialect::ProjectShow, "project_show_listen", &self.project_show_listen),
+        ])
     }
 
     /// Checks what serde cannot; errors name the key.

@@ -96,13 +96,27 @@ impl Handler for GateHandler {
     }
 }
 
+/// The project_show client's friend routes (served on its listener only).
+const FRIEND_ROUTES: [&str; 5] = [
+    "search_friends",
+    "get_friend_requests",
+    "get_my_friends",
+    "send_friend_request",
+    "reply_friend_request",
+];
+
 /// The metrics label of a path (a fixed set, so clients cannot invent labels).
 fn route_name(path: &str) -> &'static str {
     match path {
         "/get_varifycode" | "/get_verifycode" => "get_verifycode",
         "/user_register" => "user_register",
-        "/reset_pwd" => "reset_pwd",
+        "/reset_pwd" | "/reset_password" => "reset_pwd",
         "/user_login" => "user_login",
+        "/search_friends" => "search_friends",
+        "/get_friend_requests" => "get_friend_requests",
+        "/get_my_friends" => "get_my_friends",
+        "/send_friend_request" => "send_friend_request",
+        "/reply_friend_request" => "reply_friend_request",
         "/healthz" => "healthz",
         "/metrics" => "metrics",
         _ => "other",
@@ -116,6 +130,10 @@ impl GateHandler {
             ("POST", "user_register") => self.register(ctx, pending, request.body),
             ("POST", "reset_pwd") => self.reset_password(ctx, pending, request.body),
             ("POST", "user_login") => self.login(ctx, pending, request.body),
+            // The project_show client's friend routes, on its listener only.
+            (_, route) if FRIEND_ROUTES.contains(&route) => {
+                self.friend_route(ctx, pending, request)
+            }
             ("GET", "healthz") => self.answer(ctx, pending, 200, "text/plain", b"ok\n".to_vec()),
             ("GET", "metrics") => {
                 let text = self.hub.metrics.render();
@@ -123,6 +141,23 @@ impl GateHandler {
             }
             (_, "other") => self.answer_status(ctx, pending, 404),
             _ => self.answer_status(ctx, pending, 405),
+        }
+    }
+
+    fn friend_route(&mut self, ctx: &mut Ctx<Self>, pending: Pending, request: &Request<'_>) {
+        if pending.dialect != Dialect::ProjectShow {
+            return self.answer_status(ctx, pending, 404);
+        }
+        if request.method != "POST" {
+            return self.answer_status(ctx, pending, 405);
+        }
+        let body = request.body;
+        match pending.route {
+            "search_friends" => self.search_friends(ctx, pending, body),
+            "get_friend_requests" => self.friend_requests(ctx, pending, body),
+            "get_my_friends" => self.my_friends(ctx, pending, body),
+            "send_friend_request" => self.send_friend_request(ctx, pending, body),
+            _ => self.reply_friend_request(ctx, pending, body),
         }
     }
 

@@ -1,9 +1,11 @@
 //! What the gate's loops share, and the two ways a request leaves the loop
 //! and comes back: a store job, and an async gRPC call.
 
+use super::bindings::AddressBindings;
 use super::handler::{GateHandler, Pending};
 use super::metrics::GateMetrics;
 use super::password::HashCost;
+use super::peers::ChatPeers;
 use crate::store::{AnyBackend, AnyConn, DbPool, JobKind, StoreError};
 use proto::body::GateRsp;
 use proto::rpc::status::StatusServiceClient;
@@ -16,6 +18,10 @@ use std::time::Duration;
 /// Shared by every loop of the gate; safe to use from any thread.
 pub struct GateHub {
     pub store: DbPool<AnyBackend>,
+    /// Who logged in from where, for the project_show friend routes.
+    pub bindings: AddressBindings,
+    /// Notices to users on chat servers (the project_show friend routes).
+    pub peers: ChatPeers,
     pub status: StatusServiceClient,
     pub verify: VerifyServiceClient,
     pub metrics: GateMetrics,

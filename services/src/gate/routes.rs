@@ -149,7 +149,8 @@ impl GateHandler {
         );
     }
 
-    /// `POST /reset_pwd {email, user, passwd, varifycode}`.
+    /// `POST /reset_pwd {email, user, passwd, varifycode}`; without `user`
+    /// (the project_show client) the e-mail alone names the account.
     pub(super) fn reset_password(&mut self, ctx: &mut Ctx<Self>, pending: Pending, body: &[u8]) {
         let Some(req) = parse::<ResetPwdReq>(body) else {
             return self.fail(ctx, pending, ErrorCode::Json);
@@ -157,14 +158,21 @@ impl GateHandler {
         let Some(email) = normalize_email(&req.email) else {
             return self.fail(ctx, pending, ErrorCode::Json);
         };
-        if !valid_name(&req.user) || !valid_password(&req.passwd) || req.varifycode.is_empty() {
+        let named = !req.user.is_empty();
+        if (named && !valid_name(&req.user))
+            || !valid_password(&req.passwd)
+            || req.varifycode.is_empty()
+        {
             return self.fail(ctx, pending, ErrorCode::Json);
         }
-        let name = req.user.clone();
+        let (name, address) = (req.user.clone(), email.clone());
         self.store_job(
             ctx,
             pending,
-            move |store| store.user_by_name(&name),
+            move |store| match named {
+                true => store.user_by_name(&name),
+                false => store.user_by_email(&address),
+            },
             move |h, ctx, found| match found {
                 Ok(Some(user)) if user.email == email => {
                     h.reset_check_code(ctx, pending, req, user)
@@ -267,21 +275,37 @@ impl GateHandler {
             .status
             .get_chat_server_async_opt(&GetChatServerRequest { uid: user.uid }, self.call_option());
         self.rpc(ctx, call, pending, move |h, ctx, reply| match reply {
-            Ok(reply) if pending.dialect == Dialect::Llfcchat => {
-                // The llfcchat client reads `port` with toString() and wants
-                // its own dialect's listener.
+            Ok(reply) if pending.dialect != Dialect::Own => {
+                // The Qt clients read `port` with toString() and want their
+                // own dialect's listener.
                 let server = reply.server.unwrap_or_default();
-                if server.llfcchat_port == 0 {
-                    log::warn!("chat server {} serves no llfcchat clients", server.name);
+                let port = match pending.dialect {
+                    Dialect::ProjectShow => server.project_show_port,
+                    _ => server.llfcchat_port,
+                };
+                if port == 0 {
+                    log::warn!(
+                        "chat server {} serves no {} clients",
+                        server.name,
+                        pending.dialect.name()
+                    );
                     return h.fail(ctx, pending, ErrorCode::RpcFailed);
+                }
+                if pending.dialect == Dialect::ProjectShow {
+                    // Its friend routes carry no token: see `bindings`.
+                    if let Some(peer) = ctx.peer_addr(pending.conn) {
+                        h.hub.bindings.bind(user.uid, peer.ip(), std::time::Instant::now());
+                    }
                 }
                 let answer = serde_json::json!({
                     "error": 0,
                     "email": user.email,
+                    "user": user.name,
+                    "name": user.name,
                     "uid": user.uid,
                     "token": reply.token,
                     "host": server.host,
-                    "port": server.llfcchat_port.to_string(),
+                    "port": port.to_string(),
                 });
                 h.answer_json(ctx, pending, &answer);
             }

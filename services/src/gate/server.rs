@@ -1,10 +1,12 @@
 //! Starting and stopping a gate server (used by the binary and by tests).
 
+use super::bindings::AddressBindings;
 use super::config::GateConfig;
 use super::handler::GateHandler;
 use super::http::HttpCodec;
 use super::hub::GateHub;
 use super::metrics::GateMetrics;
+use super::peers::ChatPeers;
 use crate::dialect::Dialect;
 use crate::store::{AnyBackend, DbPool};
 use grpcio::{ChannelBuilder, Environment};
@@ -18,6 +20,8 @@ use std::time::Duration;
 /// A running gate.
 pub struct GateServer {
     server: Server<GateHandler>,
+    /// The dialect of each listener, by listener number.
+    dialects: Arc<[Dialect]>,
 }
 
 impl GateServer {
@@ -30,15 +34,18 @@ impl GateServer {
         let store = DbPool::start(backend, config.store.pool("gate"))
             .map_err(|e| format!("cannot start the store pool: {e}"))?;
         let env = Arc::new(Environment::new(config.grpc_threads));
+        let status =
+            StatusServiceClient::new(ChannelBuilder::new(env.clone()).connect(&config.status_addr));
+        let rpc_timeout = Duration::from_millis(config.rpc_timeout_ms);
         let hub = Arc::new(GateHub {
             store,
-            status: StatusServiceClient::new(
-                ChannelBuilder::new(env.clone()).connect(&config.status_addr),
-            ),
+            bindings: AddressBindings::default(),
+            peers: ChatPeers::new(env.clone(), status.clone(), rpc_timeout),
+            status,
             verify: VerifyServiceClient::new(ChannelBuilder::new(env).connect(&config.verify_addr)),
             metrics: GateMetrics::default(),
             hash_cost: config.password_hash.clone(),
-            rpc_timeout: Duration::from_millis(config.rpc_timeout_ms),
+            rpc_timeout,
             request_timeout: Duration::from_millis(config.request_timeout_ms),
             max_pipelined: config.max_pipelined,
         });
@@ -53,28 +60,36 @@ impl GateServer {
             .map_err(|e| format!("listen: cannot serve on {listen}: {e}"))?;
         // Listener 0 speaks this project's dialect; the others, in order, theirs.
         let mut dialects = vec![Dialect::Own];
-        if let Some(addr) = config.llfcchat_addr()? {
+        for (dialect, addr) in config.dialect_addrs()? {
             let bound_addr = bound
                 .listen_also(addr)
-                .map_err(|e| format!("llfcchat_listen: cannot serve on {addr}: {e}"))?;
-            log::info!("gate serving the llfcchat client on {bound_addr}");
-            dialects.push(Dialect::Llfcchat);
+                .map_err(|e| format!("{}_listen: cannot serve on {addr}: {e}", dialect.name()))?;
+            log::info!("gate serving the {} client on {bound_addr}", dialect.name());
+            dialects.push(dialect);
         }
         let dialects: Arc<[Dialect]> = dialects.into();
+        let listener_dialects = dialects.clone();
         let server = bound
             .start(move |_| GateHandler { hub: hub.clone(), dialects: dialects.clone() })
             .map_err(|e| format!("listen: cannot serve on {listen}: {e}"))?;
         log::info!("gate listening on {}", server.local_addr());
-        Ok(GateServer { server })
+        Ok(GateServer { server, dialects: listener_dialects })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.server.local_addr()
     }
 
-    /// Where the llfcchat client's routes are served, if they are.
-    pub fn llfcchat_addr(&self) -> Option<SocketAddr> {
-        self.server.local_addrs().get(1).copied()
+    /// ` dialect IP:port` for each other client's listener (the daemon's
+    /// "listening" line, which `imctl up` reads).
+    pub fn dialect_listeners_text(&self) -> String {
+        crate::dialect::listeners_text(&self.dialects, &self.server.local_addrs())
+    }
+
+    /// Where the routes for clients of `dialect` are served, if they are.
+    pub fn dialect_addr(&self, dialect: Dialect) -> Option<SocketAddr> {
+        let listener = self.dialects.iter().position(|&d| d == dialect)?;
+        self.server.local_addrs().get(listener).copied()
     }
 
     /// Stops accepting, answers what is in progress (up to `grace`), closes.

@@ -348,6 +348,7 @@ mod tests {
             port: 9000,
             rpc_addr: format!("{name}:1"),
             llfcchat_port: 0,
+            project_show_port: 0,
         }
     }
 

@@ -46,6 +46,12 @@ pub trait StoreConn: Send + 'static {
     ) -> Result<u64, StoreError> {
         self.friend_transaction(&mut |rows| friends::accept(rows, applicant, acceptor, remark))
     }
+    /// `decliner` declines `applicant`'s pending application (see
+    /// [`friends::decline`]); `Conflict` without a pending application.
+    fn decline_friend(&mut self, applicant: u64, decliner: u64) -> Result<(), StoreError> {
+        self.friend_transaction(&mut |rows| friends::decline(rows, applicant, decliner).map(|()| 0))
+            .map(drop)
+    }
     fn are_friends(&mut self, a: u64, b: u64) -> Result<bool, StoreError>;
     /// Many users in one transaction, for provisioning benchmark runs;
     /// `Conflict` (and nothing stored) if a name or e-mail is taken.

@@ -9,6 +9,7 @@
 //! construction, and a rule is changed in one place. Runs on store worker
 //! threads.
 
+use super::model::NewMessage;
 use super::pool::StoreError;
 
 /// `from`'s application to befriend `to`.
@@ -34,6 +35,8 @@ pub trait FriendRows {
     fn put_application(&mut self, application: &Application<'_>) -> Result<(), StoreError>;
     /// Marks `from`'s application to `to` accepted.
     fn accept_application(&mut self, from: u64, to: u64) -> Result<(), StoreError>;
+    /// Marks `from`'s application to `to` declined (it may apply again).
+    fn decline_application(&mut self, from: u64, to: u64) -> Result<(), StoreError>;
     /// Puts `friend` in `uid`'s friend list with `remark` (or updates the remark).
     fn put_friend(&mut self, uid: u64, friend: u64, remark: &str) -> Result<(), StoreError>;
     /// The private thread of two users, created if absent.
@@ -70,4 +73,30 @@ pub fn accept(
     rows.put_friend(applicant, acceptor, &applicant_remark)?;
     rows.put_friend(acceptor, applicant, remark)?;
     rows.private_thread(applicant, acceptor)
+}
+
+/// `decliner` declines `applicant`'s pending application: it is no longer
+/// pending (nor listed), and the applicant may apply again. `Conflict`
+/// without a pending application.
+pub fn decline(rows: &mut dyn FriendRows, applicant: u64, decliner: u64) -> Result<(), StoreError> {
+    if rows.pending_application(applicant, decliner)?.is_none() {
+        return Err(StoreError::Conflict("no pending application".into()));
+    }
+    rows.decline_application(applicant, decliner)
+}
+
+/// The text of a new pair's first message (as the C++ server stored it; the
+/// Qt clients open the new conversation with it).
+pub const FIRST_MESSAGE: &str = "We are friends now!";
+
+/// The first message of the pair made when `acceptor` accepted `applicant`:
+/// from the acceptor, with a `unique_id` fixed per pair, so that storing it
+/// twice stores it once.
+pub fn first_message(applicant: u64, acceptor: u64) -> NewMessage {
+    NewMessage {
+        sender: acceptor,
+        receiver: applicant,
+        unique_id: format!("friends-{applicant}-{acceptor}"),
+        content: FIRST_MESSAGE.into(),
+    }
 }

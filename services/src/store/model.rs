@@ -38,7 +38,7 @@ pub struct FriendRecord {
 pub struct ApplyRecord {
     pub applicant: UserRecord,
     pub apply_text: String,
-    /// 0 pending, 1 accepted.
+    /// 0 pending, 1 accepted, 2 declined.
     pub status: i32,
 }
 

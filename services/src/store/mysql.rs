@@ -769,6 +769,15 @@ impl FriendRows for MysqlFriendRows<'_> {
             .map_err(db_error)
     }
 
+    fn decline_application(&mut self, from: u64, to: u64) -> Result<(), StoreError> {
+        self.0
+            .exec_drop(
+                "UPDATE friend_applies SET status = 2 WHERE from_uid = ? AND to_uid = ?",
+                (from, to),
+            )
+            .map_err(db_error)
+    }
+
     fn put_friend(&mut self, uid: u64, friend: u64, remark: &str) -> Result<(), StoreError> {
         self.0
             .exec_drop(

@@ -517,6 +517,16 @@ impl FriendRows for SqliteFriendRows<'_, '_> {
             .map_err(db_error)
     }
 
+    fn decline_application(&mut self, from: u64, to: u64) -> Result<(), StoreError> {
+        self.0
+            .execute(
+                "UPDATE friend_applies SET status = 2 WHERE from_uid = ?1 AND to_uid = ?2",
+                params![from as i64, to as i64],
+            )
+            .map(drop)
+            .map_err(db_error)
+    }
+
     fn put_friend(&mut self, uid: u64, friend: u64, remark: &str) -> Result<(), StoreError> {
         self.0
             .execute(

@@ -11,6 +11,7 @@ use proto::chat_client::ChatClient;
 use proto::rpc::status::{GetChatServerRequest, LookupUsersRequest, StatusServiceClient};
 use proto::MsgId;
 use services::chat::{ChatConfig, ChatServer};
+use services::dialect::Dialect;
 use services::gate::password::HashCost;
 use services::gate::{GateConfig, GateServer};
 use services::status::{StatusConfig, StatusServer};
@@ -168,6 +169,11 @@ impl Cluster {
 
     pub fn chat(&self, index: usize) -> &ChatServer {
         self.chats[index].as_ref().expect("chat server running")
+    }
+
+    /// Where clients of `dialect` connect to chat server `index`, if served.
+    pub fn chat_dialect_addr(&self, index: usize, dialect: Dialect) -> Option<SocketAddr> {
+        self.chat(index).dialect_addr(dialect)
     }
 
     /// Where clients of chat server `index` connect.
@@ -355,10 +361,10 @@ impl Cluster {
         addr
     }
 
-    /// Where the gate serves the llfcchat client, if it was started with an
-    /// `llfcchat_listen`.
-    pub fn gate_llfcchat_addr(&self) -> Option<SocketAddr> {
-        self.gate.as_ref().and_then(GateServer::llfcchat_addr)
+    /// Where the gate serves clients of `dialect`, if it was started with a
+    /// listener for them (`llfcchat_listen`, `project_show_listen`).
+    pub fn gate_dialect_addr(&self, dialect: Dialect) -> Option<SocketAddr> {
+        self.gate.as_ref().and_then(|gate| gate.dialect_addr(dialect))
     }
 
     /// Stops the verify server and starts it again on the same address and data.

@@ -9,6 +9,7 @@ use super::Push;
 use crate::chat::metrics::ChatMetrics;
 use crate::chat::reply::{send, write};
 use crate::chat::services::ChatLoop;
+use crate::dialect::Acknowledgement;
 use crate::store::model::{Delivery, StoredMessage};
 use proto::body::{ChatData, HistoryMessage, NotifyOffline, TextChatMsgRsp};
 use proto::MsgId;
@@ -27,7 +28,7 @@ pub fn deliver<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, route: Route, push: Pus
     let uid = user.uid();
     match push {
         Push::Text(messages) => {
-            if user.sync().is_active() {
+            if user.sync().holds_back_live() {
                 user.sync().hold_back(); // the sync reads them from the store, in order
                 return;
             }
@@ -39,11 +40,17 @@ pub fn deliver<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, route: Route, push: Pus
         }
         Push::AuthFriend(mut notice, messages) => {
             user.add_friend(notice.fromuid);
+            let held_back = user.sync().holds_back_live();
+            if held_back {
+                user.sync().hold_back(); // the first message comes with the sync
+            }
             notice.chat_datas = messages.iter().map(history_item).collect();
             send(h, ctx, route.conn, MsgId::NotifyAuthFriendReq, &notice);
             let dialect = ctx.session(route.conn).map(|s| s.dialect()).unwrap_or_default();
-            if dialect.client_acknowledges() {
-                write_texts(h, ctx, route.conn, &messages); // pushed as any message, and acknowledged
+            if dialect.acknowledgement() != Acknowledgement::Never {
+                if !held_back {
+                    write_texts(h, ctx, route.conn, &messages); // pushed as any message, and acknowledged
+                }
             } else {
                 acknowledge_for_client(h, ctx, route.conn, &messages); // 1015 carried them
             }
@@ -63,8 +70,20 @@ pub fn deliver<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, route: Route, push: Pus
     }
 }
 
-/// Writes stored messages to `conn` as 1019 frames.
+/// Writes stored messages to `conn` as 1019 frames. A client that
+/// acknowledges by count is told of each message in its own frame (its
+/// dialect splits them), and the session remembers the order.
 pub fn write_texts<H: ChatLoop>(h: &H, ctx: &mut Ctx<H>, conn: ConnId, messages: &[StoredMessage]) {
+    if let Some(session) = ctx.session_mut(conn) {
+        if session.dialect().acknowledgement() == Acknowledgement::ByCount {
+            if let Some(user) = session.online_mut() {
+                let uid = user.uid();
+                for m in messages.iter().filter(|m| m.receiver == uid) {
+                    user.expect_acknowledgement(m.message_id);
+                }
+            }
+        }
+    }
     for run in messages.chunk_by(|a, b| a.sender == b.sender && a.thread_id == b.thread_id) {
         for chunk in run.chunks(PUSH_CHUNK) {
             write_chunk(h, ctx, conn, chunk);
@@ -91,7 +110,7 @@ fn write_chunk<H: ChatLoop>(h: &H, ctx: &mut Ctx<H>, conn: ConnId, chunk: &[Stor
     }
 }
 
-/// For a client that never acknowledges (see `chat/dialect.rs`): what was
+/// For a client that never acknowledges (see `crate::dialect`): what was
 /// just written to it counts as acknowledged, so it is not pushed again.
 pub fn acknowledge_for_client<H: ChatLoop>(
     h: &H,
@@ -101,7 +120,7 @@ pub fn acknowledge_for_client<H: ChatLoop>(
 ) {
     let Some(session) = ctx.session(conn) else { return };
     let Some(uid) = session.uid() else { return };
-    if session.dialect().client_acknowledges() {
+    if session.dialect().acknowledgement() != Acknowledgement::Never {
         return;
     }
     let message_ids: Vec<u64> = messages

@@ -16,6 +16,7 @@
 
 use super::frames::write_texts;
 use crate::chat::services::{store_job, ChatLoop};
+use crate::dialect::Acknowledgement;
 use crate::store::model::StoredMessage;
 use crate::store::{JobKind, StoreConn, StoreError};
 use reactor::{ConnId, Ctx};
@@ -24,14 +25,19 @@ use std::time::Duration;
 /// How long to wait before asking a busy or failing store again.
 const RETRY_AFTER: Duration = Duration::from_millis(200);
 
-/// Starts pushing what is pending for the session of `conn`. A client that
-/// never acknowledges is not synced: it loads its threads and history
-/// itself (see `chat/dialect.rs`).
+/// Starts pushing what is pending for the session of `conn` (after the
+/// login, or when the client asks: `Dialect::syncs_at_login`). A client that
+/// never acknowledges is never synced: it loads its threads and history
+/// itself. A sync already running goes on as it is.
 pub fn start<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId) {
-    if !ctx.session(conn).is_some_and(|s| s.dialect().client_acknowledges()) {
+    let Some(session) = ctx.session_mut(conn) else { return };
+    if session.dialect().acknowledgement() == Acknowledgement::Never {
         return;
     }
-    let Some(user) = ctx.session_mut(conn).and_then(|s| s.online_mut()) else { return };
+    let Some(user) = session.online_mut() else { return };
+    if user.sync().is_active() {
+        return;
+    }
     user.sync().start();
     read_page(h, ctx, conn);
 }

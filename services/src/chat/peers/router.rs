@@ -132,7 +132,7 @@ impl Worker {
                 Outbound::AddFriend { to_uid, notice } => peer.adds.push(AddFriendNotice {
                     to_uid,
                     from: Some(brief_of_applicant(&notice)),
-                    apply_text: String::new(),
+                    apply_text: notice.desc.clone(),
                 }),
                 Outbound::AuthFriend { to_uid, notice, messages } => {
                     peer.auths.push(AuthFriendNotice {
@@ -244,7 +244,7 @@ fn brief_of_applicant(n: &NotifyAddFriend) -> UserBrief {
         uid: n.applyuid,
         name: n.name.clone(),
         nick: n.nick.clone(),
-        desc: n.desc.clone(),
+        desc: String::new(), // the notice's desc is the application text
         icon: n.icon.clone(),
         sex: n.sex,
     }

@@ -45,7 +45,7 @@ impl proto::rpc::chat::ChatService for ChatRpc {
             error: 0,
             applyuid: from.uid,
             name: from.name,
-            desc: from.desc,
+            desc: req.apply_text, // 1011's desc is what the applicant wrote
             icon: from.icon,
             sex: from.sex,
             nick: from.nick,

@@ -7,7 +7,8 @@ use crate::chat::delivery::frames::history_item;
 use crate::chat::delivery::Push;
 use crate::chat::reply::{send, send_error, send_ok};
 use crate::chat::services::ChatLoop;
-use crate::store::model::{NewMessage, UserRecord};
+use crate::store::friends;
+use crate::store::model::UserRecord;
 use crate::store::{JobKind, StoreConn, StoreError};
 use proto::body::{
     AddFriendReq, AuthFriendReq, AuthFriendRsp, NotifyAddFriend, NotifyAuthFriend, SearchUserReq,
@@ -163,10 +164,6 @@ pub fn on_auth_friend<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, bo
     );
 }
 
-/// The first message of a new pair, from the acceptor (as the C++ server
-/// stored it; the llfcchat client opens the new conversation with it).
-const FIRST_MESSAGE: &str = "We are friends now!";
-
 /// Stores the pair's first message through the writer (idempotent: one per
 /// pair), then answers 1014 and pushes 1015 to the applicant, both carrying
 /// it. If it cannot be stored, both go without it: the friendship is made.
@@ -179,12 +176,7 @@ fn store_first_message<H: ChatLoop>(
     response: AuthFriendRsp,
     notice: NotifyAuthFriend,
 ) {
-    let first = NewMessage {
-        sender: acceptor,
-        receiver: applicant,
-        unique_id: format!("friends-{applicant}-{acceptor}"),
-        content: FIRST_MESSAGE.into(),
-    };
+    let first = friends::first_message(applicant, acceptor);
     let handle = ctx.handle().clone();
     let services = h.services().clone();
     let unqueued = (response.clone(), notice.clone()); // for when the writer refuses it

@@ -7,7 +7,8 @@
 //! 3. back on the loop: the session is bound in the directory (kicking an
 //!    older session of the uid on this server), LOGIN_RSP is sent, the
 //!    status server learns the user is online here (and names older sessions
-//!    on other servers to kick), and pending messages start to flow.
+//!    on other servers to kick), and pending messages start to flow (when
+//!    the dialect's client wants them now: `crate::dialect`).
 
 use super::parse;
 use crate::chat::delivery::directory::Route;
@@ -113,8 +114,20 @@ fn on_profile_loaded<H: ChatLoop>(
     }
     let response = login_response(&data);
     let friends = data.friends.iter().map(|f| f.user.uid).collect();
-    if let Some(session) = ctx.session_mut(conn) {
-        session.go_online(OnlineUser::new(session_id, data.user, friends));
+    let Some(session) = ctx.session_mut(conn) else { return };
+    session.go_online(OnlineUser::new(session_id, data.user, friends));
+    let dialect = session.dialect();
+    if dialect.syncs_on_request() {
+        if let Some(user) = session.online_mut() {
+            user.sync().wait_for_request();
+        }
+    }
+    if !dialect.sends_heartbeats() {
+        // A quiet client is not a dead one: the kernel watches instead.
+        ctx.set_idle_timeout(conn, None);
+        if let Err(e) = ctx.set_keepalive(conn, services.rules.idle_timeout) {
+            log::warn!("no TCP keep-alive for uid {uid}: {e}");
+        }
     }
     ChatMetrics::add(&services.metrics.logins, 1);
     send_login_response(h, ctx, conn, response);
@@ -126,7 +139,9 @@ fn on_profile_loaded<H: ChatLoop>(
             } // here: already kicked when the new session was bound
         }
     });
-    sync::start(h, ctx, conn);
+    if dialect.syncs_at_login() {
+        sync::start(h, ctx, conn);
+    } // else the client asks for it, or loads its history itself
 }
 
 fn is_logging_in<H: ChatLoop>(ctx: &Ctx<H>, conn: ConnId, uid: u64) -> bool {

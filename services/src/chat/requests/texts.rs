@@ -1,4 +1,5 @@
-//! TEXT_CHAT_MSG and MSG_DELIVERED_ACK.
+//! TEXT_CHAT_MSG and MSG_DELIVERED_ACK (and a dialect's acknowledgement by
+//! count).
 //!
 //! A text message goes to the message writer; only after its commit does
 //! the sender get 1018 and the receiver a 1019 push (here through a loop's
@@ -139,6 +140,21 @@ pub fn on_delivered_ack<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, 
     if let Err(e) =
         h.services().acks.submit(Delivery { receiver: uid, message_ids: ack.message_ids })
     {
+        log::debug!("acknowledgement not stored (pushed again later): {e}");
+    }
+}
+
+/// An acknowledgement by count (`crate::dialect::Acknowledgement::ByCount`):
+/// the oldest message pushed to this session and not yet acknowledged has
+/// arrived. One without a pushed message is counted as a bad request.
+pub fn on_next_push_acknowledged<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId) {
+    let Some(user) = ctx.session_mut(conn).and_then(|s| s.online_mut()) else { return };
+    let uid = user.uid();
+    let Some(message_id) = user.next_acknowledged() else {
+        return ChatMetrics::add(&h.services().metrics.bad_requests, 1);
+    };
+    let delivery = Delivery { receiver: uid, message_ids: vec![message_id] };
+    if let Err(e) = h.services().acks.submit(delivery) {
         log::debug!("acknowledgement not stored (pushed again later): {e}");
     }
 }
