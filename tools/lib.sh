@@ -35,3 +35,61 @@ ensure_rust() {
 ensure_build_tools() {
     ensure_packages "grpcio's C core" cmake:cmake g++:g++ make:make
 }
+
+# on_exit COMMAND: runs COMMAND (a string, evaluated) when the script exits,
+# after the ones registered before it in reverse order. One EXIT trap for
+# every helper, so that no helper's trap replaces another's.
+exit_hooks=()
+run_exit_hooks() {
+    local i
+    for ((i = ${#exit_hooks[@]} - 1; i >= 0; i--)); do eval "${exit_hooks[i]}" || true; done
+}
+on_exit() {
+    exit_hooks+=("$1")
+    trap run_exit_hooks EXIT
+}
+
+# ensure_test_mysql: exports IM_TEST_MYSQL_URL, a MySQL/MariaDB server for
+# tests to create their own databases on. In order of preference:
+# IM_TEST_MYSQL_URL if set; the server on 127.0.0.1:3306 (root, no password)
+# if it answers; a throwaway mariadbd on a temporary data directory and port,
+# stopped when the script exits (forced with IM_TEST_MYSQL=throwaway).
+mysql_answers() { # host port
+    if need mariadb-admin; then
+        mariadb-admin --protocol=tcp -h "$1" -P "$2" -uroot --connect-timeout=2 ping >/dev/null 2>&1
+    else
+        (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
+    fi
+}
+start_throwaway_mariadb() {
+    if ! need mariadbd || ! need mariadb-install-db; then
+        echo "No MySQL/MariaDB server for the tests: none answers on 127.0.0.1:3306 and" >&2
+        echo "mariadbd is not installed. Install it (sudo apt-get install mariadb-server) or set" >&2
+        echo "IM_TEST_MYSQL_URL=mysql://user:password@host:port." >&2
+        exit 1
+    fi
+    mysql_dir=$(mktemp -d)
+    local port=$((33000 + RANDOM % 2000))
+    step "starting a throwaway mariadbd on 127.0.0.1:$port ($mysql_dir)"
+    mariadb-install-db --no-defaults --datadir="$mysql_dir/data" --user="$(id -un)" \
+        --auth-root-authentication-method=normal >"$mysql_dir/install.log" 2>&1
+    mariadbd --no-defaults --datadir="$mysql_dir/data" --port="$port" --bind-address=127.0.0.1 \
+        --socket="$mysql_dir/mysqld.sock" --user="$(id -un)" --skip-grant-tables \
+        --log-error="$mysql_dir/error.log" &
+    mysql_pid=$!
+    on_exit 'kill "$mysql_pid" 2>/dev/null; wait "$mysql_pid" 2>/dev/null; rm -rf "$mysql_dir"'
+    for _ in $(seq 1 60); do
+        mysql_answers 127.0.0.1 "$port" && break
+        sleep 0.5
+    done
+    mysql_answers 127.0.0.1 "$port" || { cat "$mysql_dir/error.log" >&2; exit 1; }
+    export IM_TEST_MYSQL_URL="mysql://root@127.0.0.1:$port"
+}
+ensure_test_mysql() {
+    [[ -z ${IM_TEST_MYSQL_URL:-} ]] || return 0
+    if [[ ${IM_TEST_MYSQL:-} != throwaway ]] && mysql_answers 127.0.0.1 3306; then
+        export IM_TEST_MYSQL_URL="mysql://root@127.0.0.1:3306"
+    else
+        start_throwaway_mariadb
+    fi
+}

@@ -5,6 +5,8 @@
     peer.py chat GATE NAME PASSWORD LOG SECONDS log in and act as a friend: accept an
                                                 application, greet, acknowledge what
                                                 arrives; every frame goes to LOG
+    peer.py code SPOOL EMAIL SINCE              print the code mailed to EMAIL after
+                                                SINCE (seconds since the epoch)
 
 Only the standard library; used by tools/legacy-clients.sh.
 """
@@ -99,5 +101,7 @@ if __name__ == "__main__":
         register(*sys.argv[2:6])
     elif sys.argv[1] == "chat":
         chat(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], float(sys.argv[6]))
+    elif sys.argv[1] == "code":
+        print(code_for(sys.argv[2], sys.argv[3], float(sys.argv[4])))
     else:
         sys.exit(__doc__)
