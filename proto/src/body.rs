@@ -8,7 +8,11 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-/// Reads a uid given as a JSON number or a string of digits.
+/// The largest id any store holds (both keep ids signed, 64-bit): a larger
+/// one in a request is the client's error, not a question for the store.
+pub const MAX_ID: u64 = i64::MAX as u64;
+
+/// Reads a uid given as a JSON number or a string of digits (at most [`MAX_ID`]).
 pub fn lenient_uid<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -16,10 +20,14 @@ pub fn lenient_uid<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D:
         Number(u64),
         Text(String),
     }
-    match NumberOrText::deserialize(deserializer)? {
-        NumberOrText::Number(n) => Ok(n),
-        NumberOrText::Text(text) => text.trim().parse().map_err(serde::de::Error::custom),
+    let uid = match NumberOrText::deserialize(deserializer)? {
+        NumberOrText::Number(n) => n,
+        NumberOrText::Text(text) => text.trim().parse().map_err(serde::de::Error::custom)?,
+    };
+    if uid > MAX_ID {
+        return Err(serde::de::Error::custom("a uid is at most 2^63 - 1"));
     }
+    Ok(uid)
 }
 
 /// Like [`lenient_uid`] for an optional field.
@@ -122,7 +130,7 @@ pub struct TextChatMsgReq {
     pub fromuid: Option<u64>,
 }
 
-/// 1023 HEART_BEAT_REQ: `{}` (a `fromuid` is tolerated and ignored).
+/// 1023 HEART_BEAT_REQ: `{}` (a `fromuid` must be the session's uid if present).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HeartbeatReq {
     #[serde(
@@ -138,6 +146,15 @@ pub struct HeartbeatReq {
 pub struct LoadChatThreadReq {
     #[serde(default)]
     pub thread_id: u64,
+    /// A uid the client claims for itself (llfcchat sends `uid`, some
+    /// `fromuid`): must be the session's if present (1011 otherwise).
+    #[serde(
+        default,
+        alias = "fromuid",
+        deserialize_with = "lenient_optional_uid",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub uid: Option<u64>,
 }
 
 /// 1027 CREATE_PRIVATE_CHAT_REQ.
@@ -145,6 +162,15 @@ pub struct LoadChatThreadReq {
 pub struct CreatePrivateChatReq {
     #[serde(deserialize_with = "lenient_uid")]
     pub other_id: u64,
+    /// A uid the client claims for itself (llfcchat sends `uid`, some
+    /// `fromuid`): must be the session's if present (1011 otherwise).
+    #[serde(
+        default,
+        alias = "fromuid",
+        deserialize_with = "lenient_optional_uid",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub uid: Option<u64>,
 }
 
 /// 1029 LOAD_CHAT_MSG_REQ: a page of `thread_id` before cursor `message_id`
@@ -154,12 +180,30 @@ pub struct LoadChatMsgReq {
     pub thread_id: u64,
     #[serde(default)]
     pub message_id: u64,
+    /// A uid the client claims for itself (llfcchat sends `uid`, some
+    /// `fromuid`): must be the session's if present (1011 otherwise).
+    #[serde(
+        default,
+        alias = "fromuid",
+        deserialize_with = "lenient_optional_uid",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub uid: Option<u64>,
 }
 
 /// 1101 MSG_DELIVERED_ACK: the receiver has these messages.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MsgDeliveredAck {
     pub message_ids: Vec<u64>,
+    /// A uid the client claims for itself (llfcchat sends `uid`, some
+    /// `fromuid`): must be the session's if present (1011 otherwise).
+    #[serde(
+        default,
+        alias = "fromuid",
+        deserialize_with = "lenient_optional_uid",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub uid: Option<u64>,
 }
 
 // ----- chat protocol: responses and pushes (server → client) --------------

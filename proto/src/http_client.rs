@@ -44,7 +44,20 @@ pub fn request(
     body: &[u8],
     timeout: Duration,
 ) -> io::Result<HttpResponse> {
-    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
+    let stream = TcpStream::connect_timeout(&addr, timeout)?;
+    request_on(stream, addr, method, path, body, timeout)
+}
+
+/// [`request`] on a connection made by the caller (from a chosen local
+/// address, say).
+pub fn request_on(
+    mut stream: TcpStream,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    timeout: Duration,
+) -> io::Result<HttpResponse> {
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
     let head = format!(

@@ -7,6 +7,7 @@ use proto::body::*;
 use proto::chat_client::ChatClient;
 use proto::frame::encode_frame;
 use proto::{ErrorCode, MsgId};
+use serde_json::json;
 use services::store::model::NewMessage;
 use services::store::StoreConn;
 use std::collections::HashSet;
@@ -122,12 +123,15 @@ fn friends_and_messages_flow_across_servers(kind: StoreKind) {
     assert_eq!(receive(&mut a, 1)[0].message_id, sent.chat_datas[0].message_id);
 
     // History of the thread, newest first, and the threads list.
-    b.send(MsgId::LoadChatMsgReq, &LoadChatMsgReq { thread_id: reply.thread_id, message_id: 0 })
-        .unwrap();
+    b.send(
+        MsgId::LoadChatMsgReq,
+        &LoadChatMsgReq { thread_id: reply.thread_id, message_id: 0, uid: None },
+    )
+    .unwrap();
     let history: LoadChatMsgRsp = b.recv_json(MsgId::LoadChatMsgRsp, WAIT).unwrap();
     let contents: Vec<&str> = history.chat_datas.iter().map(|m| m.msg_content.as_str()).collect();
     assert_eq!(contents, ["fine, ann", "how are you", "hello bob", "We are friends now!"]);
-    a.send(MsgId::LoadChatThreadReq, &LoadChatThreadReq { thread_id: 0 }).unwrap();
+    a.send(MsgId::LoadChatThreadReq, &LoadChatThreadReq { thread_id: 0, uid: None }).unwrap();
     let threads: LoadChatThreadRsp = a.recv_json(MsgId::LoadChatThreadRsp, WAIT).unwrap();
     assert_eq!(threads.threads.len(), 2);
 
@@ -165,7 +169,7 @@ fn offline_messages_arrive_in_order_once_acknowledged(kind: StoreKind) {
     let got_ids: Vec<u64> = got.iter().map(|d| d.message_id).collect();
     assert_eq!(got_ids, sent_ids);
     assert_eq!(got[99].content, "message 99");
-    b.send(MsgId::MsgDeliveredAck, &MsgDeliveredAck { message_ids: got_ids }).unwrap();
+    b.send(MsgId::MsgDeliveredAck, &MsgDeliveredAck { message_ids: got_ids, uid: None }).unwrap();
     assert!(nothing_pushed(&mut b));
     drop(b);
 
@@ -203,7 +207,9 @@ fn a_second_login_elsewhere_kicks_the_first(kind: StoreKind) {
     let sent = send_text(&mut a, bob, &[("after-kick", "still there?")]);
     let got = receive(&mut second, 1)[0].message_id;
     assert_eq!(got, sent.chat_datas[0].message_id);
-    second.send(MsgId::MsgDeliveredAck, &MsgDeliveredAck { message_ids: vec![got] }).unwrap();
+    second
+        .send(MsgId::MsgDeliveredAck, &MsgDeliveredAck { message_ids: vec![got], uid: None })
+        .unwrap();
     wait_until_acknowledged(&cluster, bob);
 
     // And the same on one server: the newer login wins there too.
@@ -262,8 +268,11 @@ fn repeats_neither_notify_nor_push_again(kind: StoreKind) {
     let sent = send_text(&mut a, bob, &[("x-1", "once")]);
     let got = receive(&mut b, 1);
     assert_eq!(got[0].message_id, sent.chat_datas[0].message_id);
-    b.send(MsgId::MsgDeliveredAck, &MsgDeliveredAck { message_ids: vec![got[0].message_id] })
-        .unwrap();
+    b.send(
+        MsgId::MsgDeliveredAck,
+        &MsgDeliveredAck { message_ids: vec![got[0].message_id], uid: None },
+    )
+    .unwrap();
     wait_until_acknowledged(&cluster, bob);
     let resent = send_text(&mut a, bob, &[("x-1", "once")]);
     assert_eq!(resent.chat_datas[0].message_id, sent.chat_datas[0].message_id);
@@ -375,13 +384,93 @@ fn the_session_uid_is_the_only_uid() {
     assert_eq!(refused.error, ErrorCode::NotFriends.code());
     // Reading Ann and Bob's thread: refused.
     let thread = cluster.store().private_thread(ann, bob).unwrap();
-    e.send(MsgId::LoadChatMsgReq, &LoadChatMsgReq { thread_id: thread, message_id: 0 }).unwrap();
+    e.send(MsgId::LoadChatMsgReq, &LoadChatMsgReq { thread_id: thread, message_id: 0, uid: None })
+        .unwrap();
     let refused: LoadChatMsgRsp = e.recv_json(MsgId::LoadChatMsgRsp, WAIT).unwrap();
     assert_eq!(refused.error, ErrorCode::UidInvalid.code());
     // A thread with a non-friend: refused.
-    e.send(MsgId::CreatePrivateChatReq, &CreatePrivateChatReq { other_id: ann }).unwrap();
+    e.send(MsgId::CreatePrivateChatReq, &CreatePrivateChatReq { other_id: ann, uid: None })
+        .unwrap();
     let refused: CreatePrivateChatRsp = e.recv_json(MsgId::CreatePrivateChatRsp, WAIT).unwrap();
     assert_eq!(refused.error, ErrorCode::NotFriends.code());
+}
+
+#[test]
+fn a_body_that_claims_another_uid_is_refused_for_every_request() {
+    let cluster = Cluster::start("claimed_uids", StoreKind::Sqlite, 1);
+    let (ann, bob, eve) = (cluster.user("ann"), cluster.user("bob"), cluster.user("eve"));
+    cluster.befriend(eve, bob);
+    let thread = cluster.store().private_thread(eve, bob).unwrap();
+    let (mut e, _) = cluster.login(0, eve);
+    let claims = |id: MsgId, body: serde_json::Value, e: &mut ChatClient| {
+        let mut frame = Vec::new();
+        encode_frame(id.code(), body.to_string().as_bytes(), &mut frame).unwrap();
+        e.send_raw(&frame).unwrap();
+    };
+    // Each names Ann as the sender (`uid` or `fromuid`, as the clients spell it): 1011.
+    let requests = [
+        (MsgId::LoadChatThreadReq, json!({"uid": ann, "thread_id": 0}), MsgId::LoadChatThreadRsp),
+        (
+            MsgId::CreatePrivateChatReq,
+            json!({"uid": ann, "other_id": bob}),
+            MsgId::CreatePrivateChatRsp,
+        ),
+        (
+            MsgId::LoadChatMsgReq,
+            json!({"fromuid": ann, "thread_id": thread}),
+            MsgId::LoadChatMsgRsp,
+        ),
+        (MsgId::HeartBeatReq, json!({"fromuid": ann}), MsgId::HeartbeatRsp),
+    ];
+    for (id, body, reply) in requests {
+        claims(id, body, &mut e);
+        let answer: ErrorOnly = e.recv_json(reply, WAIT).unwrap();
+        assert_eq!(answer.error, ErrorCode::UidInvalid.code(), "{id:?}");
+    }
+    // 1101 has no response: a 1103 with 1011, nothing acknowledged, the session stays.
+    claims(MsgId::MsgDeliveredAck, json!({"uid": ann, "message_ids": [1]}), &mut e);
+    let notice: ErrorNotify = e.recv_json(MsgId::ErrorNotify, WAIT).unwrap();
+    assert_eq!(notice.error, ErrorCode::UidInvalid.code());
+    // Its own uid, as a number or a string, is accepted.
+    claims(MsgId::LoadChatThreadReq, json!({"uid": eve.to_string(), "thread_id": 0}), &mut e);
+    let own: LoadChatThreadRsp = e.recv_json(MsgId::LoadChatThreadRsp, WAIT).unwrap();
+    assert_eq!((own.error, own.threads.len()), (0, 1));
+    claims(MsgId::HeartBeatReq, json!({"fromuid": eve}), &mut e);
+    assert_eq!(e.recv_json::<ErrorOnly>(MsgId::HeartbeatRsp, WAIT).unwrap().error, 0);
+
+    // Ids no store holds (beyond 2^63) are a client's error, never the store's.
+    for (id, body, reply) in [
+        (MsgId::LoadChatThreadReq, json!({"thread_id": u64::MAX}), MsgId::LoadChatThreadRsp),
+        (MsgId::LoadChatMsgReq, json!({"thread_id": u64::MAX}), MsgId::LoadChatMsgRsp),
+        (
+            MsgId::LoadChatMsgReq,
+            json!({"thread_id": thread, "message_id": u64::MAX}),
+            MsgId::LoadChatMsgRsp,
+        ),
+        (MsgId::CreatePrivateChatReq, json!({"other_id": u64::MAX}), MsgId::CreatePrivateChatRsp),
+        (MsgId::SearchUserReq, json!({"uid": u64::MAX.to_string()}), MsgId::SearchUserRsp),
+        (MsgId::AddFriendReq, json!({"touid": u64::MAX, "applyname": "x"}), MsgId::AddFriendRsp),
+        (MsgId::AuthFriendReq, json!({"touid": u64::MAX}), MsgId::AuthFriendRsp),
+        (
+            MsgId::TextChatMsgReq,
+            json!({"touid": u64::MAX, "text_array": [{"unique_id": "u", "content": "x"}]}),
+            MsgId::TextChatMsgRsp,
+        ),
+    ] {
+        claims(id, body, &mut e);
+        // An answer each (an empty page for a cursor past the end, an error
+        // code otherwise), none of them a store failure.
+        let answer: ErrorOnly = e.recv_json(reply, WAIT).unwrap();
+        assert!(![1012, 1013, 1105].contains(&answer.error), "{id:?}: {}", answer.error);
+        let errors = metric(&cluster.chat(0).metrics_text(), "im_chat_store_errors_total");
+        assert_eq!(errors, 0, "{id:?} counted as a store error");
+    }
+    claims(MsgId::MsgDeliveredAck, json!({"message_ids": [u64::MAX]}), &mut e);
+    claims(MsgId::HeartBeatReq, json!({}), &mut e);
+    e.recv_json::<ErrorOnly>(MsgId::HeartbeatRsp, WAIT).unwrap();
+    std::thread::sleep(Duration::from_millis(300)); // the acknowledgement writer's batch
+    let metrics = cluster.chat(0).metrics_text();
+    assert_eq!(metric(&metrics, "im_chat_store_errors_total"), 0, "{metrics}");
 }
 
 #[test]

@@ -360,3 +360,75 @@ fn health_and_metrics_are_served() {
     let health = proto::http_client::request(stack.addr(), "GET", "/healthz", b"", WAIT).unwrap();
     assert_eq!((health.status, health.body.as_slice()), (200, &b"ok\n"[..]));
 }
+
+/// A login POSTed from the local address `from` (127.0.0.x), as another host would.
+fn login_from(stack: &GateStack, from: [u8; 4], who: &str, password: &str) -> i64 {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    socket.bind(&std::net::SocketAddr::from((from, 0)).into()).unwrap();
+    socket.connect(&stack.addr().into()).unwrap();
+    let body = serde_json::to_vec(&json!({"email": who, "passwd": password})).unwrap();
+    let response = proto::http_client::request_on(
+        socket.into(),
+        stack.addr(),
+        "POST",
+        "/user_login",
+        &body,
+        WAIT,
+    )
+    .unwrap();
+    assert_eq!(response.status, 200);
+    response.json::<serde_json::Value>().unwrap()["error"].as_i64().unwrap()
+}
+
+#[test]
+fn wrong_passwords_back_off_without_locking_the_owner_out() {
+    let stack = GateStack::start_with(
+        "gate_login_limits",
+        StoreKind::Sqlite,
+        |_| {},
+        |gate| {
+            gate.login_limits.account_failures = 5;
+            gate.login_limits.address_failures = 12;
+            // Long enough for the refused attempts below to fit in it.
+            gate.login_limits.base_backoff_ms = 2_000;
+            gate.login_limits.max_backoff_ms = 4_000;
+        },
+    );
+    stack.register("ann", "ann@example.com");
+    let owner = [127, 0, 0, 2];
+    let stranger = [127, 0, 0, 3];
+    assert_eq!(login_from(&stack, owner, "ann", "pw-ann"), 0, "the owner's usual address");
+
+    // A stranger guesses: 5 wrong answers, then 1104, even for the right one.
+    let answers: Vec<i64> = (0..30).map(|_| login_from(&stack, stranger, "ann", "guess")).collect();
+    assert_eq!(answers[..5], [1009; 5]);
+    assert!(answers[5..].iter().all(|&e| e == 1104), "{answers:?}");
+    assert_eq!(login_from(&stack, stranger, "ann", "pw-ann"), 1104, "not even the right one");
+    // Meanwhile the owner, from the address that logged in before, is let in
+    // (and that gives the stranger no fresh guesses).
+    assert_eq!(login_from(&stack, owner, "ann", "pw-ann"), 0);
+    assert_eq!(login_from(&stack, stranger, "ann", "pw-ann"), 1104);
+
+    // The backoff ends (at most max_backoff_ms after the last failure).
+    let deadline = Instant::now() + WAIT;
+    while login_from(&stack, stranger, "ann", "pw-ann") != 0 {
+        assert!(Instant::now() < deadline, "the backoff never ended");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // One address guessing across accounts backs off as a whole.
+    let spray = [127, 0, 0, 4];
+    let answers: Vec<i64> =
+        (0..16).map(|i| login_from(&stack, spray, &format!("user{i}"), "guess")).collect();
+    assert_eq!(answers[..12], [1009; 12]);
+    assert!(answers[12..].iter().all(|&e| e == 1104), "{answers:?}");
+    assert_eq!(login_from(&stack, owner, "ann", "pw-ann"), 0, "other addresses are not affected");
+    let metrics = proto::http_client::request(stack.addr(), "GET", "/metrics", b"", WAIT).unwrap();
+    let text = String::from_utf8(metrics.body).unwrap();
+    for by in ["account", "address"] {
+        let line = format!("im_gate_login_refusals_total{{by=\"{by}\"}} ");
+        let count = text.lines().find_map(|l| l.strip_prefix(line.as_str())).unwrap_or("0");
+        assert!(count.parse::<u64>().unwrap() > 0, "{by}: {text}");
+    }
+}

@@ -213,11 +213,16 @@ fn llfcchat_client_works_with_the_cluster(kind: StoreKind) {
     );
     drop(again);
 
-    // A second login elsewhere: the first session is told (1021) and closed.
+    // A second login elsewhere: the first session is told (1021), and the
+    // connection is left for the client to close (a close arriving with the
+    // notice makes this client report a network failure instead); the server
+    // closes it later if the client does not.
     let (mut first_session, _) = legacy.login("lin", "secret-pw");
     let (_second, _) = legacy.login("lin", "secret-pw");
     let offline: Value = first_session.recv_json(MsgId::NotifyOffLineReq, WAIT).unwrap();
     assert_eq!((offline["error"].as_i64(), offline["uid"].as_u64()), (Some(0), Some(lin)));
+    assert!(!first_session.closed_within(QUIET), "not closed with the notice");
+    assert!(first_session.closed_within(WAIT), "closed by the server in the end");
 }
 
 #[test]
@@ -251,4 +256,33 @@ fn an_idle_keep_alive_connection_is_closed_without_an_unasked_answer() {
     let text = String::from_utf8_lossy(&seen);
     assert_eq!(text.matches("HTTP/1.1 ").count(), 1, "one answer, to the one request: {text}");
     assert!(!text.contains("408"), "{text}");
+}
+
+/// Its client parses only the first frame of a read (`chat::pacing`): two
+/// answers asked for at once leave one write each, some time apart.
+#[test]
+fn frames_reach_this_client_one_write_at_a_time() {
+    let legacy = Legacy::start("llfcchat_paced", StoreKind::Sqlite);
+    let uid = legacy.register("pia", "secret-pw");
+    let (mut client, _) = legacy.login("pia", "secret-pw");
+    let mut gaps = Vec::new();
+    for _ in 0..3 {
+        // Two requests in one write: a heartbeat and a search, answered at once.
+        let mut both = Vec::new();
+        for (id, body) in [
+            (MsgId::HeartBeatReq, json!({ "fromuid": uid })),
+            (MsgId::SearchUserReq, json!({ "uid": uid.to_string() })),
+        ] {
+            proto::frame::encode_frame(id.code(), body.to_string().as_bytes(), &mut both).unwrap();
+        }
+        client.send_raw(&both).unwrap();
+        client.recv_json::<Value>(MsgId::HeartbeatRsp, WAIT).unwrap();
+        let first = std::time::Instant::now();
+        client.recv_json::<Value>(MsgId::SearchUserRsp, WAIT).unwrap();
+        gaps.push(first.elapsed());
+    }
+    // A lower bound only (a busy machine makes gaps longer, and this test
+    // thread may itself be late for a read, hence the best of three).
+    let best = gaps.iter().max().unwrap();
+    assert!(*best >= Duration::from_millis(15), "gaps {gaps:?}");
 }

@@ -172,7 +172,7 @@ fn receive(person: &mut Person, count: usize) -> Result<Vec<ChatData>, String> {
         let ids: Vec<u64> = push.chat_datas.iter().map(|d| d.message_id).collect();
         person
             .chat
-            .send(MsgId::MsgDeliveredAck, &MsgDeliveredAck { message_ids: ids })
+            .send(MsgId::MsgDeliveredAck, &MsgDeliveredAck { message_ids: ids, uid: None })
             .map_err(io)?;
         for data in push.chat_datas {
             if person.seen.insert(data.message_id) {

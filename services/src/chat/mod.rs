@@ -8,6 +8,7 @@
 //! |---|---|
 //! | [`config`], [`metrics`] | `conf/chat*.toml`; counters and their Prometheus text |
 //! | `crate::dialect` (shared with the gate) | how each kind of client speaks: frames in and out rewritten at the edge, its delivery and liveness rules |
+//! | `pacing` | frames one write at a time, for a client that cannot read two at once |
 //! | [`session`] | one connection's state machine (anonymous, logging in, online, ended) and dialect |
 //! | [`presence`] | every call to the status server |
 //! | [`delivery`] (`directory`, `outbound`, `mod`) | who is online here; pushes to a loop or to the router |
@@ -37,6 +38,7 @@ pub mod config;
 pub mod conn;
 pub mod delivery;
 pub mod metrics;
+mod pacing;
 pub mod peers;
 pub mod presence;
 mod reply;

@@ -2,15 +2,18 @@
 //! (they write to the connection's output through its `Ctx`).
 
 use super::metrics::ChatMetrics;
+use super::pacing;
 use super::services::ChatLoop;
 use proto::body::{ErrorNotify, ErrorOnly};
 use proto::{ErrorCode, MsgId};
+use reactor::codec::encode_frame;
 use reactor::{ConnId, Ctx, SendError};
 use serde::Serialize;
 
 /// Queues `body` as JSON in a frame `id`, in the connection's dialect: the
 /// one place a chat frame is written (a dialect may turn it into several
-/// frames, or none: `crate::dialect`). Errors as `Ctx::send_frame_with`.
+/// frames, or none, and may pace them: `crate::dialect`, `pacing`).
+/// Errors as `Ctx::send_frame_with`.
 pub fn write<H: ChatLoop, T: Serialize>(
     ctx: &mut Ctx<H>,
     conn: ConnId,
@@ -26,9 +29,17 @@ pub fn write<H: ChatLoop, T: Serialize>(
     }
     let value = serde_json::to_value(body).map_err(|e| SendError::Encode(e.into()))?;
     for (wire_id, frame) in dialect.rewrite_out(id, value) {
-        ctx.send_frame_with(conn, wire_id, |out| {
-            serde_json::to_writer(out, &frame).map_err(std::io::Error::other)
-        })?;
+        if dialect.paces_frames() {
+            let json = serde_json::to_vec(&frame).map_err(|e| SendError::Encode(e.into()))?;
+            let mut bytes = Vec::with_capacity(json.len() + 4);
+            encode_frame(wire_id, &json, &mut bytes)
+                .map_err(|_| SendError::TooLarge { len: json.len() })?;
+            pacing::send(ctx, conn, bytes)?;
+        } else {
+            ctx.send_frame_with(conn, wire_id, |out| {
+                serde_json::to_writer(out, &frame).map_err(std::io::Error::other)
+            })?;
+        }
     }
     Ok(())
 }

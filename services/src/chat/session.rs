@@ -5,6 +5,7 @@
 //! request is the session's, never one from the request body. The fields are
 //! private: the transitions below are the only way to change them.
 
+use crate::chat::pacing::{Paced, Pacer};
 use crate::dialect::Dialect;
 use crate::store::model::UserRecord;
 use std::collections::{HashSet, VecDeque};
@@ -35,6 +36,15 @@ pub struct Session {
     phase: Phase,
     /// How the client speaks, fixed by the listener that accepted it.
     dialect: Dialect,
+    /// Frames waiting for their turn, for a dialect that paces them.
+    pacer: Pacer,
+}
+
+impl Paced for Session {
+    /// The frames waiting for their turn (`chat::pacing`).
+    fn pacer_mut(&mut self) -> &mut Pacer {
+        &mut self.pacer
+    }
 }
 
 impl Session {

@@ -29,6 +29,7 @@ pub mod project_show;
 use proto::MsgId;
 use serde_json::Value;
 use std::borrow::Cow;
+use std::time::Duration;
 
 /// How a connection's client speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -108,6 +109,24 @@ impl Dialect {
     /// llfcchat's); project_show's client sends none.
     pub fn sends_heartbeats(self) -> bool {
         self != Dialect::ProjectShow
+    }
+
+    /// True if frames go out one per write, apart (`chat::pacing`):
+    /// llfcchat's client loses its place when two arrive in one read.
+    pub fn paces_frames(self) -> bool {
+        self == Dialect::Llfcchat
+    }
+
+    /// How long a replaced session's connection stays open after the
+    /// "logged in elsewhere" notice (1021), for the client to close it.
+    /// llfcchat's client reads the notice and closes; a FIN arriving with
+    /// the notice makes it show "heartbeat timeout" instead, as if the
+    /// network had failed. The others get the close at once.
+    pub fn kicked_close_delay(self) -> Duration {
+        match self {
+            Dialect::Llfcchat => Duration::from_secs(5),
+            _ => Duration::ZERO,
+        }
     }
 
     /// The largest frame body the client accepts (project_show's client

@@ -1,6 +1,7 @@
 //! `conf/gate.toml`; every key can be overridden with `IM_GATE_<KEY>`
 //! (`IM_GATE_STORE__MYSQL_PASSWORD` for the `[store]` table).
 
+use super::login_limits::LoginLimitsConfig;
 use super::password::HashCost;
 use crate::dialect::Dialect;
 use crate::store::config::StoreConfig;
@@ -37,6 +38,8 @@ pub struct GateConfig {
     pub rpc_timeout_ms: u64,
     pub log_level: String,
     pub password_hash: HashCost,
+    /// Backoff after wrong passwords (`gate/login_limits.rs`).
+    pub login_limits: LoginLimitsConfig,
     pub store: StoreConfig,
 }
 
@@ -57,6 +60,7 @@ impl Default for GateConfig {
             rpc_timeout_ms: 5_000,
             log_level: "info".into(),
             password_hash: HashCost::default(),
+            login_limits: LoginLimitsConfig::default(),
             store: StoreConfig::default(),
         }
     }
@@ -96,6 +100,7 @@ impl GateConfig {
             }
         }
         self.password_hash.validate()?;
+        self.login_limits.validate()?;
         self.store.validate()?;
         Ok(listen)
     }

@@ -3,6 +3,7 @@
 
 use super::bindings::AddressBindings;
 use super::handler::{GateHandler, Pending};
+use super::login_limits::LoginLimits;
 use super::metrics::GateMetrics;
 use super::password::HashCost;
 use super::peers::ChatPeers;
@@ -13,6 +14,7 @@ use proto::rpc::verify::VerifyServiceClient;
 use proto::ErrorCode;
 use reactor::Ctx;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Shared by every loop of the gate; safe to use from any thread.
@@ -20,6 +22,9 @@ pub struct GateHub {
     pub store: DbPool<AnyBackend>,
     /// Who logged in from where, for the project_show friend routes.
     pub bindings: AddressBindings,
+    /// Wrong-password backoff per address and per account (store workers
+    /// use it too, hence the Arc).
+    pub login_limits: Arc<LoginLimits>,
     /// Notices to users on chat servers (the project_show friend routes).
     pub peers: ChatPeers,
     pub status: StatusServiceClient,

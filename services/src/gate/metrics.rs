@@ -5,7 +5,7 @@ use crate::latency::LatencyHistogram;
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 /// Safe to update from any thread.
@@ -16,6 +16,10 @@ pub struct GateMetrics {
     /// Time from a whole request to its answer.
     latency: LatencyHistogram,
     pub in_flight: AtomicI64,
+    /// Logins refused (1104) because the address was in backoff.
+    pub login_refused_address: AtomicU64,
+    /// Logins refused (1104) because the account was, for that address.
+    pub login_refused_account: AtomicU64,
 }
 
 impl GateMetrics {
@@ -44,6 +48,17 @@ impl GateMetrics {
         out.push_str("# HELP im_gate_requests_in_flight requests being worked on\n");
         out.push_str("# TYPE im_gate_requests_in_flight gauge\n");
         let _ = writeln!(out, "im_gate_requests_in_flight {}", self.in_flight.load(Relaxed));
+        out.push_str("# HELP im_gate_login_refusals_total logins refused by the login limits\n");
+        out.push_str("# TYPE im_gate_login_refusals_total counter\n");
+        for (by, counter) in
+            [("address", &self.login_refused_address), ("account", &self.login_refused_account)]
+        {
+            let _ = writeln!(
+                out,
+                "im_gate_login_refusals_total{{by=\"{by}\"}} {}",
+                counter.load(Relaxed)
+            );
+        }
         out
     }
 }

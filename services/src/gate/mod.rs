@@ -19,6 +19,7 @@ mod friends;
 pub mod handler;
 pub mod http;
 pub mod hub;
+pub mod login_limits;
 pub mod metrics;
 pub mod password;
 pub mod peers;

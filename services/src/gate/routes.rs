@@ -5,7 +5,8 @@
 //!
 //! Passwords are hashed and checked on store workers (argon2 is slow on
 //! purpose) and never logged; codes are only passed through to the verify
-//! server.
+//! server. Wrong passwords back off per address and per account
+//! (`login_limits`).
 
 use super::handler::{GateHandler, Pending};
 use super::password;
@@ -19,6 +20,8 @@ use proto::rpc::verify::{CheckVerifyCodeRequest, GetVerifyCodeRequest};
 use proto::ErrorCode;
 use reactor::Ctx;
 use serde::de::DeserializeOwned;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
 
 /// Longest user name (characters) and password (bytes) accepted.
 const MAX_NAME: usize = 64;
@@ -243,7 +246,15 @@ impl GateHandler {
         if req.email.trim().is_empty() || !valid_password(&req.passwd) {
             return self.fail(ctx, pending, ErrorCode::PasswdInvalid);
         }
+        let Some(ip) = ctx.peer_addr(pending.conn).map(|peer| peer.ip()) else {
+            return self.fail(ctx, pending, ErrorCode::PasswdInvalid); // already closed
+        };
+        if self.hub.login_limits.check_address(ip, Instant::now()).is_err() {
+            self.hub.metrics.login_refused_address.fetch_add(1, Relaxed);
+            return self.fail(ctx, pending, ErrorCode::RateLimited);
+        }
         let cost = self.hub.hash_cost.clone();
+        let limits = self.hub.login_limits.clone();
         self.store_job(
             ctx,
             pending,
@@ -253,17 +264,33 @@ impl GateHandler {
                     None => store.user_by_name(req.email.trim())?,
                 };
                 Ok(match found {
-                    Some(user) if password::verify(&user.password_hash, &req.passwd) => Some(user),
-                    Some(_) => None,
+                    Some(user) => {
+                        // Refused before the hash: a flood of them is cheap.
+                        if limits.check_account(user.uid, ip, Instant::now()).is_err() {
+                            return Ok(Login::Refused);
+                        }
+                        if password::verify(&user.password_hash, &req.passwd) {
+                            limits.succeeded(user.uid, ip, Instant::now());
+                            Login::Right(user)
+                        } else {
+                            limits.failed(Some(user.uid), ip, Instant::now());
+                            Login::Wrong
+                        }
+                    }
                     None => {
                         password::verify_nothing(&cost, &req.passwd);
-                        None
+                        limits.failed(None, ip, Instant::now());
+                        Login::Wrong
                     }
                 })
             },
             move |h, ctx, checked| match checked {
-                Ok(Some(user)) => h.login_pick_server(ctx, pending, user),
-                Ok(None) => h.fail(ctx, pending, ErrorCode::PasswdInvalid),
+                Ok(Login::Right(user)) => h.login_pick_server(ctx, pending, user),
+                Ok(Login::Wrong) => h.fail(ctx, pending, ErrorCode::PasswdInvalid),
+                Ok(Login::Refused) => {
+                    h.hub.metrics.login_refused_account.fetch_add(1, Relaxed);
+                    h.fail(ctx, pending, ErrorCode::RateLimited)
+                }
                 Err(e) => h.fail(ctx, pending, e.error_code()),
             },
         );
@@ -328,4 +355,13 @@ impl GateHandler {
             }
         });
     }
+}
+
+/// What a login attempt came to, on the store worker.
+enum Login {
+    Right(UserRecord),
+    /// Wrong password or unknown user: one answer, 1009, for both.
+    Wrong,
+    /// The account is in backoff for this address (`login_limits`): 1104.
+    Refused,
 }

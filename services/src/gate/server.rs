@@ -5,6 +5,7 @@ use super::config::GateConfig;
 use super::handler::GateHandler;
 use super::http::HttpCodec;
 use super::hub::GateHub;
+use super::login_limits::LoginLimits;
 use super::metrics::GateMetrics;
 use super::peers::ChatPeers;
 use crate::dialect::Dialect;
@@ -40,6 +41,7 @@ impl GateServer {
         let hub = Arc::new(GateHub {
             store,
             bindings: AddressBindings::default(),
+            login_limits: Arc::new(LoginLimits::new(config.login_limits.clone())),
             peers: ChatPeers::new(env.clone(), status.clone(), rpc_timeout),
             status,
             verify: VerifyServiceClient::new(ChannelBuilder::new(env).connect(&config.verify_addr)),

@@ -314,7 +314,12 @@ impl LoadClient {
                 let _ = self.latency.record(micros.max(1));
             }
         }
-        Self::send_json(ctx, conn, MsgId::MsgDeliveredAck, &MsgDeliveredAck { message_ids: ids });
+        Self::send_json(
+            ctx,
+            conn,
+            MsgId::MsgDeliveredAck,
+            &MsgDeliveredAck { message_ids: ids, uid: None },
+        );
     }
 }
 

@@ -374,7 +374,7 @@ impl App {
                     Some(thread_id) => self.load_history(thread_id),
                     None => self.send(
                         MsgId::CreatePrivateChatReq,
-                        &CreatePrivateChatReq { other_id: friend.uid },
+                        &CreatePrivateChatReq { other_id: friend.uid, uid: None },
                     ),
                 }
             }
@@ -397,7 +397,7 @@ impl App {
         });
         self.send(
             MsgId::LoadChatMsgReq,
-            &LoadChatMsgReq { thread_id, message_id: before.unwrap_or(0) },
+            &LoadChatMsgReq { thread_id, message_id: before.unwrap_or(0), uid: None },
         );
     }
 
@@ -607,7 +607,7 @@ impl App {
             }
         }
         if pushed {
-            self.send(MsgId::MsgDeliveredAck, &MsgDeliveredAck { message_ids: ids });
+            self.send(MsgId::MsgDeliveredAck, &MsgDeliveredAck { message_ids: ids, uid: None });
         }
     }
 

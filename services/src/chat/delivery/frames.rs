@@ -65,7 +65,16 @@ pub fn deliver<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, route: Route, push: Pus
             }
             let body = NotifyOffline { error: 0, uid };
             send(h, ctx, route.conn, MsgId::NotifyOffLineReq, &body);
-            ctx.shutdown(route.conn);
+            let delay = ctx.session(route.conn).map(|s| s.dialect().kicked_close_delay());
+            match delay {
+                Some(delay) if !delay.is_zero() => {
+                    // Frames from the ended session are ignored meanwhile; a
+                    // stale id (the client closed first) is ignored too.
+                    let conn = route.conn;
+                    ctx.run_after(delay, move |_, ctx| ctx.shutdown(conn));
+                }
+                _ => ctx.shutdown(route.conn),
+            }
         }
     }
 }

@@ -2,7 +2,7 @@
 //! CREATE_PRIVATE_CHAT (the thread with a friend) and LOAD_CHAT_MSG (a page
 //! of a thread's history). Only members of a thread may read it.
 
-use super::{parse, request, OrBusy};
+use super::{claims_self, parse, request, valid_pair, OrBusy};
 use crate::chat::delivery::frames::{acknowledge_for_client, history_item};
 use crate::chat::reply::{send, send_error};
 use crate::chat::services::ChatLoop;
@@ -21,6 +21,9 @@ pub fn on_load_threads<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, b
         return send_error(h, ctx, conn, reply_id, ErrorCode::Json);
     };
     let Some(uid) = ctx.session(conn).and_then(|s| s.uid()) else { return };
+    if !claims_self(uid, req.uid) {
+        return send_error(h, ctx, conn, reply_id, ErrorCode::UidInvalid);
+    }
     let page = h.services().rules.thread_page;
     request(
         h,
@@ -63,7 +66,7 @@ pub fn on_create_private_chat<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: Co
     };
     let Some(uid) = ctx.session(conn).and_then(|s| s.uid()) else { return };
     let other = req.other_id;
-    if other == uid || other == 0 {
+    if !valid_pair(uid, req.uid, other) {
         return send_error(h, ctx, conn, reply_id, ErrorCode::UidInvalid);
     }
     request(
@@ -94,6 +97,9 @@ pub fn on_load_history<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, b
         return send_error(h, ctx, conn, reply_id, ErrorCode::Json);
     };
     let Some(uid) = ctx.session(conn).and_then(|s| s.uid()) else { return };
+    if !claims_self(uid, req.uid) {
+        return send_error(h, ctx, conn, reply_id, ErrorCode::UidInvalid);
+    }
     let (thread_id, before, page) =
         (req.thread_id, req.message_id, h.services().rules.history_page);
     request(

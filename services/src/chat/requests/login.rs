@@ -10,7 +10,7 @@
 //!    on other servers to kick), and pending messages start to flow (when
 //!    the dialect's client wants them now: `crate::dialect`).
 
-use super::parse;
+use super::{claims_self, parse};
 use crate::chat::delivery::directory::Route;
 use crate::chat::delivery::outbound::Outbound;
 use crate::chat::delivery::{sync, Push};
@@ -29,8 +29,9 @@ pub fn on_heartbeat<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, body
     let Some(req) = parse::<HeartbeatReq>(body) else {
         return send_error(h, ctx, conn, MsgId::HeartbeatRsp, ErrorCode::Json);
     };
+    // Before login there is no uid to hold the claim against.
     let uid = ctx.session(conn).and_then(|s| s.uid());
-    if req.fromuid.is_some_and(|claimed| uid.is_some_and(|uid| uid != claimed)) {
+    if uid.is_some_and(|uid| !claims_self(uid, req.fromuid)) {
         return send_error(h, ctx, conn, MsgId::HeartbeatRsp, ErrorCode::UidInvalid);
     }
     send_ok(h, ctx, conn, MsgId::HeartbeatRsp);

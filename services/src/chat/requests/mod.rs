@@ -55,7 +55,13 @@ pub fn request<H, T, J, Then>(
 /// target must be someone else (1011 `UidInvalid` otherwise). One place, so
 /// every request applies it alike.
 pub fn valid_pair(me: u64, claimed: Option<u64>, target: u64) -> bool {
-    claimed.is_none_or(|claimed| claimed == me) && target != me && target != 0
+    claims_self(me, claimed) && target != me && target != 0
+}
+
+/// The session rule for every request: a uid the body claims for the
+/// sender (`uid`, `fromuid`), if any, must be the session's `me`.
+pub fn claims_self(me: u64, claimed: Option<u64>) -> bool {
+    claimed.is_none_or(|claimed| claimed == me)
 }
 
 /// A request-specific failure code, unless the store was only busy.

@@ -6,7 +6,7 @@
 //! inbox, elsewhere through the router): see "The life of a text message"
 //! in services/DESIGN.md.
 
-use super::{parse, request, valid_pair};
+use super::{claims_self, parse, request, valid_pair};
 use crate::chat::delivery::frames::text_body;
 use crate::chat::delivery::Push;
 use crate::chat::metrics::ChatMetrics;
@@ -14,7 +14,7 @@ use crate::chat::reply::{send, send_error};
 use crate::chat::services::ChatLoop;
 use crate::store::model::{Delivery, NewMessage, StoredMessage};
 use crate::store::{JobKind, StoreConn, StoreError};
-use proto::body::{MsgDeliveredAck, TextChatMsgReq, TextChatMsgRsp};
+use proto::body::{ErrorNotify, MsgDeliveredAck, TextChatMsgReq, TextChatMsgRsp};
 use proto::{ErrorCode, MsgId};
 use reactor::{ConnId, Ctx};
 
@@ -133,6 +133,14 @@ pub fn on_delivered_ack<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, 
         return; // 1101 has no response
     };
     let Some(uid) = ctx.session(conn).and_then(|s| s.uid()) else { return };
+    if !claims_self(uid, ack.uid) {
+        // 1101 has no response: the refusal is a 1103 (the session stays).
+        ChatMetrics::add(&metrics.bad_requests, 1);
+        let reason = "1101 for another uid: nothing acknowledged".to_string();
+        let notice = ErrorNotify { error: ErrorCode::UidInvalid.code(), reason };
+        send(h, ctx, conn, MsgId::ErrorNotify, &notice);
+        return;
+    }
     if ack.message_ids.is_empty() || ack.message_ids.len() > MAX_ACK_IDS {
         ChatMetrics::add(&metrics.bad_requests, 1);
         return;
