@@ -20,8 +20,9 @@
 #   kai   imcli, in tmux
 # ling and shu each register through their own dialog with the mailed code,
 # log in, befriend mei and answer her greeting; then ling befriends shu (each
-# accepts in its own window) and they chat both ways; then both apply to kai,
-# kai accepts in imcli, and the three chat; then each logs in a second time
+# accepts in its own window) and they chat both ways; then kai applies to
+# ling (who accepts in llfcchat's dialog) and shu to kai (who accepts in
+# imcli), and the three chat; then each logs in a second time
 # elsewhere (what the first screen shows), and reads at the next login what
 # kai wrote while it was offline.
 #

@@ -84,6 +84,21 @@ llfcchat_apply() { # NAME: search for NAME and apply
     sleep 1
 }
 
+llfcchat_accept() { # the newest application, in the contacts' "new friends" page
+    click "$L" 25 168 # 联系人 (the side bar)
+    sleep 1
+    click "$L" 158 120 # 新的朋友
+    sleep 1.5
+    shot "$L" llfcchat-applications
+    click "$L" 950 78 # 添加, on the newest application
+    sleep 1.5
+    shot "$L" llfcchat-accept-dialog
+    click "$L" 440 635 # 确认
+    sleep 1
+    click "$L" 25 108 # back to the conversations
+    sleep 1
+}
+
 llfcchat_befriend_mei() {
     step "[$profile] ling applies to mei; mei accepts and greets; ling answers"
     llfcchat_apply mei

@@ -55,13 +55,14 @@ imcli_select() { # NAME: Down until the conversation pane is NAME's
 }
 
 all_with_kai() {
-    step "[$profile] ling and shu apply to kai; kai accepts in imcli; the three chat"
-    llfcchat_apply kai
-    wait_for "kai sees ling's application" imcli_shows "ling wants to be your friend"
+    step "[$profile] kai applies to ling, who accepts in llfcchat; shu applies to kai, who accepts in imcli; the three chat"
+    imcli_type "/add ling hello from kai" && imcli_key Enter
+    wait_for "kai's application to ling stored" applied kai ling
+    llfcchat_accept
+    wait_for "ling and kai are friends" friends ling kai
+    wait_for "kai is told" imcli_shows "ling accepted"
     project_show_apply kai
     wait_for "kai sees shu's application" imcli_shows "shu wants to be your friend"
-    imcli_type "/accept ling" && imcli_key Enter
-    wait_for "ling and kai are friends" friends ling kai
     imcli_type "/accept shu" && imcli_key Enter
     wait_for "shu and kai are friends" friends shu kai
 
