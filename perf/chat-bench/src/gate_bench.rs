@@ -29,6 +29,12 @@ use std::time::{Duration, Instant};
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 fn main() {
+    services::daemon::answer_help_or_version(
+        "gate-bench",
+        "usage: gate-bench [--users N] [--clients N] [--seconds S] [--runs R] \
+         [--cost low|default] [--store embedded|mysql|both] [--mysql URL]\n  \
+         registrations and logins per second through an in-process gate",
+    );
     let _ = services::logging::init("warn");
     let users: usize = number("--users", 10_000);
     let clients: usize = number("--clients", 8);

@@ -39,6 +39,12 @@ struct Outcome {
 }
 
 fn main() {
+    services::daemon::answer_help_or_version(
+        "chat-bench",
+        "usage: chat-bench [--pairs N] [--rate MSG/S] [--seconds S] [--runs R] [--io-threads N] \
+         [--same-server] [--store embedded|mysql|both] [--mysql URL]\n  \
+         messages between pairs of users across two in-process chat servers",
+    );
     let pairs: usize = number("--pairs", 100);
     let rate: f64 = number("--rate", 50.0);
     let seconds: f64 = number("--seconds", 5.0);

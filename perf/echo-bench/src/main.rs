@@ -42,6 +42,19 @@ fn parse_options(mut args: impl Iterator<Item = String>) -> Options {
         depths: vec![1, 16],
     };
     while let Some(flag) = args.next() {
+        // As `services::daemon::answer_help_or_version` does (this bench
+        // depends on the reactor alone, so that it measures only that).
+        match flag.as_str() {
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            "--version" | "-V" => {
+                println!("echo-bench {}", env!("CARGO_PKG_VERSION"));
+                std::process::exit(0);
+            }
+            _ => {}
+        }
         let value = args.next().unwrap_or_else(|| fail(&format!("{flag} needs a value")));
         match flag.as_str() {
             "--connections" => options.connections = parse(&flag, &value),
@@ -60,12 +73,12 @@ fn parse<T: std::str::FromStr>(flag: &str, value: &str) -> T {
     value.parse().unwrap_or_else(|_| fail(&format!("bad value for {flag}: {value}")))
 }
 
+const USAGE: &str = "usage: echo-bench [--connections N] [--seconds S] [--runs R] \
+                     [--depths 1,16] [--server-threads N] [--client-threads N]";
+
 fn fail(problem: &str) -> ! {
     eprintln!("echo-bench: {problem}");
-    eprintln!(
-        "usage: echo-bench [--connections N] [--seconds S] [--runs R] [--depths 1,16] \
-         [--server-threads N] [--client-threads N]"
-    );
+    eprintln!("{USAGE}");
     std::process::exit(2)
 }
 

@@ -32,6 +32,11 @@ fn arg(name: &str, default: u64) -> u64 {
 }
 
 fn main() {
+    services::daemon::answer_help_or_version(
+        "status-bench",
+        "usage: status-bench [--threads N] [--seconds S] [--runs R] [--servers N]\n  \
+         GetChatServer + Login round trips per second against an in-process status server",
+    );
     let (threads, seconds, runs, servers) =
         (arg("--threads", 4), arg("--seconds", 5), arg("--runs", 3), arg("--servers", 3));
     let config = StatusConfig { listen: "127.0.0.1:0".into(), ..StatusConfig::default() };

@@ -27,6 +27,12 @@ fn arg(name: &str) -> Option<String> {
 }
 
 fn main() {
+    services::daemon::answer_help_or_version(
+        "store-bench",
+        "usage: store-bench [--seconds S] [--runs R] [--mysql URL]\n  \
+         message appends per second by batch size, MySQL (URL, else IM_TEST_MYSQL_URL, else \
+         127.0.0.1:3306) beside the embedded store",
+    );
     let seconds: f64 = arg("--seconds").map_or(3.0, |s| s.parse().expect("--seconds"));
     let runs: usize = arg("--runs").map_or(3, |s| s.parse().expect("--runs"));
     let server = arg("--mysql")

@@ -123,3 +123,23 @@ impl Drop for ImctlCluster {
         let _ = std::fs::remove_dir_all(&self.data);
     }
 }
+
+/// Asserts that `binary` answers `--help` with a usage line and `--version`
+/// with `name` and a version, on stdout, exits 0, and does nothing else: it
+/// must not start (the run is bounded to 10 s; a benchmark would take longer).
+pub fn assert_answers_help_and_version(name: &str, binary: &Path) {
+    for (flag, expected) in [("--help", "usage: "), ("--version", name)] {
+        let mut child = Command::new(binary)
+            .arg(flag)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("run {}: {e}", binary.display()));
+        let status = wait_with_timeout(&mut child, Duration::from_secs(10));
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+        assert_eq!(status.code(), Some(0), "{name} {flag}: {out}");
+        assert!(out.contains(expected), "{name} {flag}: {out}");
+        assert!(out.lines().count() <= 4, "{name} {flag} printed more than its answer: {out}");
+    }
+}
