@@ -11,7 +11,7 @@
 use super::handler::{GateHandler, Pending};
 use super::peers::{text_message, Notice};
 use crate::store::friends::first_message;
-use crate::store::model::{StoredMessage, UserRecord};
+use crate::store::model::{LoginData, StoredMessage, UserRecord};
 use crate::store::{StoreConn, StoreError};
 use proto::rpc::chat::{AddFriendNotice, AuthFriendNotice, UserBrief};
 use proto::ErrorCode;
@@ -122,39 +122,45 @@ impl GateHandler {
 
     /// `POST /get_friend_requests {uid}`: the applications waiting for `uid`.
     pub(super) fn friend_requests(&mut self, ctx: &mut Ctx<Self>, pending: Pending, body: &[u8]) {
-        let Some(req) = self.vouched::<UidReq>(ctx, pending, body, |r| r.uid) else { return };
-        let uid = req.uid;
-        self.store_job(
-            ctx,
-            pending,
-            move |store| store.login_data(uid),
-            move |h, ctx, data| match data {
-                Ok(Some(data)) => {
-                    let requests: Vec<Value> = data
-                        .applications
-                        .iter()
-                        .map(|a| {
-                            json!({
-                                "uid": a.applicant.uid,
-                                "name": a.applicant.name,
-                                "desc": a.apply_text,
-                                "icon": a.applicant.icon,
-                                "nick": a.applicant.nick,
-                                "sex": a.applicant.sex,
-                                "status": a.status,
-                            })
-                        })
-                        .collect();
-                    h.answer_json(ctx, pending, &json!({"error": 0, "requests": requests}));
-                }
-                Ok(None) => h.fail(ctx, pending, ErrorCode::UidInvalid),
-                Err(e) => h.fail(ctx, pending, e.error_code()),
-            },
-        );
+        self.answer_from_login_data(ctx, pending, body, |data| {
+            let requests: Vec<Value> = data
+                .applications
+                .iter()
+                .map(|a| {
+                    json!({
+                        "uid": a.applicant.uid,
+                        "name": a.applicant.name,
+                        "desc": a.apply_text,
+                        "icon": a.applicant.icon,
+                        "nick": a.applicant.nick,
+                        "sex": a.applicant.sex,
+                        "status": a.status,
+                    })
+                })
+                .collect();
+            json!({"error": 0, "requests": requests})
+        });
     }
 
     /// `POST /get_my_friends {uid}`.
     pub(super) fn my_friends(&mut self, ctx: &mut Ctx<Self>, pending: Pending, body: &[u8]) {
+        self.answer_from_login_data(ctx, pending, body, |data| {
+            let friends: Vec<Value> =
+                data.friends.iter().map(|f| user_json(&f.user, true)).collect();
+            json!({"error": 0, "friends": friends})
+        });
+    }
+
+    /// A `{uid}` route: the uid vouched for, its login data (friends and
+    /// applications) read on a store worker, answered with `answer(data)`
+    /// on the loop.
+    fn answer_from_login_data(
+        &mut self,
+        ctx: &mut Ctx<Self>,
+        pending: Pending,
+        body: &[u8],
+        answer: fn(&LoginData) -> Value,
+    ) {
         let Some(req) = self.vouched::<UidReq>(ctx, pending, body, |r| r.uid) else { return };
         let uid = req.uid;
         self.store_job(
@@ -162,11 +168,7 @@ impl GateHandler {
             pending,
             move |store| store.login_data(uid),
             move |h, ctx, data| match data {
-                Ok(Some(data)) => {
-                    let friends: Vec<Value> =
-                        data.friends.iter().map(|f| user_json(&f.user, true)).collect();
-                    h.answer_json(ctx, pending, &json!({"error": 0, "friends": friends}));
-                }
+                Ok(Some(data)) => h.answer_json(ctx, pending, &answer(&data)),
                 Ok(None) => h.fail(ctx, pending, ErrorCode::UidInvalid),
                 Err(e) => h.fail(ctx, pending, e.error_code()),
             },
