@@ -14,7 +14,6 @@ use proto::http_client::{post_json, request};
 use proto::MsgId;
 use serde_json::{json, Value};
 use services::dialect::Dialect;
-use services::verify::VerifyConfig;
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
@@ -42,12 +41,7 @@ impl Legacy {
             chat.llfcchat_listen = "127.0.0.1:0".into();
         });
         let smtp = SmtpServer::start(test);
-        let verify = VerifyConfig {
-            data_dir: std::env::temp_dir().join(format!("im-verify-{test}-{}", std::process::id())),
-            resend_interval_ms: 0,
-            mail: smtp.mail_config(),
-            ..VerifyConfig::default()
-        };
+        let verify = smtp.verify_config(test);
         cluster.start_gate(verify, |gate| {
             gate.llfcchat_listen = "127.0.0.1:0".into();
             gate.request_timeout_ms = 500;

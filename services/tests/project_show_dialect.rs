@@ -17,7 +17,6 @@ use proto::http_client::post_json;
 use proto::MsgId;
 use serde_json::{json, Value};
 use services::dialect::Dialect;
-use services::verify::VerifyConfig;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -122,12 +121,7 @@ impl Shown {
             chat.idle_timeout_ms = IDLE.as_millis() as u64;
         });
         let smtp = SmtpServer::start(test);
-        let verify = VerifyConfig {
-            data_dir: std::env::temp_dir().join(format!("im-verify-{test}-{}", std::process::id())),
-            resend_interval_ms: 0,
-            mail: smtp.mail_config(),
-            ..VerifyConfig::default()
-        };
+        let verify = smtp.verify_config(test);
         cluster.start_gate(verify, |gate| {
             gate.project_show_listen = "127.0.0.1:0".into();
         });

@@ -96,6 +96,10 @@ for row in sqlite3.connect(sys.argv[1]).execute(sys.argv[2]): print(*row)' "$dat
     fi
 }
 uid_of() { sql "SELECT uid FROM users WHERE name = '$1'"; }
+uid_of_nonempty() { [[ -n $(uid_of "$1") ]]; }
+password_changed() { # NAME HASH-BEFORE
+    [[ $(sql "SELECT password_hash FROM users WHERE name = '$1'") != "$2" ]]
+}
 stored_text() { # SENDER RECEIVER TEXT: the message is in the store
     [[ $(sql "SELECT COUNT(*) FROM messages WHERE sender = $(uid_of "$1") \
         AND receiver = $(uid_of "$2") AND content = '$3'") -ge 1 ]]

@@ -66,8 +66,6 @@ llfcchat_register_and_login() {
     shot "$L" llfcchat-logged-in
     check "the new password works; the client followed the gate's port string to a chat server"
 }
-password_changed() { [[ $(sql "SELECT password_hash FROM users WHERE name = '$1'") != "$2" ]]; }
-uid_of_nonempty() { [[ -n $(uid_of "$1") ]]; }
 
 llfcchat_apply() { # NAME: search for NAME and apply
     click "$L" 165 30

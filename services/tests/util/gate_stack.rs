@@ -32,16 +32,9 @@ impl GateStack {
     ) -> GateStack {
         let mut cluster = Cluster::start(test, kind, 1);
         let smtp = SmtpServer::start(test);
-        let verify_data =
-            std::env::temp_dir().join(format!("im-verify-{test}-{}", std::process::id()));
+        let mut verify_config = VerifyConfig { daily_cap: 1000, ..smtp.verify_config(test) };
+        let verify_data = verify_config.data_dir.clone();
         let _ = std::fs::remove_dir_all(&verify_data);
-        let mut verify_config = VerifyConfig {
-            data_dir: verify_data.clone(),
-            resend_interval_ms: 0,
-            daily_cap: 1000,
-            mail: smtp.mail_config(),
-            ..VerifyConfig::default()
-        };
         adjust_verify(&mut verify_config);
         let gate_addr = cluster.start_gate(verify_config, |gate| adjust_gate(gate));
         GateStack { gate_addr, smtp, cluster, verify_data }

@@ -54,6 +54,17 @@ impl SmtpServer {
         }
     }
 
+    /// A verify server for `test` that mails through this server, codes kept
+    /// in a temporary directory of the test's own, no wait between mails.
+    pub fn verify_config(&self, test: &str) -> services::verify::VerifyConfig {
+        services::verify::VerifyConfig {
+            data_dir: std::env::temp_dir().join(format!("im-verify-{test}-{}", std::process::id())),
+            resend_interval_ms: 0,
+            mail: self.mail_config(),
+            ..services::verify::VerifyConfig::default()
+        }
+    }
+
     /// Every mail received so far, as text.
     pub fn mails(&self) -> Vec<String> {
         let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else { return Vec::new() };
