@@ -206,6 +206,15 @@ pub struct MsgDeliveredAck {
     pub uid: Option<u64>,
 }
 
+/// 1110 CONVERSATION_ACK: this device has every message of the
+/// conversation up to `seq` (cumulative; the client has checked that it
+/// holds no hole below). No response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationAck {
+    pub conversation_id: u64,
+    pub seq: u64,
+}
+
 // ----- chat protocol: responses and pushes (server → client) --------------
 
 /// A pending friend application, in LOGIN_RSP.
@@ -319,6 +328,8 @@ pub struct NotifyAuthFriend {
 #[serde(default)]
 pub struct ChatData {
     pub message_id: u64,
+    /// Its place in the conversation (1, 2, 3, ... without holes).
+    pub seq: u64,
     pub unique_id: String,
     pub content: String,
     /// 0 stored, 1 delivered.
@@ -336,6 +347,8 @@ pub struct TextChatMsgRsp {
     pub fromuid: u64,
     pub touid: u64,
     pub thread_id: u64,
+    /// The conversation (for a direct one, the same as `thread_id`).
+    pub conversation_id: u64,
     pub chat_datas: Vec<ChatData>,
 }
 
@@ -387,6 +400,7 @@ pub struct HistoryMessage {
     pub sender: u64,
     pub msg_id: u64,
     pub thread_id: u64,
+    pub seq: u64,
     pub msg_content: String,
     pub chat_time: i64,
     pub status: i32,

@@ -29,10 +29,11 @@ pub enum MsgId {
     LoadChatMsgRsp = 1030,
     MsgDeliveredAck = 1101,
     ErrorNotify = 1103,
+    ConversationAck = 1110,
 }
 
 impl MsgId {
-    const ALL: [MsgId; 24] = [
+    const ALL: [MsgId; 25] = [
         MsgId::LoginReq,
         MsgId::LoginRsp,
         MsgId::SearchUserReq,
@@ -57,6 +58,7 @@ impl MsgId {
         MsgId::LoadChatMsgRsp,
         MsgId::MsgDeliveredAck,
         MsgId::ErrorNotify,
+        MsgId::ConversationAck,
     ];
 
     /// The id for a number from the wire, if the protocol defines it.

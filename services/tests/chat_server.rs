@@ -8,7 +8,7 @@ use proto::chat_client::ChatClient;
 use proto::frame::encode_frame;
 use proto::{ErrorCode, MsgId};
 use serde_json::json;
-use services::store::model::NewMessage;
+use services::store::model::{NewMessage, SeqCursor, LEGACY_DEVICE};
 use services::store::StoreConn;
 use std::collections::HashSet;
 use std::time::Duration;
@@ -57,7 +57,11 @@ fn receive(client: &mut ChatClient, count: usize) -> Vec<ChatData> {
 /// asynchronously and have no response).
 fn wait_until_acknowledged(cluster: &Cluster, uid: u64) {
     let deadline = std::time::Instant::now() + WAIT;
-    while !cluster.store().pending_for(uid, 0, 1).unwrap().is_empty() {
+    let owed = |cluster: &Cluster| {
+        let page = cluster.store().backlog(uid, LEGACY_DEVICE, SeqCursor::default(), 1).unwrap();
+        page.messages.len()
+    };
+    while owed(cluster) > 0 {
         assert!(std::time::Instant::now() < deadline, "acknowledgement never stored");
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -176,6 +180,81 @@ fn offline_messages_arrive_in_order_once_acknowledged(kind: StoreKind) {
     // Acknowledged: the next login pushes nothing.
     wait_until_acknowledged(&cluster, bob);
     let (mut b, _) = cluster.login(0, bob);
+    assert!(nothing_pushed(&mut b));
+}
+
+/// Both members of a pair, on different chat servers, send at once: the
+/// conversation's seqs (from 1018 and 1019) are 1..N without a hole or a
+/// duplicate, each side receives the other's in seq order, and a
+/// cumulative acknowledgement (1110) decides what the next login is owed.
+fn a_conversation_is_numbered_and_acknowledged_up_to_a_seq(kind: StoreKind) {
+    let cluster = Cluster::start(&format!("seq_{kind:?}"), kind, 2);
+    let (ann, bob) = (cluster.user("ann"), cluster.user("bob"));
+    cluster.befriend(ann, bob);
+    let ((mut a, _), (mut b, _)) = (cluster.login(0, ann), cluster.login(1, bob));
+    let per_side = 60;
+    let send_all = |client: &mut ChatClient, to: u64, tag: &str| -> Vec<(u64, u64)> {
+        for batch in 0..per_side / 3 {
+            let items: Vec<(String, String)> =
+                (0..3).map(|i| (format!("{tag}{batch}-{i}"), format!("{tag} {batch}"))).collect();
+            let items: Vec<(&str, &str)> =
+                items.iter().map(|(u, c)| (u.as_str(), c.as_str())).collect();
+            client.send(MsgId::TextChatMsgReq, &text(to, &items)).unwrap();
+        }
+        // Answers and pushes interleave: collect both until each has all.
+        let mut answered = Vec::new();
+        let mut pushed = Vec::new();
+        while answered.len() < per_side || pushed.len() < per_side {
+            let raw = client.recv().unwrap();
+            let (id, frame): (u16, TextChatMsgRsp) = (raw.id, raw.json().unwrap());
+            assert_eq!(frame.conversation_id, frame.thread_id);
+            let seqs = frame.chat_datas.iter().map(|d| (frame.conversation_id, d.seq));
+            match MsgId::from_u16(id) {
+                Some(MsgId::TextChatMsgRsp) => answered.extend(seqs),
+                Some(MsgId::NotifyTextChatMsgReq) => pushed.extend(seqs),
+                other => panic!("unexpected frame {other:?}"),
+            }
+        }
+        assert!(pushed.windows(2).all(|w| w[0].1 < w[1].1), "pushes in seq order: {pushed:?}");
+        [answered, pushed].concat()
+    };
+    let (from_a, from_b) = std::thread::scope(|scope| {
+        let one = scope.spawn(|| send_all(&mut a, bob, "a"));
+        let two = scope.spawn(|| send_all(&mut b, ann, "b"));
+        (one.join().unwrap(), two.join().unwrap())
+    });
+    let conversation = from_a[0].0;
+    let mut seqs: Vec<u64> = from_a.iter().map(|&(_, seq)| seq).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=2 * per_side as u64).collect::<Vec<_>>(), "1..N, no hole");
+    let mut seen_by_b: Vec<u64> = from_b.iter().map(|&(_, seq)| seq).collect();
+    seen_by_b.sort_unstable();
+    assert_eq!(seen_by_b, seqs, "both sides saw the same conversation");
+
+    // Bob has everything up to 10; at his next login he is owed ann's
+    // messages above 10 only, in seq order.
+    b.send(MsgId::ConversationAck, &ConversationAck { conversation_id: conversation, seq: 10 })
+        .unwrap();
+    drop(b);
+    let owed = |cluster: &Cluster| {
+        let page = cluster.store().backlog(bob, LEGACY_DEVICE, SeqCursor::default(), 1000).unwrap();
+        page.messages.len()
+    };
+    let deadline = std::time::Instant::now() + WAIT;
+    // send_all returns its own messages first: ann's above 10.
+    let expected = from_a[..per_side].iter().filter(|&&(_, seq)| seq > 10).count();
+    while owed(&cluster) > expected {
+        assert!(std::time::Instant::now() < deadline, "the acknowledgement was never stored");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (mut b, _) = cluster.login(0, bob);
+    let again = receive(&mut b, expected);
+    assert!(again.windows(2).all(|w| w[0].seq < w[1].seq) && again[0].seq > 10);
+    b.send(MsgId::ConversationAck, &ConversationAck { conversation_id: conversation, seq: 1000 })
+        .unwrap();
+    wait_until_acknowledged(&cluster, bob);
+    drop(b);
+    let (mut b, _) = cluster.login(1, bob);
     assert!(nothing_pushed(&mut b));
 }
 
@@ -313,6 +392,14 @@ fn sqlite_offline_messages_arrive_in_order_once_acknowledged() {
 #[test]
 fn mysql_offline_messages_arrive_in_order_once_acknowledged() {
     offline_messages_arrive_in_order_once_acknowledged(StoreKind::Mysql);
+}
+#[test]
+fn sqlite_a_conversation_is_numbered_and_acknowledged_up_to_a_seq() {
+    a_conversation_is_numbered_and_acknowledged_up_to_a_seq(StoreKind::Sqlite);
+}
+#[test]
+fn mysql_a_conversation_is_numbered_and_acknowledged_up_to_a_seq() {
+    a_conversation_is_numbered_and_acknowledged_up_to_a_seq(StoreKind::Mysql);
 }
 #[test]
 fn sqlite_a_resend_is_stored_once() {

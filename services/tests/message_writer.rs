@@ -1,11 +1,12 @@
 //! The batched message writer on both backends: messages from many
 //! submitters are committed together, each submitter hears only after the
-//! commit, one sender's messages keep their order, and a full queue is busy.
+//! commit, one sender's messages keep their order, two writers (two chat
+//! servers) number one conversation without a hole, and a full queue is busy.
 
 mod util;
 
 use services::store::message_writer::{MessageWriter, WriterConfig};
-use services::store::model::{NewMessage, StoredMessage};
+use services::store::model::{NewMessage, SeqCursor, StoredMessage, LEGACY_DEVICE};
 use services::store::{Backend, StoreConn, StoreError};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -17,6 +18,11 @@ fn user(store: &mut impl StoreConn, name: &str) -> u64 {
 
 fn message(sender: u64, receiver: u64, unique_id: String) -> NewMessage {
     NewMessage { sender, receiver, content: format!("content of {unique_id}"), unique_id }
+}
+
+/// How many messages the legacy device of `uid` has not received (up to 1000).
+fn owed_to(store: &mut impl StoreConn, uid: u64) -> usize {
+    store.backlog(uid, LEGACY_DEVICE, SeqCursor::default(), 1000).unwrap().messages.len()
 }
 
 /// Submits and waits for the stored messages.
@@ -49,7 +55,9 @@ where
                 let stored = result.unwrap();
                 // The commit has happened: another connection already sees the rows.
                 let mut other = verify.unwrap();
-                let visible = other.pending_for(b, stored[0].message_id - 1, 1).unwrap();
+                let first = &stored[0];
+                let visible =
+                    other.conversation_after(first.thread_id, first.seq - 1, 0, 1).unwrap();
                 assert_eq!(visible[0].message_id, stored[0].message_id);
                 let got: Vec<String> = stored.iter().map(|m| m.unique_id.clone()).collect();
                 tx.send(got == expected).unwrap();
@@ -69,7 +77,7 @@ where
         batches < submissions as u64 / 2,
         "{batches} transactions for {submissions} submissions"
     );
-    assert_eq!(store.pending_for(b, 0, 1000).unwrap().len(), 400);
+    assert_eq!(owed_to(&mut store, b), 400);
 }
 
 fn one_senders_messages_keep_their_order_and_resends_are_not_duplicated<B: Backend + Clone>(
@@ -95,7 +103,7 @@ fn one_senders_messages_keep_their_order_and_resends_are_not_duplicated<B: Backe
     assert!(ids.windows(2).all(|w| w[0].1 < w[1].1), "message ids follow the submission order");
     let again = store_now(&writer, vec![message(a, b, "seq7".into())]).unwrap();
     assert_eq!(again[0].message_id, ids[7].1, "a resend gets the stored id back");
-    assert_eq!(store.pending_for(b, 0, 1000).unwrap().len(), 500);
+    assert_eq!(owed_to(&mut store, b), 500);
 }
 
 fn pairs_commit_in_parallel_each_in_order<B: Backend + Clone>(backend: B)
@@ -126,6 +134,62 @@ where
             "each pair keeps its order across shards"
         );
     }
+}
+
+/// Two writers (what two chat servers run) on one database, both members of
+/// a pair sending at once through each, and the same unique_id sent through
+/// both at once: the conversation's seqs are 1..N without a hole or a
+/// duplicate, commit order is seq order, and a message sent twice is one row.
+fn two_writers_number_one_conversation_without_holes<B: Backend + Clone>(backend: B)
+where
+    B::Conn: StoreConn,
+{
+    let mut store = backend.connect().unwrap();
+    let (a, b) = (user(&mut store, "a"), user(&mut store, "b"));
+    let writers: Vec<MessageWriter> = (0..2)
+        .map(|_| MessageWriter::start(backend.clone(), WriterConfig::default()).unwrap())
+        .collect();
+    let (tx, rx) = mpsc::channel();
+    let per_sender = 200;
+    for i in 0..per_sender {
+        for (w, (from, to)) in [(a, b), (b, a)].into_iter().enumerate() {
+            for (k, writer) in writers.iter().enumerate() {
+                // Each sender writes through both writers; every 10th unique_id through both.
+                let unique_id =
+                    if i % 10 == 0 { format!("{from}-{i}") } else { format!("{from}-{i}-{w}-{k}") };
+                let tx = tx.clone();
+                let done =
+                    move |r: Result<Vec<StoredMessage>, StoreError>| tx.send(r.unwrap()).unwrap();
+                writer.submit(vec![message(from, to, unique_id)], done).unwrap();
+            }
+        }
+    }
+    let sent = per_sender * 4;
+    let stored: Vec<StoredMessage> =
+        (0..sent).flat_map(|_| rx.recv_timeout(Duration::from_secs(30)).unwrap()).collect();
+    let mut by_id: Vec<&StoredMessage> = stored.iter().collect();
+    by_id.sort_by_key(|m| m.message_id);
+    by_id.dedup_by_key(|m| m.message_id);
+    let expected_rows = sent - 2 * per_sender / 10;
+    assert_eq!(by_id.len(), expected_rows, "a unique_id sent through both writers is one row");
+    let mut seqs: Vec<u64> = by_id.iter().map(|m| m.seq).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=expected_rows as u64).collect::<Vec<_>>(), "1..N, no hole, no duplicate");
+    assert!(by_id.windows(2).all(|w| w[0].seq < w[1].seq), "commit order is seq order");
+    let history = store.thread_page(by_id[0].thread_id, 0, 2 * sent).unwrap();
+    assert_eq!(history.len(), expected_rows);
+}
+
+#[test]
+fn sqlite_two_writers_number_one_conversation_without_holes() {
+    let db = TempSqlite::new("writer-two");
+    two_writers_number_one_conversation_without_holes(db.backend());
+}
+
+#[test]
+fn mysql_two_writers_number_one_conversation_without_holes() {
+    let db = TempMysql::new("writer_two");
+    two_writers_number_one_conversation_without_holes(db.backend());
 }
 
 #[test]

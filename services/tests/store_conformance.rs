@@ -8,6 +8,7 @@ mod util;
 
 use mysql::prelude::Queryable;
 use services::store::model::*;
+use services::store::watermarks::HeldAcks;
 use services::store::{StoreConn, StoreError};
 use util::{new_user, TempMysql, TempSqlite};
 
@@ -107,132 +108,210 @@ fn threads_are_private_unique_and_paged(store: &mut impl StoreConn) {
     assert_eq!(store.thread(999_999).unwrap(), None);
 }
 
-fn messages_are_idempotent_paged_and_delivered_in_order(store: &mut impl StoreConn) {
+/// Everything the legacy device of `uid` has not received, by message id.
+fn backlog_ids(store: &mut impl StoreConn, uid: u64) -> Vec<u64> {
+    let page = store.backlog(uid, LEGACY_DEVICE, SeqCursor::default(), 1000).unwrap();
+    page.messages.iter().map(|m| m.message_id).collect()
+}
+
+fn acknowledge_ids(store: &mut impl StoreConn, uid: u64, ids: &[u64]) -> u64 {
+    store.acknowledge(&[DeliveryAck::of_messages(uid, ids.to_vec())]).unwrap()
+}
+
+fn messages_are_numbered_idempotent_paged_and_synced(store: &mut impl StoreConn) {
     let a = store.create_user(&new_user("sender")).unwrap();
     let b = store.create_user(&new_user("receiver")).unwrap();
     let batch: Vec<NewMessage> = (0..10).map(|i| message(a, b, &format!("u{i}"))).collect();
     let stored = store.append_messages(&batch).unwrap();
     assert_eq!(stored.len(), 10);
     assert!(stored.windows(2).all(|w| w[0].message_id < w[1].message_id), "ids in batch order");
+    assert_eq!(stored.iter().map(|m| m.seq).collect::<Vec<_>>(), (1..=10).collect::<Vec<_>>());
     let thread_id = stored[0].thread_id;
     assert!(stored.iter().all(|m| m.thread_id == thread_id && !m.delivered && m.chat_time > 0));
 
-    // A resend (same sender and unique_id) returns the stored message, no new row.
+    // A resend (same sender and unique_id) returns the stored message and
+    // takes no seq; the new one beside it is numbered right after.
     let resent = store.append_messages(&[message(a, b, "u3"), message(a, b, "u10")]).unwrap();
     assert_eq!(resent[0], stored[3]);
-    assert!(resent[1].message_id > stored[9].message_id);
-    // The same unique_id from another sender is another message.
+    assert_eq!(resent[1].seq, 11);
+    // The same unique_id twice in one batch is one message.
+    let twice = store.append_messages(&[message(a, b, "u12"), message(a, b, "u12")]).unwrap();
+    assert_eq!((twice[0].seq, twice[1].message_id), (12, twice[0].message_id));
+    // The same unique_id from another sender is another message, in the same conversation.
     let other = store.append_messages(&[message(b, a, "u3")]).unwrap();
     assert_ne!(other[0].message_id, stored[3].message_id);
-    assert_eq!(other[0].thread_id, thread_id, "both directions share the thread");
+    assert_eq!((other[0].thread_id, other[0].seq), (thread_id, 13), "both directions share it");
 
-    // Paging backwards through the thread (12 messages).
+    // Paging backwards through the conversation (13 messages).
     let page1 = store.thread_page(thread_id, 0, 5).unwrap();
-    assert_eq!(page1.len(), 5);
-    assert!(page1.windows(2).all(|w| w[0].message_id > w[1].message_id), "newest first");
+    assert_eq!(page1.iter().map(|m| m.seq).collect::<Vec<_>>(), [13, 12, 11, 10, 9]);
     let page2 = store.thread_page(thread_id, page1[4].message_id, 5).unwrap();
     let page3 = store.thread_page(thread_id, page2[4].message_id, 5).unwrap();
-    assert_eq!((page2.len(), page3.len()), (5, 2));
-    assert!(store.thread_page(thread_id, page3[1].message_id, 5).unwrap().is_empty());
+    assert_eq!((page2.len(), page3.len()), (5, 3));
+    assert!(store.thread_page(thread_id, page3[2].message_id, 5).unwrap().is_empty());
 
-    // Pending for b: the 11 messages a sent, oldest first, in pages.
-    let pending = store.pending_for(b, 0, 100).unwrap();
-    assert_eq!(pending.len(), 11);
-    assert!(pending.windows(2).all(|w| w[0].message_id < w[1].message_id));
-    let first_four = store.pending_for(b, 0, 4).unwrap();
-    let next = store.pending_for(b, first_four[3].message_id, 4).unwrap();
-    assert_eq!(next[0].message_id, pending[4].message_id);
+    // The legacy device of b is owed the 12 messages a sent (not its own),
+    // oldest first, in pages that resume after a cursor.
+    let owed = store.backlog(b, LEGACY_DEVICE, SeqCursor::default(), 100).unwrap();
+    assert_eq!(owed.messages.len(), 12);
+    assert!(!owed.more && owed.messages.iter().all(|m| m.sender == a));
+    let first = store.backlog(b, LEGACY_DEVICE, SeqCursor::default(), 4).unwrap();
+    assert!(first.more);
+    assert_eq!(first.next, SeqCursor { thread_id, seq: 4 });
+    let next = store.backlog(b, LEGACY_DEVICE, first.next, 4).unwrap();
+    assert_eq!(next.messages[0].message_id, owed.messages[4].message_id);
+    assert_eq!(backlog_ids(store, a), [other[0].message_id]);
 
-    // Acks: only b's own messages change; acking twice changes nothing.
-    let ids: Vec<u64> = pending[..6].iter().map(|m| m.message_id).collect();
-    assert_eq!(store.mark_delivered(b, &ids).unwrap(), 6);
-    assert_eq!(store.mark_delivered(b, &ids).unwrap(), 0);
-    assert_eq!(store.mark_delivered(a, &[pending[7].message_id]).unwrap(), 0, "not a's message");
-    let left = store.pending_for(b, 0, 100).unwrap();
-    assert_eq!(
-        left.iter().map(|m| m.message_id).collect::<Vec<_>>(),
-        pending[6..].iter().map(|m| m.message_id).collect::<Vec<_>>()
-    );
-    assert_eq!(store.pending_for(a, 0, 100).unwrap().len(), 1);
+    // Acknowledgements raise b's watermark; twice changes nothing; a
+    // message to someone else is not the acknowledger's to acknowledge.
+    let ids: Vec<u64> = owed.messages[..6].iter().map(|m| m.message_id).collect();
+    assert_eq!(acknowledge_ids(store, b, &ids), 1);
+    assert_eq!(acknowledge_ids(store, b, &ids), 0);
+    assert_eq!(acknowledge_ids(store, a, &[owed.messages[7].message_id]), 0, "not a's message");
+    let left: Vec<u64> = owed.messages[6..].iter().map(|m| m.message_id).collect();
+    assert_eq!(backlog_ids(store, b), left);
 
-    // Several receivers' acks in one transaction, each only for its own.
-    let acks = [
-        Delivery { receiver: b, message_ids: vec![left[0].message_id, left[1].message_id] },
-        Delivery { receiver: a, message_ids: vec![other[0].message_id, left[2].message_id] },
-    ];
-    assert_eq!(store.mark_delivered_many(&acks).unwrap(), 3);
-    assert_eq!(store.pending_for(b, 0, 100).unwrap().len(), left.len() - 2);
-    assert!(store.pending_for(a, 0, 100).unwrap().is_empty());
-
-    // History tells delivered from waiting; a resent delivered message stays delivered.
+    // History tells delivered from not; a resent delivered message says so.
     let history = store.thread_page(thread_id, 0, 100).unwrap();
-    let waiting: Vec<u64> =
-        store.pending_for(b, 0, 100).unwrap().iter().map(|m| m.message_id).collect();
-    assert!(history.iter().all(|m| m.delivered != waiting.contains(&m.message_id)));
-    assert_eq!(history.iter().filter(|m| m.delivered).count(), 12 - waiting.len());
-    let again = store.append_messages(&[message(a, b, "u0"), message(a, b, "u11")]).unwrap();
+    let delivered: Vec<u64> =
+        history.iter().filter(|m| m.delivered).map(|m| m.seq).collect::<Vec<_>>();
+    assert_eq!(delivered, [6, 5, 4, 3, 2, 1]);
+    let again = store.append_messages(&[message(a, b, "u0"), message(a, b, "u13")]).unwrap();
     assert_eq!((again[0].message_id, again[0].delivered), (stored[0].message_id, true));
     assert!(!again[1].delivered);
-    let waiting_now: Vec<u64> =
-        store.pending_for(b, 0, 100).unwrap().iter().map(|m| m.message_id).collect();
-    assert_eq!(
-        waiting_now,
-        [waiting, vec![again[1].message_id]].concat(),
-        "only the new one waits"
-    );
+    assert_eq!(backlog_ids(store, b), [left, vec![again[1].message_id]].concat());
 }
 
-/// Acknowledgements larger than one statement's worth of keys (the MySQL
-/// store deletes 100 keys per statement), interleaved over receivers, remove
-/// exactly the acknowledged messages of each receiver and nothing else.
-fn large_acknowledgements_remove_exactly_the_acknowledged(store: &mut impl StoreConn) {
+/// Out-of-order acknowledgements wait for the seqs below them; a user's own
+/// messages do not stop its watermark; a cumulative acknowledgement is for
+/// members only and stops at the conversation's end.
+fn watermarks_rise_only_over_contiguous_seqs(store: &mut impl StoreConn) {
+    let a = store.create_user(&new_user("wm-a")).unwrap();
+    let b = store.create_user(&new_user("wm-b")).unwrap();
+    let stranger = store.create_user(&new_user("wm-c")).unwrap();
+    // Seqs 1-3 from a, 4 from b, 5-8 from a.
+    let mut all = store
+        .append_messages(&[message(a, b, "1"), message(a, b, "2"), message(a, b, "3")])
+        .unwrap();
+    all.extend(store.append_messages(&[message(b, a, "4")]).unwrap());
+    all.extend(
+        store
+            .append_messages(&(5..=8).map(|i| message(a, b, &i.to_string())).collect::<Vec<_>>())
+            .unwrap(),
+    );
+    let id = |seq: usize| all[seq - 1].message_id;
+    let conversation = all[0].thread_id;
+    let watermark = |store: &mut dyn StoreConn| store.receiver_watermark(b, conversation).unwrap();
+
+    // Without memory between batches, 2 and 3 before 1 are forgotten.
+    acknowledge_ids(store, b, &[id(2), id(3)]);
+    assert_eq!(watermark(store), 0);
+    acknowledge_ids(store, b, &[id(1)]);
+    assert_eq!(watermark(store), 1);
+    // With it, 6 and 7 wait for 5; 4 is b's own and does not stop it.
+    let mut held = HeldAcks::new(100);
+    let ack = |ids: Vec<u64>| [DeliveryAck::of_messages(b, ids)];
+    store.acknowledge_holding(&ack(vec![id(6), id(7)]), &mut held).unwrap();
+    assert_eq!((watermark(store), held.len()), (1, 2));
+    store.acknowledge_holding(&ack(vec![id(2), id(3), id(5)]), &mut held).unwrap();
+    assert_eq!((watermark(store), held.len()), (7, 0));
+    assert_eq!(backlog_ids(store, b), [id(8)]);
+
+    // Cumulative: clamped to the last seq, never lowered, members only.
+    let up_to = |uid, seq| DeliveryAck {
+        uid,
+        device: LEGACY_DEVICE.into(),
+        acknowledged: Acknowledged::UpTo { conversation, seq },
+    };
+    store.acknowledge(&[up_to(stranger, 8)]).unwrap();
+    assert_eq!(store.receiver_watermark(stranger, conversation).unwrap(), 0, "not a member");
+    store.acknowledge(&[up_to(b, 99)]).unwrap();
+    assert_eq!(watermark(store), 8);
+    store.acknowledge(&[up_to(b, 3)]).unwrap();
+    assert_eq!(watermark(store), 8, "never lowered");
+    assert!(backlog_ids(store, b).is_empty());
+
+    // Devices keep their own places.
+    let desktop = DeliveryAck { device: "desk".into(), ..up_to(a, 2) };
+    store.acknowledge(&[desktop]).unwrap();
+    let owed = store.backlog(a, "desk", SeqCursor::default(), 100).unwrap();
+    assert_eq!(
+        owed.messages.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        (3..=8).collect::<Vec<_>>()
+    );
+    assert_eq!(backlog_ids(store, a), [id(4)], "the legacy device is not given its own");
+}
+
+/// Acknowledgements of many receivers and conversations in one batch
+/// (more keys than one MySQL statement takes) move exactly their own.
+fn large_acknowledgements_move_exactly_their_own_watermarks(store: &mut impl StoreConn) {
     let sender = store.create_user(&new_user("bulk-sender")).unwrap();
     let b = store.create_user(&new_user("bulk-b")).unwrap();
     let c = store.create_user(&new_user("bulk-c")).unwrap();
-    let batch: Vec<NewMessage> = (0..150)
+    let receivers: Vec<u64> = store
+        .create_users(&(0..1100).map(|i| new_user(&format!("bulk-r{i}"))).collect::<Vec<_>>())
+        .unwrap();
+    let batch: Vec<NewMessage> = (0..1500)
         .flat_map(|i| [message(sender, b, &format!("b{i}")), message(sender, c, &format!("c{i}"))])
         .collect();
     store.append_messages(&batch).unwrap();
-    let ids_of = |store: &mut _, uid| -> Vec<u64> {
-        let pending = StoreConn::pending_for(store, uid, 0, 1000).unwrap();
-        pending.iter().map(|m: &StoredMessage| m.message_id).collect()
-    };
-    let (for_b, for_c) = (ids_of(store, b), ids_of(store, c));
-    assert_eq!((for_b.len(), for_c.len()), (150, 150));
-    // b acknowledges 130 of its messages (every one but each 7th), in one
-    // list; c acknowledges its first 60 and claims 40 of b's (not its own).
-    let acked_by_b: Vec<u64> =
-        for_b.iter().enumerate().filter(|(i, _)| i % 7 != 0).map(|(_, &id)| id).collect();
+    let (for_b, for_c) = (backlog_ids(store, b), backlog_ids(store, c));
+    assert_eq!((for_b.len(), for_c.len()), (1000, 1000), "a page at most");
+    // b acknowledges all of its first 1000 but the 10 last; c its first 60
+    // and claims 40 of b's.
     let claimed_by_c: Vec<u64> = for_c[..60].iter().chain(&for_b[..40]).copied().collect();
     let acks = [
-        Delivery { receiver: b, message_ids: acked_by_b.clone() },
-        Delivery { receiver: c, message_ids: claimed_by_c },
+        DeliveryAck::of_messages(b, for_b[..990].to_vec()),
+        DeliveryAck::of_messages(c, claimed_by_c),
     ];
-    assert_eq!(store.mark_delivered_many(&acks).unwrap(), acked_by_b.len() as u64 + 60);
-    let left_for_b: Vec<u64> = for_b.iter().step_by(7).copied().collect();
-    assert_eq!(ids_of(store, b), left_for_b);
-    assert_eq!(ids_of(store, c), for_c[60..].to_vec());
+    assert_eq!(store.acknowledge(&acks).unwrap(), 2);
+    assert_eq!(backlog_ids(store, b)[0], for_b[990]);
+    assert_eq!(backlog_ids(store, c)[0], for_c[60]);
+    // 1100 conversations acknowledged in one batch.
+    let one_each: Vec<NewMessage> =
+        receivers.iter().map(|&r| message(sender, r, &format!("to{r}"))).collect();
+    let stored = store.append_messages(&one_each).unwrap();
+    let acks: Vec<DeliveryAck> =
+        stored.iter().map(|m| DeliveryAck::of_messages(m.receiver, vec![m.message_id])).collect();
+    assert_eq!(store.acknowledge(&acks).unwrap(), 1100);
+    assert!(receivers.iter().all(|&r| backlog_ids(store, r).is_empty()));
 }
 
-/// A store written by schema version 1 (where `messages.delivered` said what
-/// was acknowledged) keeps what was undelivered after the upgrade to 2.
+/// A store written by schema version 1 or 2 keeps what was undelivered
+/// after the upgrade: each receiver's watermark sits below its oldest
+/// pending message, so that one and everything after it come again (12, acknowledged
+/// after the pending 11, is pushed once more: at-least-once).
 fn an_upgraded_store_keeps_undelivered_messages(store: &mut impl StoreConn) {
-    // The version-1 rows: thread 1 between users 1 and 2; 11 and 13 wait.
-    let waiting: Vec<u64> =
-        store.pending_for(2, 0, 10).unwrap().iter().map(|m| m.message_id).collect();
-    assert_eq!(waiting, [11, 13]);
+    // The old rows: thread 1 between users 1 and 2; 11 and 13 wait, and 14 (to user 1) was delivered.
+    assert_eq!(backlog_ids(store, 2), [11, 12, 13]);
+    assert!(backlog_ids(store, 1).is_empty());
     let history = store.thread_page(1, 0, 10).unwrap();
-    let state: Vec<(u64, bool)> = history.iter().map(|m| (m.message_id, m.delivered)).collect();
-    assert_eq!(state, [(13, false), (12, true), (11, false), (10, true)]);
-    assert_eq!(store.mark_delivered(2, &[11]).unwrap(), 1);
-    assert_eq!(store.pending_for(2, 0, 10).unwrap().len(), 1);
+    let state: Vec<(u64, u64, bool)> =
+        history.iter().map(|m| (m.message_id, m.seq, m.delivered)).collect();
+    assert_eq!(
+        state,
+        [(14, 5, true), (13, 4, false), (12, 3, false), (11, 2, false), (10, 1, true)]
+    );
+    assert_eq!(acknowledge_ids(store, 2, &[11, 12, 13]), 1);
+    assert!(backlog_ids(store, 2).is_empty());
+    // New messages continue the conversation's numbering.
+    let next = store.append_messages(&[message(1, 2, "after")]).unwrap();
+    assert_eq!((next[0].thread_id, next[0].seq), (1, 6));
 }
 
 /// The version-1 rows `an_upgraded_store_keeps_undelivered_messages` expects.
 const VERSION_1_MESSAGES: &str = "INSERT INTO threads (thread_id, user1_id, user2_id) VALUES (1, 1, 2);\n\
      INSERT INTO messages (message_id, thread_id, sender, receiver, unique_id, content, chat_time, delivered) \
      VALUES (10, 1, 1, 2, 'a', 'x', 1, 1), (11, 1, 1, 2, 'b', 'x', 1, 0), \
-     (12, 1, 1, 2, 'c', 'x', 1, 1), (13, 1, 1, 2, 'd', 'x', 1, 0);\n";
+     (12, 1, 1, 2, 'c', 'x', 1, 1), (13, 1, 1, 2, 'd', 'x', 1, 0), (14, 1, 2, 1, 'e', 'x', 1, 1);\n";
+
+/// The same rows as version 2 stored them (`pending` instead of `delivered`).
+const VERSION_2_MESSAGES: &str =
+    "INSERT INTO threads (thread_id, user1_id, user2_id) VALUES (1, 1, 2);\n\
+     INSERT INTO messages (message_id, thread_id, sender, receiver, unique_id, content, chat_time) \
+     VALUES (10, 1, 1, 2, 'a', 'x', 1), (11, 1, 1, 2, 'b', 'x', 1), \
+     (12, 1, 1, 2, 'c', 'x', 1), (13, 1, 1, 2, 'd', 'x', 1), (14, 1, 2, 1, 'e', 'x', 1);\n\
+     INSERT INTO pending (receiver, message_id) VALUES (2, 11), (2, 13);\n";
 
 fn users_and_friendships_are_provisioned_in_bulk(store: &mut impl StoreConn) {
     let users: Vec<NewUser> = (0..50).map(|i| new_user(&format!("bulk{i}"))).collect();
@@ -332,15 +411,15 @@ fn sqlite_threads_are_private_unique_and_paged() {
 }
 
 #[test]
-fn sqlite_messages_are_idempotent_paged_and_delivered_in_order() {
+fn sqlite_messages_are_numbered_idempotent_paged_and_synced() {
     let db = TempSqlite::new("messages");
-    messages_are_idempotent_paged_and_delivered_in_order(&mut db.connect());
+    messages_are_numbered_idempotent_paged_and_synced(&mut db.connect());
 }
 
 #[test]
-fn sqlite_large_acknowledgements_remove_exactly_the_acknowledged() {
+fn sqlite_large_acknowledgements_move_exactly_their_own_watermarks() {
     let db = TempSqlite::new("bulk_acks");
-    large_acknowledgements_remove_exactly_the_acknowledged(&mut db.connect());
+    large_acknowledgements_move_exactly_their_own_watermarks(&mut db.connect());
 }
 
 #[test]
@@ -363,18 +442,42 @@ fn sqlite_a_failed_acceptance_changes_nothing() {
     });
 }
 
-#[test]
-fn sqlite_an_upgraded_store_keeps_undelivered_messages() {
-    let db = TempSqlite::new("upgrade");
+/// A SQLite store at schema `version` (its migrations applied by hand) with `rows`.
+fn sqlite_store_at_version(db: &TempSqlite, version: usize, rows: &str) {
     let raw = rusqlite::Connection::open(db.file()).unwrap();
-    raw.execute_batch(include_str!("../src/store/migrations/sqlite/0001_init.sql")).unwrap();
+    let migrations = [
+        include_str!("../src/store/migrations/sqlite/0001_init.sql"),
+        include_str!("../src/store/migrations/sqlite/0002_pending.sql"),
+    ];
     raw.execute_batch(
-        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL);
-         INSERT INTO schema_migrations VALUES (1, 0);",
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL);",
     )
     .unwrap();
-    raw.execute_batch(VERSION_1_MESSAGES).unwrap();
+    for (n, sql) in migrations[..version].iter().enumerate() {
+        raw.execute_batch(sql).unwrap();
+        raw.execute("INSERT INTO schema_migrations VALUES (?1, 0)", [n as i64 + 1]).unwrap();
+    }
+    raw.execute_batch(rows).unwrap();
+}
+
+#[test]
+fn sqlite_a_store_of_version_1_keeps_undelivered_messages() {
+    let db = TempSqlite::new("upgrade1");
+    sqlite_store_at_version(&db, 1, VERSION_1_MESSAGES);
     an_upgraded_store_keeps_undelivered_messages(&mut db.connect());
+}
+
+#[test]
+fn sqlite_a_store_of_version_2_keeps_undelivered_messages() {
+    let db = TempSqlite::new("upgrade2");
+    sqlite_store_at_version(&db, 2, VERSION_2_MESSAGES);
+    an_upgraded_store_keeps_undelivered_messages(&mut db.connect());
+}
+
+#[test]
+fn sqlite_watermarks_rise_only_over_contiguous_seqs() {
+    let db = TempSqlite::new("watermarks");
+    watermarks_rise_only_over_contiguous_seqs(&mut db.connect());
 }
 
 #[test]
@@ -386,7 +489,7 @@ fn sqlite_migrations_are_idempotent_and_data_survives_reopening() {
     let raw = rusqlite::Connection::open(db.file()).unwrap();
     let versions: i64 =
         raw.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
-    assert_eq!(versions, 2);
+    assert_eq!(versions, 3);
 }
 
 // ----- MySQL / MariaDB runs the same suite ---------------------------------
@@ -410,15 +513,15 @@ fn mysql_threads_are_private_unique_and_paged() {
 }
 
 #[test]
-fn mysql_messages_are_idempotent_paged_and_delivered_in_order() {
+fn mysql_messages_are_numbered_idempotent_paged_and_synced() {
     let db = TempMysql::new("messages");
-    messages_are_idempotent_paged_and_delivered_in_order(&mut db.connect());
+    messages_are_numbered_idempotent_paged_and_synced(&mut db.connect());
 }
 
 #[test]
-fn mysql_large_acknowledgements_remove_exactly_the_acknowledged() {
+fn mysql_large_acknowledgements_move_exactly_their_own_watermarks() {
     let db = TempMysql::new("bulk_acks");
-    large_acknowledgements_remove_exactly_the_acknowledged(&mut db.connect());
+    large_acknowledgements_move_exactly_their_own_watermarks(&mut db.connect());
 }
 
 #[test]
@@ -475,24 +578,49 @@ fn mysql_migrations_are_idempotent_and_data_survives_reconnecting() {
     assert_eq!(again.user_by_uid(uid).unwrap().unwrap().name, "kept");
     let mut raw = db.raw();
     let versions: Option<u64> = raw.query_first("SELECT COUNT(*) FROM schema_migrations").unwrap();
-    assert_eq!(versions, Some(2));
+    assert_eq!(versions, Some(3));
 }
 
-#[test]
-fn mysql_an_upgraded_store_keeps_undelivered_messages() {
-    let db = TempMysql::new("upgrade");
+/// A MySQL store at schema `version` (its migrations applied by hand) with `rows`.
+fn mysql_store_at_version(db: &TempMysql, version: usize, rows: &str) {
     let mut raw = db.raw();
-    let version_1 = include_str!("../src/store/migrations/mysql/0001_init.sql");
-    let statements = version_1.split(";\n").chain(VERSION_1_MESSAGES.split(";\n"));
-    for statement in statements.map(str::trim).filter(|s| !s.is_empty()) {
-        raw.query_drop(statement).unwrap();
-    }
+    let migrations = [
+        include_str!("../src/store/migrations/mysql/0001_init.sql"),
+        include_str!("../src/store/migrations/mysql/0002_pending.sql"),
+    ];
     raw.query_drop(
         "CREATE TABLE schema_migrations (version INT UNSIGNED NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL)",
     )
     .unwrap();
-    raw.query_drop("INSERT INTO schema_migrations VALUES (1, 0)").unwrap();
+    for (n, sql) in migrations[..version].iter().enumerate() {
+        for statement in sql.split(";\n").map(str::trim).filter(|s| !s.is_empty()) {
+            raw.query_drop(statement).unwrap();
+        }
+        raw.exec_drop("INSERT INTO schema_migrations VALUES (?, 0)", (n as u64 + 1,)).unwrap();
+    }
+    for statement in rows.split(";\n").map(str::trim).filter(|s| !s.is_empty()) {
+        raw.query_drop(statement).unwrap();
+    }
+}
+
+#[test]
+fn mysql_a_store_of_version_1_keeps_undelivered_messages() {
+    let db = TempMysql::new("upgrade1");
+    mysql_store_at_version(&db, 1, VERSION_1_MESSAGES);
     an_upgraded_store_keeps_undelivered_messages(&mut db.connect());
+}
+
+#[test]
+fn mysql_a_store_of_version_2_keeps_undelivered_messages() {
+    let db = TempMysql::new("upgrade2");
+    mysql_store_at_version(&db, 2, VERSION_2_MESSAGES);
+    an_upgraded_store_keeps_undelivered_messages(&mut db.connect());
+}
+
+#[test]
+fn mysql_watermarks_rise_only_over_contiguous_seqs() {
+    let db = TempMysql::new("watermarks");
+    watermarks_rise_only_over_contiguous_seqs(&mut db.connect());
 }
 
 #[test]

@@ -104,10 +104,11 @@ stored_text() { # SENDER RECEIVER TEXT: the message is in the store
     [[ $(sql "SELECT COUNT(*) FROM messages WHERE sender = $(uid_of "$1") \
         AND receiver = $(uid_of "$2") AND content = '$3'") -ge 1 ]]
 }
-delivered() { # SENDER RECEIVER TEXT: stored and no longer pending for the receiver
+delivered() { # SENDER RECEIVER TEXT: stored, and the receiver's watermark covers it
     [[ $(sql "SELECT COUNT(*) FROM messages m WHERE sender = $(uid_of "$1") \
-        AND receiver = $(uid_of "$2") AND content = '$3' AND NOT EXISTS (SELECT 1 \
-        FROM pending p WHERE p.receiver = m.receiver AND p.message_id = m.message_id)") -ge 1 ]]
+        AND receiver = $(uid_of "$2") AND content = '$3' AND EXISTS (SELECT 1 \
+        FROM watermarks w WHERE w.uid = m.receiver AND w.thread_id = m.thread_id \
+        AND w.seq >= m.seq)") -ge 1 ]]
 }
 friends() { # A B: both directions of the friendship are stored
     [[ $(sql "SELECT COUNT(*) FROM friends WHERE (uid = $(uid_of "$1") AND friend_uid = \

@@ -48,6 +48,7 @@ fn request_for(id: MsgId) -> Option<Request> {
         MsgId::AuthFriendReq => friends::on_auth_friend,
         MsgId::TextChatMsgReq => texts::on_text,
         MsgId::MsgDeliveredAck => texts::on_delivered_ack,
+        MsgId::ConversationAck => texts::on_conversation_ack,
         MsgId::LoadChatThreadReq => history::on_load_threads,
         MsgId::CreatePrivateChatReq => history::on_create_private_chat,
         MsgId::LoadChatMsgReq => history::on_load_history,

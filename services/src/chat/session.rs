@@ -7,8 +7,8 @@
 
 use crate::chat::pacing::{Paced, Pacer};
 use crate::dialect::Dialect;
-use crate::store::model::UserRecord;
-use std::collections::{HashSet, VecDeque};
+use crate::store::model::{Backlog, SeqCursor, StoredMessage, UserRecord};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 /// Most pushed messages a session remembers for acknowledgements by count
 /// (`Acknowledgement::ByCount`); beyond it the oldest is forgotten: it stays
@@ -189,29 +189,40 @@ impl OnlineUser {
     }
 }
 
-/// Pushing the messages stored while the user was offline, page by page.
+/// Most live messages a sync holds back (see [`SyncState`]); beyond it the
+/// sync runs once more from the start when it ends (what it pushes twice,
+/// the client drops by `message_id`).
+const MAX_HELD_BACK: usize = 1024;
+
+/// Pushing what the device has not received, page by page.
 ///
-/// While a sync runs, live pushes are not written to the connection (the sync
-/// reads them from the store, in order, anyway); `missed` remembers that one
-/// was held back after the current page was read, so the sync reads once
-/// more before it ends instead of leaving that message for the next login.
+/// While a sync runs, live pushes are not written to the connection at once:
+/// a message of a conversation the sync has not reached yet will be read
+/// from the store in its place. But a page may have been read just before a
+/// message committed, and the sync may have moved past its conversation: so
+/// held-back messages are kept (bounded), and each is written once the sync
+/// has passed its place, unless a page already carried it (`pushed`).
 #[derive(Debug, Default)]
 pub struct SyncState {
     /// The client will ask for its pending messages (a dialect that is not
     /// synced at login): until then live pushes are held back too, so that
-    /// nothing reaches it before it can take it.
+    /// nothing reaches it before it can take it (the sync reads them).
     waiting: bool,
     active: bool,
-    /// The highest message id pushed so far.
-    cursor: u64,
-    /// A live push was held back since the last page query was issued.
-    missed: bool,
+    /// Where the next page starts (a conversation and a seq in it).
+    cursor: SeqCursor,
+    /// The highest seq this sync has written, per conversation.
+    pushed: HashMap<u64, u64>,
+    /// Live messages held back, oldest first per conversation.
+    held: Vec<StoredMessage>,
+    /// More than [`MAX_HELD_BACK`] were held: start again at the end.
+    overflowed: bool,
 }
 
 impl SyncState {
-    /// Starts from the oldest pending message.
+    /// Starts from the first conversation, each at its watermark.
     pub fn start(&mut self) {
-        *self = SyncState { waiting: false, active: true, cursor: 0, missed: false };
+        *self = SyncState { active: true, ..SyncState::default() };
     }
 
     /// Nothing is pushed until the client asks ([`SyncState::start`]).
@@ -224,32 +235,62 @@ impl SyncState {
         self.active
     }
 
-    /// True if a live push must not be written now: a sync runs (it reads
-    /// the message from the store, in order), or the client has not asked yet.
+    /// True if a live push must not be written now: a sync runs, or the
+    /// client has not asked yet ([`SyncState::hold_back`] takes it).
     pub fn holds_back_live(&self) -> bool {
         self.active || self.waiting
     }
 
-    /// A page query is issued: returns the cursor to read after.
-    pub fn next_query(&mut self) -> u64 {
-        self.missed = false;
+    /// Where the next page query starts.
+    pub fn next_query(&self) -> SeqCursor {
         self.cursor
     }
 
-    /// A live push arrived during the sync and was held back.
-    pub fn hold_back(&mut self) {
-        self.missed = true;
+    /// Live messages arrived while live pushes are held back.
+    pub fn hold_back(&mut self, messages: &[StoredMessage]) {
+        if !self.active {
+            return; // not asked yet: the sync, when it starts, reads them
+        }
+        if self.held.len() + messages.len() > MAX_HELD_BACK {
+            self.overflowed = true;
+            return;
+        }
+        self.held.extend_from_slice(messages);
     }
 
-    /// A page arrived whose last message is `last` (if any); `full` if it
-    /// was a whole page. Returns true if the sync goes on.
-    pub fn page_read(&mut self, last: Option<u64>, full: bool) -> bool {
-        if let Some(last) = last {
-            self.cursor = last;
+    /// A page arrived (written by the caller); the next starts at
+    /// `page.next`. Returns whether the sync goes on, and the held-back
+    /// messages to write now (after the page): those whose place the sync
+    /// has passed without carrying them, in conversation and seq order.
+    pub fn page_read(&mut self, page: &Backlog) -> (bool, Vec<StoredMessage>) {
+        for m in &page.messages {
+            let pushed = self.pushed.entry(m.thread_id).or_insert(0);
+            *pushed = (*pushed).max(m.seq);
         }
-        if !full && !self.missed {
+        self.cursor = page.next;
+        let cursor = self.cursor;
+        let passed = |m: &StoredMessage| {
+            !page.more
+                || m.thread_id < cursor.thread_id
+                || (m.thread_id == cursor.thread_id && m.seq <= cursor.seq)
+        };
+        let (mut release, keep): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.held).into_iter().partition(passed);
+        self.held = keep;
+        release.retain(|m| m.seq > self.pushed.get(&m.thread_id).copied().unwrap_or(0));
+        release.sort_by_key(|m| (m.thread_id, m.seq));
+        release.dedup_by_key(|m| (m.thread_id, m.seq));
+        for m in &release {
+            let pushed = self.pushed.entry(m.thread_id).or_insert(0);
+            *pushed = (*pushed).max(m.seq);
+        }
+        if !page.more {
+            if self.overflowed {
+                self.start(); // once more from the start: what was dropped is in the store
+                return (true, release);
+            }
             self.active = false; // caught up: live pushes flow from now on
         }
-        self.active
+        (self.active, release)
     }
 }

@@ -110,5 +110,6 @@ pub fn text_message(m: &StoredMessage) -> TextMessage {
         unique_id: m.unique_id.clone(),
         content: m.content.clone(),
         chat_time: m.chat_time,
+        seq: m.seq,
     }
 }

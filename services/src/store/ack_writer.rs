@@ -4,20 +4,24 @@
 //! do. One transaction per ack would cost one durable commit each and, on
 //! SQLite, take the single write lock away from the message writer every
 //! time. Instead acks go into one bounded queue; a thread takes whatever
-//! has accumulated (up to `max_ids` message ids) and marks it all delivered
-//! in one transaction.
+//! has accumulated (up to `max_ids` message ids or conversations) and moves
+//! the watermarks in one transaction ([`super::watermarks`]: a handful of
+//! statements however many acks). Acknowledgements that arrived out of order
+//! wait in that thread's [`HeldAcks`] for the seqs below them.
 //!
 //! Nobody waits for the result: an ack that is lost (queue full, database
 //! down) only means the messages are pushed again at the next login, and
 //! the client drops them as duplicates. The queue, the gathering and the
 //! connection discipline (a batch that loses its connection is retried once
-//! on a new one: marking delivered is idempotent) are
+//! on a new one: raising a watermark is idempotent) are
 //! [`super::group_commit`]'s, shared with the message writer.
 
 use super::api::StoreConn;
 use super::group_commit::{GroupCommit, GroupCommitConfig, Link};
-use super::model::Delivery;
+use super::model::DeliveryAck;
 use super::pool::{Backend, StoreError};
+use super::watermarks::HeldAcks;
+use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,19 +29,24 @@ use std::time::Duration;
 /// Counters of the ack writer, readable from any thread.
 #[derive(Debug, Default)]
 pub struct AckMetrics {
-    /// Messages that changed to delivered.
+    /// Watermarks raised.
     pub marked: AtomicU64,
     /// Transactions committed.
     pub batches: AtomicU64,
     /// Acks refused because the queue was full.
     pub busy: AtomicU64,
-    /// Batches that failed (their messages stay pending).
+    /// Batches that failed (their messages are pushed again).
     pub failed_batches: AtomicU64,
+    /// Acknowledged seqs waiting for an earlier one, now.
+    pub held: AtomicU64,
 }
+
+/// Out-of-order acknowledgements kept between batches: at most this many seqs.
+const HELD_CAPACITY: usize = 64 * 1024;
 
 /// Handle to the ack writer thread. Dropping it commits what is queued.
 pub struct AckWriter {
-    commits: GroupCommit<Delivery>,
+    commits: GroupCommit<DeliveryAck>,
     metrics: Arc<AckMetrics>,
 }
 
@@ -62,19 +71,23 @@ impl AckWriter {
             queue_capacity,
         );
         let shared = metrics.clone();
+        // One shard: its thread is the only one to touch the held acks (the
+        // lock is never contended; it is there because a commit function
+        // is shared).
+        let held = Arc::new(Mutex::new(HeldAcks::new(HELD_CAPACITY)));
         let commits = GroupCommit::start(
             backend,
             settings,
-            |ack: &Delivery| ack.message_ids.len(),
-            move |batch, link: &mut Link<B>| commit(&shared, batch, link),
+            |ack: &DeliveryAck| ack.weight(),
+            move |batch, link: &mut Link<B>| commit(&shared, &mut held.lock(), batch, link),
         )?;
         Ok(AckWriter { commits, metrics })
     }
 
     /// Queues an ack. Never blocks (a loop thread calls it): a full queue is
     /// `Busy` at once. Any thread.
-    pub fn submit(&self, ack: Delivery) -> Result<(), StoreError> {
-        self.commits.submit(ack.receiver, ack, &self.metrics.busy)
+    pub fn submit(&self, ack: DeliveryAck) -> Result<(), StoreError> {
+        self.commits.submit(ack.uid, ack, &self.metrics.busy)
     }
 
     /// Acks waiting. Any thread.
@@ -87,13 +100,19 @@ impl AckWriter {
     }
 }
 
-/// A batch of acknowledgements: marked delivered in one transaction. On the
+/// A batch of acknowledgements: watermarks moved in one transaction. On the
 /// shard's thread.
-fn commit<B: Backend>(metrics: &AckMetrics, batch: Vec<Delivery>, link: &mut Link<B>)
-where
+fn commit<B: Backend>(
+    metrics: &AckMetrics,
+    held: &mut HeldAcks,
+    batch: Vec<DeliveryAck>,
+    link: &mut Link<B>,
+) where
     B::Conn: StoreConn,
 {
-    match link.run(|conn| conn.mark_delivered_many(&batch)) {
+    let outcome = link.run(|conn| conn.acknowledge_holding(&batch, held));
+    metrics.held.store(held.len() as u64, Relaxed);
+    match outcome {
         Ok(marked) => {
             metrics.marked.fetch_add(marked, Relaxed);
             metrics.batches.fetch_add(1, Relaxed);

@@ -13,6 +13,7 @@ use super::model::*;
 use super::mysql::{MysqlBackend, MysqlConn};
 use super::pool::{Backend, StoreError};
 use super::sqlite::{SqliteBackend, SqliteConn};
+use super::watermarks::WatermarkRows;
 
 /// The embedded or the MySQL backend.
 #[derive(Clone)]
@@ -134,23 +135,39 @@ impl StoreConn for AnyConn {
     fn append_messages(&mut self, batch: &[NewMessage]) -> Result<Vec<StoredMessage>, StoreError> {
         forward!(self.append_messages(batch))
     }
-    fn thread_page(
+    fn thread_messages(
         &mut self,
         thread_id: u64,
         before: u64,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        forward!(self.thread_page(thread_id, before, limit))
+        forward!(self.thread_messages(thread_id, before, limit))
     }
-    fn pending_for(
+    fn receiver_watermark(&mut self, uid: u64, thread_id: u64) -> Result<u64, StoreError> {
+        forward!(self.receiver_watermark(uid, thread_id))
+    }
+    fn conversations_behind(
         &mut self,
-        receiver: u64,
+        uid: u64,
+        device: &str,
+        from_thread: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, u64)>, StoreError> {
+        forward!(self.conversations_behind(uid, device, from_thread, limit))
+    }
+    fn conversation_after(
+        &mut self,
+        thread_id: u64,
         after: u64,
+        skip_sender: u64,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        forward!(self.pending_for(receiver, after, limit))
+        forward!(self.conversation_after(thread_id, after, skip_sender, limit))
     }
-    fn mark_delivered_many(&mut self, acks: &[Delivery]) -> Result<u64, StoreError> {
-        forward!(self.mark_delivered_many(acks))
+    fn watermark_transaction(
+        &mut self,
+        rules: &mut dyn FnMut(&mut dyn WatermarkRows) -> Result<u64, StoreError>,
+    ) -> Result<u64, StoreError> {
+        forward!(self.watermark_transaction(rules))
     }
 }

@@ -4,6 +4,7 @@
 use super::friends::{self, FriendRows};
 use super::model::*;
 use super::pool::StoreError;
+use super::watermarks::{self, HeldAcks, WatermarkRows};
 
 /// One connection's worth of store operations.
 pub trait StoreConn: Send + 'static {
@@ -74,31 +75,106 @@ pub trait StoreConn: Send + 'static {
         limit: usize,
     ) -> Result<Vec<ThreadRecord>, StoreError>;
 
-    /// Stores a batch in one transaction. A message whose (sender,
-    /// unique_id) is already stored is not stored again: the stored one is
-    /// returned in its place. The result is in the order of `batch`.
+    /// Stores a batch in one transaction, numbering each conversation's new
+    /// messages after its last seq under the conversation's row lock (so
+    /// commit order is seq order, whatever the number of writers). A message
+    /// whose (sender, unique_id) is already stored is not stored again: the
+    /// stored one is returned in its place (`delivered` tells whether its
+    /// receiver has it). The result is in the order of `batch`.
     fn append_messages(&mut self, batch: &[NewMessage]) -> Result<Vec<StoredMessage>, StoreError>;
     /// Messages of a thread with ids below `before` (0: the newest), newest
-    /// first, at most `limit`.
-    fn thread_page(
+    /// first, at most `limit`; `delivered` is left false.
+    fn thread_messages(
         &mut self,
         thread_id: u64,
         before: u64,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError>;
-    /// Undelivered messages to `receiver` with ids above `after`, oldest first.
-    fn pending_for(
+    /// [`StoreConn::thread_messages`], each marked delivered if its receiver has it.
+    fn thread_page(
         &mut self,
-        receiver: u64,
+        thread_id: u64,
+        before: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let mut page = self.thread_messages(thread_id, before, limit)?;
+        watermarks::fill_delivered(&mut page, |uid, thread| self.receiver_watermark(uid, thread))?;
+        Ok(page)
+    }
+    /// The highest watermark of `uid`'s devices in a conversation (0 if none).
+    fn receiver_watermark(&mut self, uid: u64, thread_id: u64) -> Result<u64, StoreError>;
+
+    /// `uid`'s conversations with id `from_thread` or above whose last seq is
+    /// above `device`'s watermark, in id order, at most `limit`: each with
+    /// that watermark (0 if the device has none there).
+    fn conversations_behind(
+        &mut self,
+        uid: u64,
+        device: &str,
+        from_thread: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, u64)>, StoreError>;
+    /// Messages of a conversation with seqs above `after`, oldest first, at
+    /// most `limit`, leaving out those sent by `skip_sender` (0: none);
+    /// `delivered` is left false.
+    fn conversation_after(
+        &mut self,
+        thread_id: u64,
         after: u64,
+        skip_sender: u64,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError>;
-    /// Marks messages to `receiver` delivered; ids of other receivers are
-    /// ignored. Returns how many changed.
-    fn mark_delivered(&mut self, receiver: u64, message_ids: &[u64]) -> Result<u64, StoreError> {
-        self.mark_delivered_many(&[Delivery { receiver, message_ids: message_ids.to_vec() }])
+    /// A page of what `device` of `uid` has not received, from `after`: the
+    /// conversations whose last seq is above its watermark, in id order, each
+    /// from its watermark up. The legacy device is not given its user's own
+    /// messages. At most `limit` messages.
+    fn backlog(
+        &mut self,
+        uid: u64,
+        device: &str,
+        after: SeqCursor,
+        limit: usize,
+    ) -> Result<Backlog, StoreError> {
+        let limit = limit.max(1);
+        let skip_sender = if device == LEGACY_DEVICE { uid } else { 0 };
+        let behind = self.conversations_behind(uid, device, after.thread_id, limit)?;
+        let mut page = Backlog { messages: Vec::new(), next: after, more: behind.len() == limit };
+        for &(thread_id, watermark) in &behind {
+            let from =
+                if thread_id == after.thread_id { watermark.max(after.seq) } else { watermark };
+            let room = limit - page.messages.len();
+            let found = self.conversation_after(thread_id, from, skip_sender, room)?;
+            if found.len() == room {
+                let last = found.last().map_or(from, |m| m.seq);
+                page.next = SeqCursor { thread_id, seq: last };
+                page.messages.extend(found);
+                page.more = true;
+                return Ok(page);
+            }
+            page.messages.extend(found);
+            page.next = SeqCursor { thread_id: thread_id + 1, seq: 0 };
+        }
+        Ok(page)
     }
-    /// Many receivers' acknowledgements in one transaction (group commit of
-    /// acks, as the message writer does for messages).
-    fn mark_delivered_many(&mut self, acks: &[Delivery]) -> Result<u64, StoreError>;
+
+    /// Runs `rules` on this connection's watermark rows inside one
+    /// transaction, committed if `rules` succeeds. The rules are
+    /// [`super::watermarks`]'s, the same for every backend.
+    fn watermark_transaction(
+        &mut self,
+        rules: &mut dyn FnMut(&mut dyn WatermarkRows) -> Result<u64, StoreError>,
+    ) -> Result<u64, StoreError>;
+    /// Applies acknowledgements (see [`super::watermarks`]), with `held` the
+    /// out-of-order ones that still wait; returns how many watermarks rose.
+    fn acknowledge_holding(
+        &mut self,
+        acks: &[DeliveryAck],
+        held: &mut HeldAcks,
+    ) -> Result<u64, StoreError> {
+        self.watermark_transaction(&mut |rows| watermarks::advance(rows, acks, held))
+    }
+    /// [`StoreConn::acknowledge_holding`] with nothing held before or after.
+    fn acknowledge(&mut self, acks: &[DeliveryAck]) -> Result<u64, StoreError> {
+        self.acknowledge_holding(acks, &mut HeldAcks::new(0))
+    }
 }

@@ -10,20 +10,10 @@ pub(crate) const USER_COLUMNS: &str = "uid, name, email, password_hash, nick, de
 pub(crate) const USER_COLUMNS_OF_U: &str =
     "u.uid, u.name, u.email, u.password_hash, u.nick, u.descr, u.sex, u.icon";
 
-/// The columns of a message and whether it was delivered (acknowledged: no
-/// longer in `pending`), in the order `message_from_row` reads them, for a
-/// query over [`MESSAGES_WITH_STATE`] or [`PENDING_MESSAGES`].
+/// The columns of a message, in the order `message_from_row` reads them
+/// (`delivered` is not a column: it is read from the receiver's watermarks).
 pub(crate) const MESSAGE_COLUMNS: &str =
-    "m.message_id, m.thread_id, m.sender, m.receiver, m.unique_id, m.content, m.chat_time, \
-     p.message_id IS NULL";
-
-/// Every message, with its row in `pending` if it waits to be delivered.
-pub(crate) const MESSAGES_WITH_STATE: &str =
-    "messages m LEFT JOIN pending p ON p.receiver = m.receiver AND p.message_id = m.message_id";
-
-/// Only the messages that wait to be delivered.
-pub(crate) const PENDING_MESSAGES: &str =
-    "pending p JOIN messages m ON m.message_id = p.message_id";
+    "m.message_id, m.thread_id, m.seq, m.sender, m.receiver, m.unique_id, m.content, m.chat_time";
 
 /// Unix time in milliseconds (`chat_time`, migration stamps).
 pub(crate) fn now_ms() -> i64 {

@@ -7,6 +7,7 @@
 //! | [`api`] | [`StoreConn`]: the operations every backend implements |
 //! | [`model`] | the records read and written |
 //! | [`friends`] | the friendship rules, once for every backend, in one transaction |
+//! | [`watermarks`] | delivery watermarks: acknowledgements, what a device has not received |
 //! | [`sqlite`] | the embedded backend (SQLite in one file) |
 //! | [`mysql`] | the production backend (MySQL or MariaDB) |
 //! | [`group_commit`] | the group-commit worker: queues, batches, the writer's connection |
@@ -31,6 +32,7 @@ pub mod mysql;
 pub mod pool;
 pub(crate) mod row_lists;
 pub mod sqlite;
+pub mod watermarks;
 
 pub use any::{AnyBackend, AnyConn};
 pub use api::StoreConn;

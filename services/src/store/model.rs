@@ -50,12 +50,18 @@ pub struct LoginData {
     pub applications: Vec<ApplyRecord>,
 }
 
-/// A private chat thread; `user1_id < user2_id`.
+/// A private chat thread (a direct conversation); `user1_id < user2_id`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThreadRecord {
     pub thread_id: u64,
     pub user1_id: u64,
     pub user2_id: u64,
+}
+
+impl ThreadRecord {
+    pub fn has_member(&self, uid: u64) -> bool {
+        self.user1_id == uid || self.user2_id == uid
+    }
 }
 
 /// A message to store.
@@ -72,19 +78,75 @@ pub struct NewMessage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredMessage {
     pub message_id: u64,
+    /// The conversation (its thread): the protocol's `conversation_id`.
     pub thread_id: u64,
+    /// Its place in the conversation: 1, 2, 3, ... without holes.
+    pub seq: u64,
     pub sender: u64,
     pub receiver: u64,
     pub unique_id: String,
     pub content: String,
     /// Unix time in milliseconds, set when first committed.
     pub chat_time: i64,
+    /// The receiver has it: a watermark of theirs covers its seq.
     pub delivered: bool,
 }
 
-/// A receiver's acknowledgement: these messages arrived.
+/// The device of a login that names none (the original clients, and every
+/// login before devices): messages its user sent are never pushed to it.
+pub const LEGACY_DEVICE: &str = "";
+
+/// A device's acknowledgement: these messages have reached it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivery {
-    pub receiver: u64,
-    pub message_ids: Vec<u64>,
+pub struct DeliveryAck {
+    pub uid: u64,
+    /// The device id the login named ([`LEGACY_DEVICE`] if none).
+    pub device: String,
+    pub acknowledged: Acknowledged,
+}
+
+/// What an [`DeliveryAck`] says arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Acknowledged {
+    /// These messages, by id, in any order (MSG_DELIVERED_ACK): the
+    /// watermark moves only over contiguous seqs.
+    Messages(Vec<u64>),
+    /// Everything of `conversation` up to `seq` (cumulative: the client
+    /// checked that it has no hole).
+    UpTo { conversation: u64, seq: u64 },
+}
+
+impl DeliveryAck {
+    /// The legacy device's acknowledgement of messages by id.
+    pub fn of_messages(uid: u64, message_ids: Vec<u64>) -> DeliveryAck {
+        let acknowledged = Acknowledged::Messages(message_ids);
+        DeliveryAck { uid, device: LEGACY_DEVICE.to_string(), acknowledged }
+    }
+
+    /// Ids or conversations it names (a group-commit batch's weight).
+    pub fn weight(&self) -> usize {
+        match &self.acknowledged {
+            Acknowledged::Messages(ids) => ids.len(),
+            Acknowledged::UpTo { .. } => 1,
+        }
+    }
+}
+
+/// Where a sync has got to: after `seq` of conversation `thread_id`
+/// (conversations are visited in id order, each oldest first).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SeqCursor {
+    pub thread_id: u64,
+    pub seq: u64,
+}
+
+/// One page of what a device has not received yet.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Backlog {
+    /// By conversation id, then seq.
+    pub messages: Vec<StoredMessage>,
+    /// Where the next page starts.
+    pub next: SeqCursor,
+    /// False once every conversation has been read to its end.
+    pub more: bool,
 }

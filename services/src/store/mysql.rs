@@ -6,25 +6,26 @@
 //! batch, so a batch of 1,000 costs one round trip and one commit.
 
 use super::api::StoreConn;
-use super::columns::{
-    now_ms, MESSAGES_WITH_STATE, MESSAGE_COLUMNS, PENDING_MESSAGES, USER_COLUMNS, USER_COLUMNS_OF_U,
-};
+use super::columns::{now_ms, MESSAGE_COLUMNS, USER_COLUMNS, USER_COLUMNS_OF_U};
 use super::friends::{Application, FriendRows};
 use super::model::*;
 use super::pool::{Backend, StoreError};
 use super::row_lists::{pair_values, placeholders};
+use super::watermarks::{MessageKey, SeqPoint, WatermarkKey, WatermarkRows};
 use mysql::prelude::Queryable;
 use mysql::{Conn, IsolationLevel, Opts, Params, TxOpts, Value};
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 /// Versioned migrations, applied in order, each once.
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("migrations/mysql/0001_init.sql")),
     (2, include_str!("migrations/mysql/0002_pending.sql")),
+    (3, include_str!("migrations/mysql/0003_conversations.sql")),
 ];
 
 type UserRow = (u64, String, String, String, String, String, i32, String);
-type MessageRow = (u64, u64, u64, u64, String, String, i64, i8);
+type MessageRow = (u64, u64, u64, u64, u64, String, String, i64);
 
 /// Opens connections to one MySQL/MariaDB database.
 #[derive(Clone)]
@@ -135,7 +136,7 @@ pub struct MysqlConn {
 /// full it starts again empty.
 #[derive(Default)]
 struct KnownThreads {
-    ids: std::collections::HashMap<(u64, u64), u64>,
+    ids: HashMap<(u64, u64), u64>,
 }
 
 impl KnownThreads {
@@ -146,7 +147,7 @@ impl KnownThreads {
     }
 
     /// Call after the commit of the transaction that found `found`.
-    fn remember(&mut self, found: &std::collections::HashMap<(u64, u64), u64>) {
+    fn remember(&mut self, found: &HashMap<(u64, u64), u64>) {
         if self.ids.len() + found.len() > Self::CAPACITY {
             self.ids.clear();
         }
@@ -377,7 +378,7 @@ impl StoreConn for MysqlConn {
         unknown.sort_unstable();
         unknown.dedup();
         let found = if unknown.is_empty() {
-            std::collections::HashMap::new()
+            HashMap::new()
         } else {
             private_threads_in(&mut tx, &unknown)?
         };
@@ -388,19 +389,16 @@ impl StoreConn for MysqlConn {
                 self.threads.get(&pair).unwrap_or_else(|| found[&pair])
             })
             .collect();
+        let mut last_seqs = lock_conversations(&mut tx, &thread_ids)?;
         let insert = MessageInsert { messages: batch, thread_ids: &thread_ids, chat_time };
-        let stored = insert.run(&mut tx, self.consecutive_ids)?;
-        // Only the new messages wait for delivery: a resent message that was
-        // acknowledged stays delivered.
-        let waiting: Vec<(u64, u64)> =
-            stored.iter().filter(|m| !m.delivered).map(|m| (m.receiver, m.message_id)).collect();
-        insert_pending(&mut tx, &waiting)?;
+        let stored = insert.run(&mut tx, self.consecutive_ids, &mut last_seqs)?;
+        record_last_seqs(&mut tx, &last_seqs)?;
         tx.commit().map_err(db_error)?;
         self.threads.remember(&found);
         Ok(stored)
     }
 
-    fn thread_page(
+    fn thread_messages(
         &mut self,
         thread_id: u64,
         before: u64,
@@ -410,8 +408,8 @@ impl StoreConn for MysqlConn {
         self.conn
             .exec_map(
                 format!(
-                    "SELECT {MESSAGE_COLUMNS} FROM {MESSAGES_WITH_STATE} \
-                     WHERE m.thread_id = ? AND m.message_id < ? ORDER BY m.message_id DESC LIMIT ?"
+                    "SELECT {MESSAGE_COLUMNS} FROM messages m \
+                     WHERE m.thread_id = ? AND m.message_id < ? ORDER BY m.seq DESC LIMIT ?"
                 ),
                 (thread_id, before, limit as u64),
                 message_from_row,
@@ -419,81 +417,230 @@ impl StoreConn for MysqlConn {
             .map_err(db_error)
     }
 
-    fn pending_for(
+    fn receiver_watermark(&mut self, uid: u64, thread_id: u64) -> Result<u64, StoreError> {
+        watermark_in(&mut self.conn, uid, thread_id)
+    }
+
+    fn conversations_behind(
         &mut self,
-        receiver: u64,
+        uid: u64,
+        device: &str,
+        from_thread: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, u64)>, StoreError> {
+        self.conn
+            .exec_map(
+                "SELECT t.thread_id, COALESCE(w.seq, 0) FROM
+                   ((SELECT thread_id, last_seq FROM threads WHERE user1_id = ? AND thread_id >= ?)
+                    UNION ALL
+                    (SELECT thread_id, last_seq FROM threads WHERE user2_id = ? AND thread_id >= ?)) AS t
+                 LEFT JOIN watermarks w ON w.uid = ? AND w.device = ? AND w.thread_id = t.thread_id
+                 WHERE t.last_seq > COALESCE(w.seq, 0)
+                 ORDER BY t.thread_id LIMIT ?",
+                (uid, from_thread, uid, from_thread, uid, device, limit as u64),
+                |(thread_id, mark): (u64, u64)| (thread_id, mark),
+            )
+            .map_err(db_error)
+    }
+
+    fn conversation_after(
+        &mut self,
+        thread_id: u64,
         after: u64,
+        skip_sender: u64,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
         self.conn
             .exec_map(
                 format!(
-                    "SELECT {MESSAGE_COLUMNS} FROM {PENDING_MESSAGES} \
-                     WHERE p.receiver = ? AND p.message_id > ? ORDER BY p.message_id LIMIT ?"
+                    "SELECT {MESSAGE_COLUMNS} FROM messages m \
+                     WHERE m.thread_id = ? AND m.seq > ? AND m.sender <> ? ORDER BY m.seq LIMIT ?"
                 ),
-                (receiver, after, limit as u64),
+                (thread_id, after, skip_sender, limit as u64),
                 message_from_row,
             )
             .map_err(db_error)
     }
 
-    fn mark_delivered_many(&mut self, acks: &[Delivery]) -> Result<u64, StoreError> {
-        // A row-constructor IN is a set of primary-key lookups, whatever the
-        // number of receivers, and the receiver in the key keeps others'
-        // messages untouched. But `pending` is small by design (only what is
-        // not yet delivered, plus deleted rows not yet purged), and when the
-        // keys are many for its size the planner scans the whole table, which
-        // in a DELETE also locks every row it reads: 17% of MariaDB's time at
-        // 25,000 msg/s went to those scans. Ordering by the primary key with a
-        // LIMIT (never reached: a key matches at most one row) makes it walk
-        // the index instead; 100 keys per statement keep that choice when the
-        // table is smaller still. Measured in perf/README.md.
-        let keys: Vec<(u64, u64)> = acks
-            .iter()
-            .flat_map(|a| a.message_ids.iter().map(move |&id| (a.receiver, id)))
-            .collect();
-        let mut tx = self.conn.start_transaction(message_tx()).map_err(db_error)?;
-        let changed = exec_over_pairs(&mut tx, &keys, ACK_KEYS_PER_DELETE, |rows, count| {
-            format!(
-                "DELETE FROM pending WHERE (receiver, message_id) IN ({rows}) \
-                 ORDER BY receiver, message_id LIMIT {count}"
-            )
-        })?;
-        tx.commit().map_err(db_error)?;
-        Ok(changed)
+    fn watermark_transaction(
+        &mut self,
+        rules: &mut dyn FnMut(&mut dyn WatermarkRows) -> Result<u64, StoreError>,
+    ) -> Result<u64, StoreError> {
+        let tx = self.conn.start_transaction(message_tx()).map_err(db_error)?;
+        let mut rows = MysqlWatermarkRows(tx);
+        let outcome = rules(&mut rows)?; // dropping the transaction rolls it back
+        rows.0.commit().map_err(db_error)?;
+        Ok(outcome)
     }
 }
 
 /// The transactions that store messages and acknowledgements. Under READ
 /// COMMITTED InnoDB locks only the rows they touch, not the gaps between
-/// them: with REPEATABLE READ the writer's inserts into `pending` and the
-/// ack writer's deletes from it took next-key locks on neighbouring keys and
-/// deadlocked each other under load (1213, seen at 30,000 msg/s). Neither
-/// transaction reads anything it must see unchanged later.
+/// them (with REPEATABLE READ the writer's and the ack writer's next-key
+/// locks on neighbouring keys deadlocked each other under load: 1213, seen
+/// at 30,000 msg/s in the `pending` schema). What must not change while a
+/// batch is numbered, a conversation's last seq, is locked explicitly.
 fn message_tx() -> TxOpts {
     TxOpts::default().set_isolation_level(Some(IsolationLevel::ReadCommitted))
 }
 
-/// A batch of messages stored by one multi-row insert.
+/// Locks the conversations a batch writes and reads their last seqs. The
+/// rows are locked in id order, so two writers (two chat servers) that
+/// share conversations wait for each other instead of deadlocking, and a
+/// conversation is numbered by one transaction at a time: commit order is
+/// seq order, and no reader ever sees seq N+1 committed before N.
+fn lock_conversations(
+    tx: &mut mysql::Transaction<'_>,
+    thread_ids: &[u64],
+) -> Result<HashMap<u64, u64>, StoreError> {
+    let mut ids = thread_ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let values: Vec<Value> = ids.iter().map(|&id| id.into()).collect();
+    let locked: Vec<(u64, u64)> = tx
+        .exec(
+            format!(
+                "SELECT thread_id, last_seq FROM threads WHERE thread_id IN ({}) ORDER BY thread_id FOR UPDATE",
+                vec!["?"; ids.len()].join(", ")
+            ),
+            Params::Positional(values),
+        )
+        .map_err(db_error)?;
+    if locked.len() != ids.len() {
+        return Err(StoreError::Database("a thread vanished".into()));
+    }
+    Ok(locked.into_iter().collect())
+}
+
+/// Writes back the last seqs of the conversations a batch numbered: one
+/// statement.
+fn record_last_seqs(
+    tx: &mut mysql::Transaction<'_>,
+    last_seqs: &HashMap<u64, u64>,
+) -> Result<(), StoreError> {
+    let mut values: Vec<Value> = Vec::with_capacity(last_seqs.len() * 3);
+    for (&thread_id, &seq) in last_seqs {
+        values.extend([thread_id.into(), seq.into()]);
+    }
+    values.extend(last_seqs.keys().map(|&id| Value::from(id)));
+    let cases = vec!["WHEN ? THEN ?"; last_seqs.len()].join(" ");
+    let ids = vec!["?"; last_seqs.len()].join(", ");
+    tx.exec_drop(
+        format!(
+            "UPDATE threads SET last_seq = CASE thread_id {cases} END WHERE thread_id IN ({ids})"
+        ),
+        Params::Positional(values),
+    )
+    .map_err(db_error)
+}
+
+/// The highest watermark of `uid`'s devices in a conversation (0 if none).
+fn watermark_in(conn: &mut impl Queryable, uid: u64, thread_id: u64) -> Result<u64, StoreError> {
+    let mark: Option<Option<u64>> = conn
+        .exec_first(
+            "SELECT MAX(seq) FROM watermarks WHERE uid = ? AND thread_id = ?",
+            (uid, thread_id),
+        )
+        .map_err(db_error)?;
+    Ok(mark.flatten().unwrap_or(0))
+}
+
+/// A batch of messages stored by one multi-row insert, numbered inside
+/// the conversations the caller has locked.
 struct MessageInsert<'a> {
     messages: &'a [NewMessage],
     thread_ids: &'a [u64],
     chat_time: i64,
 }
 
+/// What one multi-row insert did.
+struct Inserted {
+    rows: u64,
+    /// The id of its first new row.
+    first_id: Option<u64>,
+}
+
 impl MessageInsert<'_> {
-    /// Inserts the messages (rows whose (sender, unique_id) exists are
-    /// skipped) and returns them stored, in order; `delivered` is false for
-    /// the new ones and tells the state of the ones stored before.
+    /// Stores the batch and returns it stored, in order; `last_seqs` (the
+    /// locked conversations' last seqs) moves over what was new. A resend
+    /// (its (sender, unique_id) stored already) is not stored again and
+    /// takes no seq: the first attempt assumes none (the common case, one
+    /// statement); if there was one, it is undone to a savepoint and only
+    /// the new messages are stored, numbered without a hole.
     fn run(
         &self,
         tx: &mut mysql::Transaction<'_>,
         consecutive_ids: bool,
+        last_seqs: &mut HashMap<u64, u64>,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        let mut values: Vec<Value> = Vec::with_capacity(self.messages.len() * 6);
-        for (m, &thread_id) in self.messages.iter().zip(self.thread_ids) {
+        tx.query_drop("SAVEPOINT numbered").map_err(db_error)?;
+        let all: Vec<usize> = (0..self.messages.len()).collect();
+        let mut trial = last_seqs.clone();
+        let seqs = self.number(&all, &mut trial);
+        let inserted = self.insert(tx, &all, &seqs)?;
+        if inserted.rows == all.len() as u64 {
+            *last_seqs = trial;
+            return self.new_rows(tx, &all, &seqs, inserted.first_id, consecutive_ids);
+        }
+        tx.query_drop("ROLLBACK TO SAVEPOINT numbered").map_err(db_error)?;
+        let existing = self.stored_before(tx)?;
+        let mut seen: HashSet<(u64, &str)> = HashSet::new();
+        let fresh: Vec<usize> = all
+            .into_iter()
+            .filter(|&i| {
+                let key = (self.messages[i].sender, self.messages[i].unique_id.as_str());
+                !existing.contains_key(&key) && seen.insert(key)
+            })
+            .collect();
+        let mut stored: HashMap<(u64, &str), StoredMessage> = existing;
+        if !fresh.is_empty() {
+            let seqs = self.number(&fresh, last_seqs);
+            let inserted = self.insert(tx, &fresh, &seqs)?;
+            if inserted.rows != fresh.len() as u64 {
+                return Err(StoreError::Conflict("a unique_id was stored meanwhile".into()));
+            }
+            let rows = self.new_rows(tx, &fresh, &seqs, inserted.first_id, consecutive_ids)?;
+            for (&i, m) in fresh.iter().zip(rows) {
+                let n = &self.messages[i];
+                stored.insert((n.sender, n.unique_id.as_str()), m);
+            }
+        }
+        self.messages
+            .iter()
+            .map(|m| {
+                stored.get(&(m.sender, m.unique_id.as_str())).cloned().ok_or_else(|| {
+                    StoreError::Database("a stored message could not be read back".into())
+                })
+            })
+            .collect()
+    }
+
+    /// The next seqs of the messages at `indexes`, in order.
+    fn number(&self, indexes: &[usize], last_seqs: &mut HashMap<u64, u64>) -> Vec<u64> {
+        indexes
+            .iter()
+            .map(|&i| {
+                let last = last_seqs.entry(self.thread_ids[i]).or_insert(0);
+                *last += 1;
+                *last
+            })
+            .collect()
+    }
+
+    /// One multi-row insert of the messages at `indexes` with `seqs`
+    /// (a row whose (sender, unique_id) exists is skipped).
+    fn insert(
+        &self,
+        tx: &mut mysql::Transaction<'_>,
+        indexes: &[usize],
+        seqs: &[u64],
+    ) -> Result<Inserted, StoreError> {
+        let mut values: Vec<Value> = Vec::with_capacity(indexes.len() * 7);
+        for (&i, &seq) in indexes.iter().zip(seqs) {
+            let m = &self.messages[i];
             values.extend([
-                thread_id.into(),
+                self.thread_ids[i].into(),
+                seq.into(),
                 m.sender.into(),
                 m.receiver.into(),
                 m.unique_id.as_str().into(),
@@ -503,108 +650,101 @@ impl MessageInsert<'_> {
         }
         tx.exec_drop(
             format!(
-                "INSERT INTO messages (thread_id, sender, receiver, unique_id, content, chat_time) VALUES {}
+                "INSERT INTO messages (thread_id, seq, sender, receiver, unique_id, content, chat_time) VALUES {}
                  ON DUPLICATE KEY UPDATE message_id = message_id",
-                placeholders(self.messages.len(), 6)
+                placeholders(indexes.len(), 7)
             ),
             Params::Positional(values),
         )
         .map_err(db_error)?;
-        // A duplicate counts 0 affected rows. The ids this statement allocated
-        // are above every id allocated before it, so a row is new if its id is
-        // at least the first new one (none is new if nothing was inserted).
-        let first_new = match (tx.affected_rows(), tx.last_insert_id()) {
-            (0, _) | (_, None) => u64::MAX,
-            (_, Some(first)) => first,
-        };
-        let all_new = tx.affected_rows() == self.messages.len() as u64 && first_new != u64::MAX;
-        if consecutive_ids && all_new {
-            // The ids follow from the first.
-            let stored = self.messages.iter().zip(self.thread_ids).enumerate().map(
-                |(i, (m, &thread_id))| StoredMessage {
-                    message_id: first_new + i as u64,
-                    thread_id,
+        // A duplicate counts 0 affected rows.
+        Ok(Inserted { rows: tx.affected_rows(), first_id: tx.last_insert_id() })
+    }
+
+    /// The messages at `indexes`, all just inserted with `seqs`: their ids
+    /// follow from the first when the server hands them out consecutively,
+    /// else they are read back by key.
+    fn new_rows(
+        &self,
+        tx: &mut mysql::Transaction<'_>,
+        indexes: &[usize],
+        seqs: &[u64],
+        first_id: Option<u64>,
+        consecutive_ids: bool,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        if let (true, Some(first)) = (consecutive_ids, first_id) {
+            let rows = indexes.iter().zip(seqs).enumerate().map(|(n, (&i, &seq))| {
+                let m = &self.messages[i];
+                StoredMessage {
+                    message_id: first + n as u64,
+                    thread_id: self.thread_ids[i],
+                    seq,
                     sender: m.sender,
                     receiver: m.receiver,
                     unique_id: m.unique_id.clone(),
                     content: m.content.clone(),
                     chat_time: self.chat_time,
                     delivered: false,
-                },
-            );
-            return Ok(stored.collect());
+                }
+            });
+            return Ok(rows.collect());
         }
-        self.read_back(tx, first_new)
-    }
-
-    /// Every message of the batch (new or stored before) by its key: a
-    /// row-constructor IN list is a set of point lookups on the unique index.
-    fn read_back(
-        &self,
-        tx: &mut mysql::Transaction<'_>,
-        first_new: u64,
-    ) -> Result<Vec<StoredMessage>, StoreError> {
-        let key_values: Vec<Value> = self
-            .messages
-            .iter()
-            .flat_map(|m| [m.sender.into(), m.unique_id.as_str().into()])
-            .collect();
-        let found: Vec<StoredMessage> = tx
-            .exec_map(
-                format!(
-                    "SELECT {MESSAGE_COLUMNS} FROM {MESSAGES_WITH_STATE} WHERE (m.sender, m.unique_id) IN ({})",
-                    placeholders(self.messages.len(), 2)
-                ),
-                Params::Positional(key_values),
-                message_from_row,
-            )
-            .map_err(db_error)?;
-        let by_key: std::collections::HashMap<(u64, &str), &StoredMessage> =
-            found.iter().map(|m| ((m.sender, m.unique_id.as_str()), m)).collect();
-        self.messages
-            .iter()
+        let keys: Vec<&NewMessage> = indexes.iter().map(|&i| &self.messages[i]).collect();
+        let found = read_by_key(tx, &keys)?;
+        let mut by_key: HashMap<(u64, String), StoredMessage> =
+            found.into_iter().map(|m| ((m.sender, m.unique_id.clone()), m)).collect();
+        keys.iter()
             .map(|m| {
-                let stored = by_key.get(&(m.sender, m.unique_id.as_str())).ok_or_else(|| {
+                by_key.remove(&(m.sender, m.unique_id.clone())).ok_or_else(|| {
                     StoreError::Database("a stored message could not be read back".into())
-                })?;
-                // A new row has no pending row yet: it is not delivered.
-                let delivered = stored.delivered && stored.message_id < first_new;
-                Ok(StoredMessage { delivered, ..(*stored).clone() })
+                })
             })
             .collect()
     }
-}
 
-/// Marks new messages (`(receiver, message_id)`) as waiting for delivery,
-/// inside the transaction that stored them: multi-row inserts.
-fn insert_pending(tx: &mut mysql::Transaction<'_>, new: &[(u64, u64)]) -> Result<(), StoreError> {
-    exec_over_pairs(tx, new, ROWS_PER_INSERT, |rows, _| {
-        format!("INSERT IGNORE INTO pending (receiver, message_id) VALUES {rows}")
-    })
-    .map(|_| ())
-}
-
-/// Rows in one multi-row insert of pairs.
-const ROWS_PER_INSERT: usize = 1000;
-/// Keys in one DELETE from `pending` (see `mark_delivered_many`).
-const ACK_KEYS_PER_DELETE: usize = 100;
-
-/// Runs `statement` (given the `(?, ?), ...` list of its rows and their
-/// count) over `pairs`, `per_statement` rows at a time; returns the rows
-/// affected in all.
-fn exec_over_pairs(
-    tx: &mut mysql::Transaction<'_>,
-    pairs: &[(u64, u64)],
-    per_statement: usize,
-    statement: impl Fn(&str, usize) -> String,
-) -> Result<u64, StoreError> {
-    let mut affected = 0;
-    for chunk in pairs.chunks(per_statement) {
-        let sql = statement(&placeholders(chunk.len(), 2), chunk.len());
-        tx.exec_drop(sql, Params::Positional(pair_values(chunk))).map_err(db_error)?;
-        affected += tx.affected_rows();
+    /// The messages of the batch that were stored before it, by key, each
+    /// marked delivered if its receiver has it.
+    fn stored_before<'m>(
+        &'m self,
+        tx: &mut mysql::Transaction<'_>,
+    ) -> Result<HashMap<(u64, &'m str), StoredMessage>, StoreError> {
+        let keys: Vec<&NewMessage> = self.messages.iter().collect();
+        let mut found = read_by_key(tx, &keys)?;
+        for m in found.iter_mut() {
+            m.delivered = m.seq <= watermark_in(tx, m.receiver, m.thread_id)?;
+        }
+        let names: HashMap<(u64, &str), &'m str> = self
+            .messages
+            .iter()
+            .map(|n| ((n.sender, n.unique_id.as_str()), n.unique_id.as_str()))
+            .collect();
+        let mut by_key = HashMap::new();
+        for m in found {
+            if let Some(&unique_id) = names.get(&(m.sender, m.unique_id.as_str())) {
+                by_key.insert((m.sender, unique_id), m);
+            }
+        }
+        Ok(by_key)
     }
-    Ok(affected)
+}
+
+/// The stored messages with these (sender, unique_id) keys: a
+/// row-constructor IN list is a set of point lookups on the unique index.
+fn read_by_key(
+    tx: &mut mysql::Transaction<'_>,
+    keys: &[&NewMessage],
+) -> Result<Vec<StoredMessage>, StoreError> {
+    let values: Vec<Value> =
+        keys.iter().flat_map(|m| [m.sender.into(), m.unique_id.as_str().into()]).collect();
+    tx.exec_map(
+        format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE (m.sender, m.unique_id) IN ({})",
+            placeholders(keys.len(), 2)
+        ),
+        Params::Positional(values),
+        message_from_row,
+    )
+    .map_err(db_error)
 }
 
 /// The threads of many pairs (`(low, high)` uids, distinct) inside `tx`,
@@ -613,7 +753,7 @@ fn exec_over_pairs(
 fn private_threads_in(
     tx: &mut mysql::Transaction<'_>,
     pairs: &[(u64, u64)],
-) -> Result<std::collections::HashMap<(u64, u64), u64>, StoreError> {
+) -> Result<HashMap<(u64, u64), u64>, StoreError> {
     let lookup = |tx: &mut mysql::Transaction<'_>, pairs: &[(u64, u64)]| {
         let values = pair_values(pairs);
         tx.exec_map(
@@ -626,8 +766,7 @@ fn private_threads_in(
         )
         .map_err(db_error)
     };
-    let mut threads: std::collections::HashMap<(u64, u64), u64> =
-        lookup(tx, pairs)?.into_iter().collect();
+    let mut threads: HashMap<(u64, u64), u64> = lookup(tx, pairs)?.into_iter().collect();
     let missing: Vec<(u64, u64)> =
         pairs.iter().copied().filter(|pair| !threads.contains_key(pair)).collect();
     if !missing.is_empty() {
@@ -697,16 +836,17 @@ fn take<T: mysql::prelude::FromValue>(values: &[Value], index: usize) -> Result<
 }
 
 fn message_from_row(row: MessageRow) -> StoredMessage {
-    let (message_id, thread_id, sender, receiver, unique_id, content, chat_time, delivered) = row;
+    let (message_id, thread_id, seq, sender, receiver, unique_id, content, chat_time) = row;
     StoredMessage {
         message_id,
         thread_id,
+        seq,
         sender,
         receiver,
         unique_id,
         content,
         chat_time,
-        delivered: delivered != 0,
+        delivered: false,
     }
 }
 
@@ -790,5 +930,136 @@ impl FriendRows for MysqlFriendRows<'_> {
 
     fn private_thread(&mut self, a: u64, b: u64) -> Result<u64, StoreError> {
         private_thread_in(&mut self.0, a, b)
+    }
+}
+
+/// Rows in one statement over many keys (an IN list, a multi-row insert).
+const ROWS_PER_STATEMENT: usize = 1000;
+
+/// Watermark rows inside a transaction: each method is one statement per
+/// [`ROWS_PER_STATEMENT`] keys (row-constructor IN lists are point lookups
+/// on the primary or a unique key), so a batch costs a fixed number of
+/// round trips however many conversations it names.
+struct MysqlWatermarkRows<'c>(mysql::Transaction<'c>);
+
+impl MysqlWatermarkRows<'_> {
+    /// Runs `sql(placeholders)` over `keys` in chunks, collecting the rows.
+    fn select_over<K, T: mysql::prelude::FromRow>(
+        &mut self,
+        keys: &[K],
+        columns: usize,
+        values: impl Fn(&K) -> Vec<Value>,
+        sql: impl Fn(&str) -> String,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut rows = Vec::new();
+        for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+            let params: Vec<Value> = chunk.iter().flat_map(&values).collect();
+            let list = if columns == 1 {
+                vec!["?"; chunk.len()].join(", ")
+            } else {
+                placeholders(chunk.len(), columns)
+            };
+            rows.extend(
+                self.0.exec::<T, _, _>(sql(&list), Params::Positional(params)).map_err(db_error)?,
+            );
+        }
+        Ok(rows)
+    }
+}
+
+impl WatermarkRows for MysqlWatermarkRows<'_> {
+    fn message_keys(&mut self, ids: &[u64]) -> Result<Vec<MessageKey>, StoreError> {
+        let rows: Vec<(u64, u64, u64, u64, u64)> = self.select_over(
+            ids,
+            1,
+            |&id| vec![id.into()],
+            |list| {
+                format!(
+                    "SELECT message_id, thread_id, seq, sender, receiver FROM messages WHERE message_id IN ({list})"
+                )
+            },
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|(message_id, thread_id, seq, sender, receiver)| MessageKey {
+                message_id,
+                thread_id,
+                seq,
+                sender,
+                receiver,
+            })
+            .collect())
+    }
+
+    fn conversations(&mut self, ids: &[u64]) -> Result<Vec<(ThreadRecord, u64)>, StoreError> {
+        let rows: Vec<(u64, u64, u64, u64)> = self.select_over(
+            ids,
+            1,
+            |&id| vec![id.into()],
+            |list| {
+                format!(
+                    "SELECT thread_id, user1_id, user2_id, last_seq FROM threads WHERE thread_id IN ({list})"
+                )
+            },
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|(thread_id, user1_id, user2_id, last_seq)| {
+                (ThreadRecord { thread_id, user1_id, user2_id }, last_seq)
+            })
+            .collect())
+    }
+
+    fn watermarks(
+        &mut self,
+        keys: &[WatermarkKey],
+    ) -> Result<Vec<(WatermarkKey, u64)>, StoreError> {
+        let rows: Vec<(u64, String, u64, u64)> = self.select_over(
+            keys,
+            3,
+            |k| vec![k.uid.into(), k.device.as_str().into(), k.thread_id.into()],
+            |list| {
+                format!(
+                    "SELECT uid, device, thread_id, seq FROM watermarks WHERE (uid, device, thread_id) IN ({list})"
+                )
+            },
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|(uid, device, thread_id, seq)| (WatermarkKey { uid, device, thread_id }, seq))
+            .collect())
+    }
+
+    fn senders(&mut self, points: &[SeqPoint]) -> Result<Vec<(SeqPoint, u64)>, StoreError> {
+        let rows: Vec<(u64, u64, u64)> = self.select_over(
+            points,
+            2,
+            |&(thread_id, seq)| vec![thread_id.into(), seq.into()],
+            |list| format!("SELECT thread_id, seq, sender FROM messages WHERE (thread_id, seq) IN ({list})"),
+        )?;
+        Ok(rows.into_iter().map(|(thread_id, seq, sender)| ((thread_id, seq), sender)).collect())
+    }
+
+    fn raise(&mut self, marks: &[(WatermarkKey, u64)]) -> Result<u64, StoreError> {
+        for chunk in marks.chunks(ROWS_PER_STATEMENT) {
+            let values: Vec<Value> = chunk
+                .iter()
+                .flat_map(|(k, seq)| {
+                    [k.uid.into(), k.device.as_str().into(), k.thread_id.into(), (*seq).into()]
+                })
+                .collect();
+            self.0
+                .exec_drop(
+                    format!(
+                        "INSERT INTO watermarks (uid, device, thread_id, seq) VALUES {}
+                         ON DUPLICATE KEY UPDATE seq = GREATEST(seq, VALUES(seq))",
+                        placeholders(chunk.len(), 4)
+                    ),
+                    Params::Positional(values),
+                )
+                .map_err(db_error)?;
+        }
+        // Each was above the watermark read in this transaction.
+        Ok(marks.len() as u64)
     }
 }

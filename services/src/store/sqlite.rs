@@ -8,12 +8,11 @@
 //! since a 1018 reply promises the message is safe.
 
 use super::api::StoreConn;
-use super::columns::{
-    now_ms, MESSAGES_WITH_STATE, MESSAGE_COLUMNS, PENDING_MESSAGES, USER_COLUMNS, USER_COLUMNS_OF_U,
-};
+use super::columns::{now_ms, MESSAGE_COLUMNS, USER_COLUMNS, USER_COLUMNS_OF_U};
 use super::friends::{Application, FriendRows};
 use super::model::*;
 use super::pool::{Backend, StoreError};
+use super::watermarks::{MessageKey, SeqPoint, WatermarkKey, WatermarkRows};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -22,6 +21,7 @@ use std::time::Duration;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/sqlite/0001_init.sql")),
     (2, include_str!("migrations/sqlite/0002_pending.sql")),
+    (3, include_str!("migrations/sqlite/0003_conversations.sql")),
 ];
 
 /// Opens connections to one SQLite file.
@@ -288,6 +288,8 @@ impl StoreConn for SqliteConn {
 
     fn append_messages(&mut self, batch: &[NewMessage]) -> Result<Vec<StoredMessage>, StoreError> {
         let chat_time = now_ms();
+        // IMMEDIATE: the write lock is taken first, so this transaction is
+        // the only one numbering any conversation until it commits.
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -296,31 +298,31 @@ impl StoreConn for SqliteConn {
         {
             let mut insert = tx
                 .prepare_cached(
-                    "INSERT INTO messages (thread_id, sender, receiver, unique_id, content, chat_time)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (sender, unique_id) DO NOTHING RETURNING message_id",
+                    "INSERT INTO messages (thread_id, seq, sender, receiver, unique_id, content, chat_time)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (sender, unique_id) DO NOTHING RETURNING message_id",
                 )
-                .map_err(db_error)?;
-            let mut mark_pending = tx
-                .prepare_cached("INSERT INTO pending (receiver, message_id) VALUES (?1, ?2)")
                 .map_err(db_error)?;
             let mut existing = tx
                 .prepare_cached(&format!(
-                    "SELECT {MESSAGE_COLUMNS} FROM {MESSAGES_WITH_STATE} WHERE m.sender = ?1 AND m.unique_id = ?2"
+                    "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.sender = ?1 AND m.unique_id = ?2"
                 ))
                 .map_err(db_error)?;
-            let mut threads: Vec<((u64, u64), u64)> = Vec::new();
+            // (pair, thread id, last seq) of the conversations this batch writes.
+            let mut threads: Vec<((u64, u64), u64, u64)> = Vec::new();
             for m in batch {
                 let pair = (m.sender.min(m.receiver), m.sender.max(m.receiver));
-                let thread_id = match threads.iter().find(|(p, _)| *p == pair) {
-                    Some((_, id)) => *id,
+                let index = match threads.iter().position(|(p, _, _)| *p == pair) {
+                    Some(index) => index,
                     None => {
                         let id = private_thread_in(&tx, m.sender, m.receiver)?;
-                        threads.push((pair, id));
-                        id
+                        threads.push((pair, id, last_seq_in(&tx, id)?));
+                        threads.len() - 1
                     }
                 };
+                let (thread_id, seq) = (threads[index].1, threads[index].2 + 1);
                 let args = params![
                     thread_id as i64,
+                    seq as i64,
                     m.sender as i64,
                     m.receiver as i64,
                     m.unique_id,
@@ -329,31 +331,42 @@ impl StoreConn for SqliteConn {
                 ];
                 let new_id: Option<i64> =
                     insert.query_row(args, |r| r.get(0)).optional().map_err(db_error)?;
-                if let Some(id) = new_id {
-                    mark_pending.execute(params![m.receiver as i64, id]).map_err(db_error)?;
-                }
                 stored.push(match new_id {
-                    Some(id) => StoredMessage {
-                        message_id: id as u64,
-                        thread_id,
-                        sender: m.sender,
-                        receiver: m.receiver,
-                        unique_id: m.unique_id.clone(),
-                        content: m.content.clone(),
-                        chat_time,
-                        delivered: false,
-                    },
-                    None => existing
-                        .query_row(params![m.sender as i64, m.unique_id], message_from_row)
-                        .map_err(db_error)?,
+                    Some(id) => {
+                        threads[index].2 = seq;
+                        StoredMessage {
+                            message_id: id as u64,
+                            thread_id,
+                            seq,
+                            sender: m.sender,
+                            receiver: m.receiver,
+                            unique_id: m.unique_id.clone(),
+                            content: m.content.clone(),
+                            chat_time,
+                            delivered: false,
+                        }
+                    }
+                    None => {
+                        let mut old = existing
+                            .query_row(params![m.sender as i64, m.unique_id], message_from_row)
+                            .map_err(db_error)?;
+                        old.delivered = old.seq <= watermark_in(&tx, old.receiver, old.thread_id)?;
+                        old
+                    }
                 });
+            }
+            let mut numbered = tx
+                .prepare_cached("UPDATE threads SET last_seq = ?2 WHERE thread_id = ?1")
+                .map_err(db_error)?;
+            for (_, thread_id, last_seq) in &threads {
+                numbered.execute([*thread_id as i64, *last_seq as i64]).map_err(db_error)?;
             }
         }
         tx.commit().map_err(db_error)?;
         Ok(stored)
     }
 
-    fn thread_page(
+    fn thread_messages(
         &mut self,
         thread_id: u64,
         before: u64,
@@ -362,8 +375,8 @@ impl StoreConn for SqliteConn {
         let before = if before == 0 { i64::MAX } else { before as i64 };
         self.conn
             .prepare_cached(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM {MESSAGES_WITH_STATE}
-                 WHERE m.thread_id = ?1 AND m.message_id < ?2 ORDER BY m.message_id DESC LIMIT ?3"
+                "SELECT {MESSAGE_COLUMNS} FROM messages m
+                 WHERE m.thread_id = ?1 AND m.message_id < ?2 ORDER BY m.seq DESC LIMIT ?3"
             ))
             .and_then(|mut s| {
                 s.query_map(params![thread_id as i64, before, limit as i64], message_from_row)?
@@ -372,42 +385,90 @@ impl StoreConn for SqliteConn {
             .map_err(db_error)
     }
 
-    fn pending_for(
+    fn receiver_watermark(&mut self, uid: u64, thread_id: u64) -> Result<u64, StoreError> {
+        watermark_in(&self.conn, uid, thread_id)
+    }
+
+    fn conversations_behind(
         &mut self,
-        receiver: u64,
-        after: u64,
+        uid: u64,
+        device: &str,
+        from_thread: u64,
         limit: usize,
-    ) -> Result<Vec<StoredMessage>, StoreError> {
+    ) -> Result<Vec<(u64, u64)>, StoreError> {
         self.conn
-            .prepare_cached(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM {PENDING_MESSAGES}
-                 WHERE p.receiver = ?1 AND p.message_id > ?2 ORDER BY p.message_id LIMIT ?3"
-            ))
+            .prepare_cached(
+                "SELECT t.thread_id, COALESCE(w.seq, 0) AS mark FROM
+                   (SELECT thread_id, last_seq FROM threads WHERE user1_id = ?1 AND thread_id >= ?3
+                    UNION ALL
+                    SELECT thread_id, last_seq FROM threads WHERE user2_id = ?1 AND thread_id >= ?3) AS t
+                 LEFT JOIN watermarks w ON w.uid = ?1 AND w.device = ?2 AND w.thread_id = t.thread_id
+                 WHERE t.last_seq > COALESCE(w.seq, 0)
+                 ORDER BY t.thread_id LIMIT ?4",
+            )
             .and_then(|mut s| {
-                s.query_map(params![receiver as i64, after as i64, limit as i64], message_from_row)?
-                    .collect::<Result<Vec<_>, _>>()
+                s.query_map(params![uid as i64, device, from_thread as i64, limit as i64], |r| {
+                    Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
+                })?
+                .collect::<Result<Vec<_>, _>>()
             })
             .map_err(db_error)
     }
 
-    fn mark_delivered_many(&mut self, acks: &[Delivery]) -> Result<u64, StoreError> {
-        let tx = self.conn.transaction().map_err(db_error)?;
-        let mut changed = 0;
-        {
-            let mut delivered = tx
-                .prepare_cached("DELETE FROM pending WHERE receiver = ?1 AND message_id = ?2")
-                .map_err(db_error)?;
-            for ack in acks {
-                for id in &ack.message_ids {
-                    changed += delivered
-                        .execute(params![ack.receiver as i64, *id as i64])
-                        .map_err(db_error)? as u64;
-                }
-            }
-        }
-        tx.commit().map_err(db_error)?;
-        Ok(changed)
+    fn conversation_after(
+        &mut self,
+        thread_id: u64,
+        after: u64,
+        skip_sender: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages m
+                 WHERE m.thread_id = ?1 AND m.seq > ?2 AND m.sender <> ?3 ORDER BY m.seq LIMIT ?4"
+            ))
+            .and_then(|mut s| {
+                let args =
+                    params![thread_id as i64, after as i64, skip_sender as i64, limit as i64];
+                s.query_map(args, message_from_row)?.collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(db_error)
     }
+
+    fn watermark_transaction(
+        &mut self,
+        rules: &mut dyn FnMut(&mut dyn WatermarkRows) -> Result<u64, StoreError>,
+    ) -> Result<u64, StoreError> {
+        // IMMEDIATE: the rules read, then write. A deferred transaction
+        // that read before another connection wrote could not write at all
+        // (SQLITE_BUSY_SNAPSHOT, which no busy timeout waits out), and the
+        // batch would be lost.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_error)?;
+        let outcome = rules(&mut SqliteWatermarkRows(&tx))?;
+        tx.commit().map_err(db_error)?;
+        Ok(outcome)
+    }
+}
+
+/// The last seq of a conversation (0 if it has no message).
+fn last_seq_in(conn: &Connection, thread_id: u64) -> Result<u64, StoreError> {
+    conn.prepare_cached("SELECT last_seq FROM threads WHERE thread_id = ?1")
+        .and_then(|mut s| s.query_row([thread_id as i64], |r| r.get::<_, i64>(0)))
+        .map(|seq| seq as u64)
+        .map_err(db_error)
+}
+
+/// The highest watermark of `uid`'s devices in a conversation (0 if none).
+fn watermark_in(conn: &Connection, uid: u64, thread_id: u64) -> Result<u64, StoreError> {
+    conn.prepare_cached(
+        "SELECT COALESCE(MAX(seq), 0) FROM watermarks WHERE uid = ?1 AND thread_id = ?2",
+    )
+    .and_then(|mut s| s.query_row([uid as i64, thread_id as i64], |r| r.get::<_, i64>(0)))
+    .map(|seq| seq as u64)
+    .map_err(db_error)
 }
 
 /// True if `uid` has `friend` in its friend list (in or out of a transaction).
@@ -456,12 +517,13 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
     Ok(StoredMessage {
         message_id: row.get::<_, i64>(0)? as u64,
         thread_id: row.get::<_, i64>(1)? as u64,
-        sender: row.get::<_, i64>(2)? as u64,
-        receiver: row.get::<_, i64>(3)? as u64,
-        unique_id: row.get(4)?,
-        content: row.get(5)?,
-        chat_time: row.get(6)?,
-        delivered: row.get::<_, i64>(7)? != 0,
+        seq: row.get::<_, i64>(2)? as u64,
+        sender: row.get::<_, i64>(3)? as u64,
+        receiver: row.get::<_, i64>(4)? as u64,
+        unique_id: row.get(5)?,
+        content: row.get(6)?,
+        chat_time: row.get(7)?,
+        delivered: false,
     })
 }
 
@@ -540,5 +602,109 @@ impl FriendRows for SqliteFriendRows<'_, '_> {
 
     fn private_thread(&mut self, a: u64, b: u64) -> Result<u64, StoreError> {
         private_thread_in(self.0, a, b)
+    }
+}
+
+/// Watermark rows inside a transaction. The statements are per row: an
+/// embedded database answers each without a round trip.
+struct SqliteWatermarkRows<'t, 'c>(&'t rusqlite::Transaction<'c>);
+
+impl WatermarkRows for SqliteWatermarkRows<'_, '_> {
+    fn message_keys(&mut self, ids: &[u64]) -> Result<Vec<MessageKey>, StoreError> {
+        let mut lookup = self
+            .0
+            .prepare_cached(
+                "SELECT message_id, thread_id, seq, sender, receiver FROM messages WHERE message_id = ?1",
+            )
+            .map_err(db_error)?;
+        let mut keys = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let key = lookup
+                .query_row([id as i64], |r| {
+                    Ok(MessageKey {
+                        message_id: r.get::<_, i64>(0)? as u64,
+                        thread_id: r.get::<_, i64>(1)? as u64,
+                        seq: r.get::<_, i64>(2)? as u64,
+                        sender: r.get::<_, i64>(3)? as u64,
+                        receiver: r.get::<_, i64>(4)? as u64,
+                    })
+                })
+                .optional()
+                .map_err(db_error)?;
+            keys.extend(key);
+        }
+        Ok(keys)
+    }
+
+    fn conversations(&mut self, ids: &[u64]) -> Result<Vec<(ThreadRecord, u64)>, StoreError> {
+        let mut lookup = self
+            .0
+            .prepare_cached(
+                "SELECT thread_id, user1_id, user2_id, last_seq FROM threads WHERE thread_id = ?1",
+            )
+            .map_err(db_error)?;
+        let mut found = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let row = lookup
+                .query_row([id as i64], |r| Ok((thread_from_row(r)?, r.get::<_, i64>(3)? as u64)))
+                .optional()
+                .map_err(db_error)?;
+            found.extend(row);
+        }
+        Ok(found)
+    }
+
+    fn watermarks(
+        &mut self,
+        keys: &[WatermarkKey],
+    ) -> Result<Vec<(WatermarkKey, u64)>, StoreError> {
+        let mut lookup = self
+            .0
+            .prepare_cached(
+                "SELECT seq FROM watermarks WHERE uid = ?1 AND device = ?2 AND thread_id = ?3",
+            )
+            .map_err(db_error)?;
+        let mut found = Vec::with_capacity(keys.len());
+        for key in keys {
+            let seq: Option<i64> = lookup
+                .query_row(params![key.uid as i64, key.device, key.thread_id as i64], |r| r.get(0))
+                .optional()
+                .map_err(db_error)?;
+            found.extend(seq.map(|seq| (key.clone(), seq as u64)));
+        }
+        Ok(found)
+    }
+
+    fn senders(&mut self, points: &[SeqPoint]) -> Result<Vec<(SeqPoint, u64)>, StoreError> {
+        let mut lookup = self
+            .0
+            .prepare_cached("SELECT sender FROM messages WHERE thread_id = ?1 AND seq = ?2")
+            .map_err(db_error)?;
+        let mut found = Vec::with_capacity(points.len());
+        for &(thread_id, seq) in points {
+            let sender: Option<i64> = lookup
+                .query_row([thread_id as i64, seq as i64], |r| r.get(0))
+                .optional()
+                .map_err(db_error)?;
+            found.extend(sender.map(|sender| ((thread_id, seq), sender as u64)));
+        }
+        Ok(found)
+    }
+
+    fn raise(&mut self, marks: &[(WatermarkKey, u64)]) -> Result<u64, StoreError> {
+        let mut upsert = self
+            .0
+            .prepare_cached(
+                "INSERT INTO watermarks (uid, device, thread_id, seq) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (uid, device, thread_id) DO UPDATE SET seq = excluded.seq
+                 WHERE excluded.seq > watermarks.seq",
+            )
+            .map_err(db_error)?;
+        let mut changed = 0;
+        for (key, seq) in marks {
+            let args = params![key.uid as i64, key.device, key.thread_id as i64, *seq as i64];
+            changed += upsert.execute(args).map_err(db_error)? as u64;
+        }
+        Ok(changed)
     }
 }

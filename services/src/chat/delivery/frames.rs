@@ -10,7 +10,7 @@ use crate::chat::metrics::ChatMetrics;
 use crate::chat::reply::{send, write};
 use crate::chat::services::ChatLoop;
 use crate::dialect::Acknowledgement;
-use crate::store::model::{Delivery, StoredMessage};
+use crate::store::model::{DeliveryAck, StoredMessage};
 use proto::body::{ChatData, HistoryMessage, NotifyOffline, TextChatMsgRsp};
 use proto::MsgId;
 use reactor::{ConnId, Ctx, SendError};
@@ -29,7 +29,7 @@ pub fn deliver<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, route: Route, push: Pus
     match push {
         Push::Text(messages) => {
             if user.sync().holds_back_live() {
-                user.sync().hold_back(); // the sync reads them from the store, in order
+                user.sync().hold_back(&messages); // written in their place by the sync
                 return;
             }
             write_texts(h, ctx, route.conn, &messages);
@@ -42,7 +42,7 @@ pub fn deliver<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, route: Route, push: Pus
             user.add_friend(notice.fromuid);
             let held_back = user.sync().holds_back_live();
             if held_back {
-                user.sync().hold_back(); // the first message comes with the sync
+                user.sync().hold_back(&messages); // the first message comes with the sync
             }
             notice.chat_datas = messages.iter().map(history_item).collect();
             send(h, ctx, route.conn, MsgId::NotifyAuthFriendReq, &notice);
@@ -140,7 +140,7 @@ pub fn acknowledge_for_client<H: ChatLoop>(
     if message_ids.is_empty() {
         return;
     }
-    if let Err(e) = h.services().acks.submit(Delivery { receiver: uid, message_ids }) {
+    if let Err(e) = h.services().acks.submit(DeliveryAck::of_messages(uid, message_ids)) {
         log::debug!("implicit acknowledgement not stored (pushed again later): {e}");
     }
 }
@@ -151,6 +151,7 @@ pub fn history_item(m: &StoredMessage) -> HistoryMessage {
         sender: m.sender,
         msg_id: m.message_id,
         thread_id: m.thread_id,
+        seq: m.seq,
         msg_content: m.content.clone(),
         chat_time: m.chat_time,
         status: i32::from(m.delivered),
@@ -165,10 +166,12 @@ pub fn text_body(messages: &[StoredMessage]) -> TextChatMsgRsp {
         fromuid: first.map_or(0, |m| m.sender),
         touid: first.map_or(0, |m| m.receiver),
         thread_id: first.map_or(0, |m| m.thread_id),
+        conversation_id: first.map_or(0, |m| m.thread_id),
         chat_datas: messages
             .iter()
             .map(|m| ChatData {
                 message_id: m.message_id,
+                seq: m.seq,
                 unique_id: m.unique_id.clone(),
                 content: m.content.clone(),
                 status: i32::from(m.delivered),

@@ -1,12 +1,14 @@
-//! After a login: pushing the messages that are still pending, oldest first.
-//! On the loop thread, paced by the connection's output.
+//! After a login: pushing what the device has not received, conversation
+//! by conversation, each from its watermark up (oldest first). On the loop
+//! thread, paced by the connection's output.
 //!
-//! A user may come back to 100,000 pending messages. They are read one page
-//! at a time (by message id, after a cursor), and the next page is read only
+//! A user may come back to 100,000 messages over 100 conversations. They are
+//! read one page at a time (after a cursor: a conversation and a seq in it;
+//! `StoreConn::backlog`), and the next page is read only
 //! once the previous one has left the connection's output (`on_drained`), so
 //! the output buffer stays small and the loop serves everyone else between
-//! pages. Live pushes that arrive meanwhile are held back (the sync will
-//! read them from the store, in order) — see [`SyncState`].
+//! pages. Live pushes that arrive meanwhile are held back and written in
+//! their place — see [`SyncState`].
 //!
 //! The cursor moves with what was pushed, not with acknowledgements, so a
 //! client that acknowledges late does not see a page twice in one sync;
@@ -17,7 +19,7 @@
 use super::frames::write_texts;
 use crate::chat::services::{store_job, ChatLoop};
 use crate::dialect::Acknowledgement;
-use crate::store::model::StoredMessage;
+use crate::store::model::{Backlog, LEGACY_DEVICE};
 use crate::store::{JobKind, StoreConn, StoreError};
 use reactor::{ConnId, Ctx};
 use std::time::Duration;
@@ -25,7 +27,7 @@ use std::time::Duration;
 /// How long to wait before asking a busy or failing store again.
 const RETRY_AFTER: Duration = Duration::from_millis(200);
 
-/// Starts pushing what is pending for the session of `conn` (after the
+/// Starts pushing what the session of `conn` has not received (after the
 /// login, or when the client asks: `Dialect::syncs_at_login`). A client that
 /// never acknowledges is never synced: it loads its threads and history
 /// itself. A sync already running goes on as it is.
@@ -60,7 +62,7 @@ fn read_page<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId) {
         ctx,
         services,
         JobKind::Idempotent,
-        move |store| store.pending_for(uid, after, page),
+        move |store| store.backlog(uid, LEGACY_DEVICE, after, page),
         move |h, ctx, pending| on_page(h, ctx, conn, session_id, pending),
     );
     if submitted.is_err() {
@@ -73,23 +75,23 @@ fn on_page<H: ChatLoop>(
     ctx: &mut Ctx<H>,
     conn: ConnId,
     session_id: u64,
-    pending: Result<Vec<StoredMessage>, StoreError>,
+    backlog: Result<Backlog, StoreError>,
 ) {
     let Some(user) = ctx.session_mut(conn).and_then(|s| s.online_mut()) else { return };
     if user.session_id() != session_id || !user.sync().is_active() {
         return;
     }
-    let messages = match pending {
-        Ok(messages) => messages,
+    let page = match backlog {
+        Ok(page) => page,
         Err(e) => {
-            log::warn!("pending messages of uid {} not read, retrying: {e}", user.uid());
+            log::warn!("undelivered messages of uid {} not read, retrying: {e}", user.uid());
             ctx.run_after(RETRY_AFTER, move |h, ctx| read_page(h, ctx, conn));
             return;
         }
     };
-    let full_page = messages.len() >= h.services().rules.sync_page;
-    let more = user.sync().page_read(messages.last().map(|m| m.message_id), full_page);
-    write_texts(h, ctx, conn, &messages);
+    let (more, released) = user.sync().page_read(&page);
+    write_texts(h, ctx, conn, &page.messages);
+    write_texts(h, ctx, conn, &released);
     if more {
         ctx.notify_when_drained(conn);
     }

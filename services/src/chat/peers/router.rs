@@ -236,6 +236,7 @@ fn to_proto(m: StoredMessage) -> TextMessage {
         unique_id: m.unique_id,
         content: m.content,
         chat_time: m.chat_time,
+        seq: m.seq,
     }
 }
 

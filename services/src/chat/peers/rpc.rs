@@ -120,6 +120,7 @@ fn from_proto(m: TextMessage) -> StoredMessage {
     StoredMessage {
         message_id: m.message_id,
         thread_id: m.thread_id,
+        seq: m.seq,
         sender: m.from_uid,
         receiver: m.to_uid,
         unique_id: m.unique_id,

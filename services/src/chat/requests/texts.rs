@@ -1,5 +1,5 @@
-//! TEXT_CHAT_MSG and MSG_DELIVERED_ACK (and a dialect's acknowledgement by
-//! count).
+//! TEXT_CHAT_MSG, MSG_DELIVERED_ACK and CONVERSATION_ACK (and a dialect's
+//! acknowledgement by count).
 //!
 //! A text message goes to the message writer; only after its commit does
 //! the sender get 1018 and the receiver a 1019 push (here through a loop's
@@ -12,9 +12,9 @@ use crate::chat::delivery::Push;
 use crate::chat::metrics::ChatMetrics;
 use crate::chat::reply::{send, send_error};
 use crate::chat::services::ChatLoop;
-use crate::store::model::{Delivery, NewMessage, StoredMessage};
+use crate::store::model::{Acknowledged, DeliveryAck, NewMessage, StoredMessage, LEGACY_DEVICE};
 use crate::store::{JobKind, StoreConn, StoreError};
-use proto::body::{ErrorNotify, MsgDeliveredAck, TextChatMsgReq, TextChatMsgRsp};
+use proto::body::{ConversationAck, ErrorNotify, MsgDeliveredAck, TextChatMsgReq, TextChatMsgRsp};
 use proto::{ErrorCode, MsgId};
 use reactor::{ConnId, Ctx};
 
@@ -145,9 +145,30 @@ pub fn on_delivered_ack<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, 
         ChatMetrics::add(&metrics.bad_requests, 1);
         return;
     }
-    if let Err(e) =
-        h.services().acks.submit(Delivery { receiver: uid, message_ids: ack.message_ids })
-    {
+    submit_acknowledgement(h, DeliveryAck::of_messages(uid, ack.message_ids));
+}
+
+/// This device has everything of a conversation up to a seq: its watermark
+/// rises there (for a member; clamped to the conversation's last seq).
+pub fn on_conversation_ack<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, body: &[u8]) {
+    let Some(ack) = parse::<ConversationAck>(body) else {
+        ChatMetrics::add(&h.services().metrics.bad_requests, 1);
+        return; // 1110 has no response
+    };
+    let Some(uid) = ctx.session(conn).and_then(|s| s.uid()) else { return };
+    if ack.conversation_id == 0 || ack.seq == 0 {
+        ChatMetrics::add(&h.services().metrics.bad_requests, 1);
+        return;
+    }
+    let acknowledged = Acknowledged::UpTo { conversation: ack.conversation_id, seq: ack.seq };
+    let device = LEGACY_DEVICE.to_string();
+    submit_acknowledgement(h, DeliveryAck { uid, device, acknowledged });
+}
+
+/// Queues an acknowledgement for the ack writer; one that cannot be queued
+/// only means its messages are pushed again at the next sync.
+fn submit_acknowledgement<H: ChatLoop>(h: &H, ack: DeliveryAck) {
+    if let Err(e) = h.services().acks.submit(ack) {
         log::debug!("acknowledgement not stored (pushed again later): {e}");
     }
 }
@@ -161,8 +182,5 @@ pub fn on_next_push_acknowledged<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn:
     let Some(message_id) = user.next_acknowledged() else {
         return ChatMetrics::add(&h.services().metrics.bad_requests, 1);
     };
-    let delivery = Delivery { receiver: uid, message_ids: vec![message_id] };
-    if let Err(e) = h.services().acks.submit(delivery) {
-        log::debug!("acknowledgement not stored (pushed again later): {e}");
-    }
+    submit_acknowledgement(h, DeliveryAck::of_messages(uid, vec![message_id]));
 }
