@@ -141,12 +141,26 @@ impl Shared {
             each_second(started.elapsed().as_secs_f64());
         }
         self.sending.store(false, Relaxed);
+        // Drain: everything sent is answered and everything acknowledged
+        // arrived, and it stays so for a while: a client loop may still be
+        // writing a send that was due just before `sending` went false, so
+        // one moment where the counts agree is not the end.
         let drain = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < drain
-            && (self.delivered.load(Relaxed) < self.acknowledged.load(Relaxed)
-                || self.acknowledged.load(Relaxed) + self.refused.load(Relaxed)
-                    < self.sent.load(Relaxed))
-        {
+        let mut settled_since: Option<(Instant, u64)> = None;
+        while Instant::now() < drain {
+            let sent = self.sent.load(Relaxed);
+            let answered = self.acknowledged.load(Relaxed) + self.refused.load(Relaxed);
+            let caught_up =
+                self.delivered.load(Relaxed) >= self.acknowledged.load(Relaxed) && answered >= sent;
+            settled_since = match settled_since {
+                Some((since, at)) if caught_up && at == sent => Some((since, at)),
+                _ if caught_up => Some((Instant::now(), sent)),
+                _ => None,
+            };
+            if settled_since.is_some_and(|(since, _)| since.elapsed() >= Duration::from_millis(200))
+            {
+                break;
+            }
             std::thread::sleep(Duration::from_millis(10));
         }
     }
