@@ -258,15 +258,20 @@ impl SyncState {
         self.held.extend_from_slice(messages);
     }
 
+    /// These messages are being written: the highest seq per conversation.
+    fn note_pushed(&mut self, messages: &[StoredMessage]) {
+        for m in messages {
+            let pushed = self.pushed.entry(m.thread_id).or_insert(0);
+            *pushed = (*pushed).max(m.seq);
+        }
+    }
+
     /// A page arrived (written by the caller); the next starts at
     /// `page.next`. Returns whether the sync goes on, and the held-back
     /// messages to write now (after the page): those whose place the sync
     /// has passed without carrying them, in conversation and seq order.
     pub fn page_read(&mut self, page: &Backlog) -> (bool, Vec<StoredMessage>) {
-        for m in &page.messages {
-            let pushed = self.pushed.entry(m.thread_id).or_insert(0);
-            *pushed = (*pushed).max(m.seq);
-        }
+        self.note_pushed(&page.messages);
         self.cursor = page.next;
         let cursor = self.cursor;
         let passed = |m: &StoredMessage| {
@@ -280,10 +285,7 @@ impl SyncState {
         release.retain(|m| m.seq > self.pushed.get(&m.thread_id).copied().unwrap_or(0));
         release.sort_by_key(|m| (m.thread_id, m.seq));
         release.dedup_by_key(|m| (m.thread_id, m.seq));
-        for m in &release {
-            let pushed = self.pushed.entry(m.thread_id).or_insert(0);
-            *pushed = (*pushed).max(m.seq);
-        }
+        self.note_pushed(&release);
         if !page.more {
             if self.overflowed {
                 self.start(); // once more from the start: what was dropped is in the store

@@ -10,7 +10,7 @@ use super::columns::{now_ms, MESSAGE_COLUMNS, USER_COLUMNS, USER_COLUMNS_OF_U};
 use super::friends::{Application, FriendRows};
 use super::model::*;
 use super::pool::{Backend, StoreError};
-use super::row_lists::{pair_values, placeholders};
+use super::row_lists::{pair_values, placeholders, value_list};
 use super::watermarks::{MessageKey, SeqPoint, WatermarkKey, WatermarkRows};
 use mysql::prelude::Queryable;
 use mysql::{Conn, IsolationLevel, Opts, Params, TxOpts, Value};
@@ -501,7 +501,7 @@ fn lock_conversations(
         .exec(
             format!(
                 "SELECT thread_id, last_seq FROM threads WHERE thread_id IN ({}) ORDER BY thread_id FOR UPDATE",
-                vec!["?"; ids.len()].join(", ")
+                value_list(ids.len())
             ),
             Params::Positional(values),
         )
@@ -524,7 +524,7 @@ fn record_last_seqs(
     }
     values.extend(last_seqs.keys().map(|&id| Value::from(id)));
     let cases = vec!["WHEN ? THEN ?"; last_seqs.len()].join(" ");
-    let ids = vec!["?"; last_seqs.len()].join(", ");
+    let ids = value_list(last_seqs.len());
     tx.exec_drop(
         format!(
             "UPDATE threads SET last_seq = CASE thread_id {cases} END WHERE thread_id IN ({ids})"
@@ -955,7 +955,7 @@ impl MysqlWatermarkRows<'_> {
         for chunk in keys.chunks(ROWS_PER_STATEMENT) {
             let params: Vec<Value> = chunk.iter().flat_map(&values).collect();
             let list = if columns == 1 {
-                vec!["?"; chunk.len()].join(", ")
+                value_list(chunk.len())
             } else {
                 placeholders(chunk.len(), columns)
             };

@@ -9,6 +9,11 @@ pub(crate) fn placeholders(rows: usize, columns: usize) -> String {
     vec![row.as_str(); rows].join(", ")
 }
 
+/// `count` placeholders for an `IN` list of single values: `?, ?, ?`.
+pub(crate) fn value_list(count: usize) -> String {
+    vec!["?"; count].join(", ")
+}
+
 /// The values of `(?, ?)` rows, in order: `(a, b), (c, d)` → `a, b, c, d`.
 pub(crate) fn pair_values(pairs: &[(u64, u64)]) -> Vec<Value> {
     pairs.iter().flat_map(|&(a, b)| [a.into(), b.into()]).collect()
@@ -22,5 +27,6 @@ mod tests {
     fn placeholders_group_columns_by_row() {
         assert_eq!(placeholders(2, 3), "(?, ?, ?), (?, ?, ?)");
         assert_eq!(placeholders(1, 1), "(?)");
+        assert_eq!(value_list(3), "?, ?, ?");
     }
 }

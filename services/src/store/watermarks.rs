@@ -137,11 +137,10 @@ pub fn advance(
     acks: &[DeliveryAck],
     held: &mut HeldAcks,
 ) -> Result<u64, StoreError> {
-    let claims = claims_of(rows, acks)?;
+    let mut claims = claims_of(rows, acks)?;
     if claims.is_empty() {
         return Ok(0);
     }
-    let mut claims: BTreeMap<WatermarkKey, Claim> = claims;
     for (key, claim) in claims.iter_mut() {
         claim.acked.extend(held.take(key));
     }
