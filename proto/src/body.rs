@@ -53,12 +53,20 @@ fn lenient_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D:
 
 // ----- chat protocol: requests (client → server) --------------------------
 
-/// 1005 LOGIN_REQ.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// 1005 LOGIN_REQ. `device_id` and `kind` name the device (both, or
+/// neither: the legacy device, the user's only session). See PROTOCOL.md
+/// "Devices".
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LoginReq {
     #[serde(deserialize_with = "lenient_uid")]
     pub uid: u64,
     pub token: String,
+    /// The client's stable id for this device (1-64 of `[A-Za-z0-9._:-]`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub device_id: String,
+    /// `"desktop"`, `"mobile"` or `"web"`: one session per kind.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
 }
 
 /// 1007 SEARCH_USER_REQ: digits search by uid, anything else by name.

@@ -12,6 +12,7 @@
 //! | [`logging`] | the daemons' logger (time, level, target) |
 //! | [`shutdown`] | waiting for SIGTERM/SIGINT |
 //! | [`token`] | random tokens, constant-time comparison |
+//! | [`device`] | which logins of one user may be online together (kinds, the legacy device) |
 //! | [`dialect`] | how each kind of client speaks (this protocol, the llfcchat and project_show Qt clients') |
 //! | [`status`] | the status server (and the chat server's reporter to it) |
 //! | [`store`] | durable state: the database pool, both backends, the message writer |
@@ -26,6 +27,7 @@ pub mod admin;
 pub mod chat;
 pub mod config;
 pub mod daemon;
+pub mod device;
 pub mod dialect;
 pub mod gate;
 pub mod grpc;

@@ -10,66 +10,9 @@ use proto::{ErrorCode, MsgId};
 use serde_json::json;
 use services::store::model::{NewMessage, SeqCursor, LEGACY_DEVICE};
 use services::store::StoreConn;
-use std::collections::HashSet;
 use std::time::Duration;
 use util::cluster::{Cluster, StoreKind, WAIT};
-
-const QUIET: Duration = Duration::from_millis(500);
-
-fn text(touid: u64, items: &[(&str, &str)]) -> TextChatMsgReq {
-    TextChatMsgReq {
-        touid,
-        thread_id: None,
-        text_array: items
-            .iter()
-            .map(|(unique_id, content)| TextItem {
-                content: content.to_string(),
-                unique_id: unique_id.to_string(),
-            })
-            .collect(),
-        fromuid: None,
-    }
-}
-
-/// Sends texts and returns the 1018 answer.
-fn send_text(client: &mut ChatClient, touid: u64, items: &[(&str, &str)]) -> TextChatMsgRsp {
-    client.send(MsgId::TextChatMsgReq, &text(touid, items)).unwrap();
-    client.recv_json(MsgId::TextChatMsgRsp, WAIT).unwrap()
-}
-
-/// Receives 1019 pushes until `count` distinct messages arrived (duplicates
-/// on the wire are allowed: clients de-duplicate by message id).
-fn receive(client: &mut ChatClient, count: usize) -> Vec<ChatData> {
-    let mut seen = HashSet::new();
-    let mut messages = Vec::new();
-    while messages.len() < count {
-        let push: TextChatMsgRsp = client.recv_json(MsgId::NotifyTextChatMsgReq, WAIT).unwrap();
-        for data in push.chat_datas {
-            if seen.insert(data.message_id) {
-                messages.push(data);
-            }
-        }
-    }
-    messages
-}
-
-/// Waits until the store has nothing pending for `uid` (acks are stored
-/// asynchronously and have no response).
-fn wait_until_acknowledged(cluster: &Cluster, uid: u64) {
-    let deadline = std::time::Instant::now() + WAIT;
-    let owed = |cluster: &Cluster| {
-        let page = cluster.store().backlog(uid, LEGACY_DEVICE, SeqCursor::default(), 1).unwrap();
-        page.messages.len()
-    };
-    while owed(cluster) > 0 {
-        assert!(std::time::Instant::now() < deadline, "acknowledgement never stored");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn nothing_pushed(client: &mut ChatClient) -> bool {
-    client.recv_json::<TextChatMsgRsp>(MsgId::NotifyTextChatMsgReq, QUIET).is_err()
-}
+use util::texts::{nothing_pushed, receive, send_text, text, wait_until_acknowledged, QUIET};
 
 // ----- scenarios, run on each store ----------------------------------------------
 
@@ -434,10 +377,14 @@ fn only_login_and_heartbeat_before_login() {
     // A wrong token, then a good one on the same connection.
     let uid = cluster.user("dan");
     let mut client = ChatClient::connect(cluster.chat(0).local_addr(), WAIT).unwrap();
-    client.send(MsgId::LoginReq, &LoginReq { uid, token: "forged".into() }).unwrap();
+    client
+        .send(MsgId::LoginReq, &LoginReq { uid, token: "forged".into(), ..LoginReq::default() })
+        .unwrap();
     let refused: LoginRsp = client.recv_json(MsgId::LoginRsp, WAIT).unwrap();
     assert_eq!(refused.error, ErrorCode::TokenInvalid.code());
-    client.send(MsgId::LoginReq, &LoginReq { uid, token: cluster.token(uid) }).unwrap();
+    client
+        .send(MsgId::LoginReq, &LoginReq { uid, token: cluster.token(uid), ..LoginReq::default() })
+        .unwrap();
     let ok: serde_json::Value = client.recv_json(MsgId::LoginRsp, WAIT).unwrap();
     assert_eq!((ok["error"].as_i64(), ok["name"].as_str()), (Some(0), Some("dan")));
     let text = ok.to_string();
@@ -641,7 +588,12 @@ fn a_token_issued_to_another_uid_is_refused() {
     let cluster = Cluster::start("foreign_token", StoreKind::Sqlite, 1);
     let (ann, bob) = (cluster.user("ann"), cluster.user("bob"));
     let mut client = ChatClient::connect(cluster.chat(0).local_addr(), WAIT).unwrap();
-    client.send(MsgId::LoginReq, &LoginReq { uid: bob, token: cluster.token(ann) }).unwrap();
+    client
+        .send(
+            MsgId::LoginReq,
+            &LoginReq { uid: bob, token: cluster.token(ann), ..LoginReq::default() },
+        )
+        .unwrap();
     let refused: LoginRsp = client.recv_json(MsgId::LoginRsp, WAIT).unwrap();
     assert_eq!(refused.error, ErrorCode::TokenInvalid.code());
 }

@@ -52,7 +52,7 @@ fn register_and_log_in(kind: StoreKind) {
         assert_eq!(TokenStatus::from_i32(checked.status), Some(TokenStatus::TokenValid));
         let addr = format!("{}:{port}", login["host"].as_str().unwrap()).parse().unwrap();
         let mut chat = ChatClient::connect(addr, WAIT).unwrap();
-        chat.send(MsgId::LoginReq, &LoginReq { uid, token }).unwrap();
+        chat.send(MsgId::LoginReq, &LoginReq { uid, token, ..LoginReq::default() }).unwrap();
         let welcome: LoginRsp = chat.recv_json(MsgId::LoginRsp, WAIT).unwrap();
         assert_eq!((welcome.error, welcome.nick.as_str()), (0, "Annie"));
     }

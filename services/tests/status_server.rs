@@ -66,7 +66,7 @@ fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
 }
 
 fn session(uid: u64, session_id: u64) -> Session {
-    Session { uid, session_id }
+    Session { uid, session_id, ..Session::default() }
 }
 
 #[test]
@@ -121,9 +121,15 @@ fn tokens_are_valid_invalid_or_expired() {
     assert_eq!(check(7, &"x".repeat(100_000)), TokenStatus::TokenInvalid);
     assert_eq!(check(7, "\u{0}\u{ffff}"), TokenStatus::TokenInvalid);
 
+    // A second device logging in has its own token; the first stays valid
+    // until the user holds eight newer ones.
     let second = client.get_chat_server(&GetChatServerRequest { uid: 7 }).unwrap().token;
     assert_ne!(first, second);
-    assert_eq!(check(7, &first), TokenStatus::TokenInvalid, "replaced by the new token");
+    assert_eq!(check(7, &first), TokenStatus::TokenValid, "another device's token");
+    for _ in 0..7 {
+        client.get_chat_server(&GetChatServerRequest { uid: 7 }).unwrap();
+    }
+    assert_eq!(check(7, &first), TokenStatus::TokenInvalid, "the oldest of nine is forgotten");
     assert_eq!(check(7, &second), TokenStatus::TokenValid);
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(check(7, &second), TokenStatus::TokenExpired);

@@ -182,6 +182,56 @@ fn messages_are_numbered_idempotent_paged_and_synced(store: &mut impl StoreConn)
     assert_eq!(backlog_ids(store, b), [left, vec![again[1].message_id]].concat());
 }
 
+/// Everything `device` of `uid` has not received, by seq.
+fn device_backlog(store: &mut impl StoreConn, uid: u64, device: &str) -> Vec<u64> {
+    let page = store.backlog(uid, device, SeqCursor::default(), 1000).unwrap();
+    page.messages.iter().map(|m| m.seq).collect()
+}
+
+/// A new device starts at its user's current place; each device keeps its
+/// own watermark and is given its user's own messages too (they are shown
+/// on every device); past the cap the device seen longest ago is forgotten.
+fn devices_start_where_their_user_is_and_keep_their_own_place(store: &mut impl StoreConn) {
+    let a = store.create_user(&new_user("dev-a")).unwrap();
+    let b = store.create_user(&new_user("dev-b")).unwrap();
+    let batch: Vec<NewMessage> = (0..3).map(|i| message(a, b, &format!("d{i}"))).collect();
+    let thread_id = store.append_messages(&batch).unwrap()[0].thread_id;
+    assert_eq!(device_backlog(store, b, LEGACY_DEVICE), [1, 2, 3]);
+
+    assert!(store.register_device(b, "phone", 2, 3).unwrap(), "new");
+    assert!(!store.register_device(b, "phone", 2, 3).unwrap(), "seen before");
+    assert!(device_backlog(store, b, "phone").is_empty(), "the first three are history to it");
+    store.append_messages(&[message(a, b, "d3"), message(b, a, "d4")]).unwrap();
+    assert_eq!(device_backlog(store, b, "phone"), [4, 5], "b's own message too");
+    assert_eq!(device_backlog(store, b, LEGACY_DEVICE), [1, 2, 3, 4], "not its own");
+
+    // The phone's acknowledgement moves the phone only.
+    let up_to = Acknowledged::UpTo { conversation: thread_id, seq: 5 };
+    let ack = DeliveryAck { uid: b, device: "phone".into(), acknowledged: up_to };
+    assert_eq!(store.acknowledge(&[ack]).unwrap(), 1);
+    assert!(device_backlog(store, b, "phone").is_empty());
+    assert_eq!(device_backlog(store, b, LEGACY_DEVICE), [1, 2, 3, 4]);
+
+    // A conversation begun after the device was registered is all new to it.
+    let c = store.create_user(&new_user("dev-c")).unwrap();
+    store.append_messages(&[message(c, b, "d5")]).unwrap();
+    assert_eq!(device_backlog(store, b, "phone"), [1]);
+
+    // Cap 3: a fourth device makes the one seen longest ago go, with its
+    // watermarks (it would start afresh if it came back).
+    for device in ["pc", "tablet"] {
+        std::thread::sleep(std::time::Duration::from_millis(3)); // distinct last_seen
+        assert!(store.register_device(b, device, 1, 3).unwrap());
+    }
+    std::thread::sleep(std::time::Duration::from_millis(3));
+    assert!(!store.register_device(b, "phone", 2, 3).unwrap(), "seen again: now the newest");
+    std::thread::sleep(std::time::Duration::from_millis(3));
+    assert!(store.register_device(b, "laptop", 1, 3).unwrap());
+    assert!(store.register_device(b, "pc", 1, 3).unwrap(), "pc was forgotten");
+    assert!(!store.register_device(b, "phone", 2, 3).unwrap(), "phone was kept");
+    assert_eq!(device_backlog(store, b, "phone"), [1], "and kept its place");
+}
+
 /// Out-of-order acknowledgements wait for the seqs below them; a user's own
 /// messages do not stop its watermark; a cumulative acknowledgement is for
 /// members only and stops at the conversation's end.
@@ -417,6 +467,18 @@ fn sqlite_messages_are_numbered_idempotent_paged_and_synced() {
 }
 
 #[test]
+fn sqlite_devices_start_where_their_user_is_and_keep_their_own_place() {
+    let db = TempSqlite::new("devices");
+    devices_start_where_their_user_is_and_keep_their_own_place(&mut db.connect());
+}
+
+#[test]
+fn mysql_devices_start_where_their_user_is_and_keep_their_own_place() {
+    let db = TempMysql::new("devices");
+    devices_start_where_their_user_is_and_keep_their_own_place(&mut db.connect());
+}
+
+#[test]
 fn sqlite_large_acknowledgements_move_exactly_their_own_watermarks() {
     let db = TempSqlite::new("bulk_acks");
     large_acknowledgements_move_exactly_their_own_watermarks(&mut db.connect());
@@ -489,7 +551,7 @@ fn sqlite_migrations_are_idempotent_and_data_survives_reopening() {
     let raw = rusqlite::Connection::open(db.file()).unwrap();
     let versions: i64 =
         raw.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
-    assert_eq!(versions, 3);
+    assert_eq!(versions, 4);
 }
 
 // ----- MySQL / MariaDB runs the same suite ---------------------------------
@@ -578,7 +640,7 @@ fn mysql_migrations_are_idempotent_and_data_survives_reconnecting() {
     assert_eq!(again.user_by_uid(uid).unwrap().unwrap().name, "kept");
     let mut raw = db.raw();
     let versions: Option<u64> = raw.query_first("SELECT COUNT(*) FROM schema_migrations").unwrap();
-    assert_eq!(versions, Some(3));
+    assert_eq!(versions, Some(4));
 }
 
 /// A MySQL store at schema `version` (its migrations applied by hand) with `rows`.

@@ -132,7 +132,8 @@ fn log_in(gate: SocketAddr, name: &str, avoid: Option<SocketAddr>) -> Result<Per
         }
         let (uid, server) = (granted.uid, granted.server);
         let mut chat = ChatClient::connect(server, WAIT).map_err(io)?;
-        chat.send(MsgId::LoginReq, &LoginReq { uid, token: granted.token }).map_err(io)?;
+        chat.send(MsgId::LoginReq, &LoginReq { uid, token: granted.token, ..LoginReq::default() })
+            .map_err(io)?;
         let welcome: LoginRsp = chat.recv_json(MsgId::LoginRsp, WAIT).map_err(io)?;
         expect_ok(welcome.error, "chat login")?;
         return Ok(Person { name: name.to_string(), uid, server, chat, seen: HashSet::new() });

@@ -50,6 +50,9 @@ pub struct ChatConfig {
     pub slow_consumer_timeout_ms: u64,
     /// Pending messages read per page when pushing them after a login.
     pub sync_page: usize,
+    /// Devices a user may have (logins naming a device_id); a new one beyond
+    /// it makes the store forget the device seen longest ago.
+    pub max_devices_per_user: usize,
     /// Messages per TEXT_CHAT_MSG request, and history/thread page sizes.
     pub max_texts_per_request: usize,
     pub history_page: usize,
@@ -84,6 +87,7 @@ impl Default for ChatConfig {
             output_limit_bytes: 4 * 1024 * 1024,
             slow_consumer_timeout_ms: 10_000,
             sync_page: 200,
+            max_devices_per_user: 10,
             max_texts_per_request: 64,
             history_page: 50,
             thread_page: 50,
@@ -119,6 +123,7 @@ impl ChatConfig {
         }
         for (key, value) in [
             ("sync_page", self.sync_page),
+            ("max_devices_per_user", self.max_devices_per_user),
             ("max_texts_per_request", self.max_texts_per_request),
             ("history_page", self.history_page),
             ("thread_page", self.thread_page),

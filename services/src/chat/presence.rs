@@ -6,6 +6,7 @@
 //! blocking call, made on the router's own thread, and the shutdown report
 //! blocks the thread that stops the server. Any thread may call these.
 
+use crate::chat::delivery::directory::Online;
 use grpcio::CallOption;
 use proto::rpc::status::{
     LoginRequest, LookupUsersRequest, ReportOfflineRequest, ReportOnlineRequest,
@@ -13,6 +14,16 @@ use proto::rpc::status::{
 };
 use std::collections::HashMap;
 use std::time::Duration;
+
+/// A session as the status server's messages carry it.
+pub fn status_session(session: &Online) -> StatusSession {
+    StatusSession {
+        uid: session.uid,
+        session_id: session.session_id,
+        kind: session.device.kind.wire(),
+        device_id: session.device.id.clone(),
+    }
+}
 
 /// The status server, as this chat server talks to it.
 pub struct Presence {
@@ -48,17 +59,17 @@ impl Presence {
         }
     }
 
-    /// Tells the status server `uid` is online here; `replaced` gets the
-    /// sessions this login replaced on other servers (to kick them).
+    /// Tells the status server `session` is online here; `replaced` gets
+    /// the sessions this login replaced (to kick those on other servers).
     pub fn report_online(
         &self,
-        uid: u64,
-        session_id: u64,
+        session: &Online,
         replaced: impl FnOnce(Vec<UserLocation>) + Send + 'static,
     ) {
+        let uid = session.uid;
         let request = ReportOnlineRequest {
             server: self.server.clone(),
-            sessions: vec![StatusSession { uid, session_id }],
+            sessions: vec![status_session(session)],
         };
         match self.client.report_online_async_opt(&request, self.call()) {
             Ok(call) => self.client.spawn(async move {
@@ -77,7 +88,7 @@ impl Presence {
     pub fn report_offline(&self, uid: u64, session_id: u64) {
         let request = ReportOfflineRequest {
             server: self.server.clone(),
-            sessions: vec![StatusSession { uid, session_id }],
+            sessions: vec![StatusSession { uid, session_id, ..StatusSession::default() }],
         };
         match self.client.report_offline_async_opt(&request, self.call()) {
             Ok(call) => self.client.spawn(async move {
@@ -91,11 +102,8 @@ impl Presence {
 
     /// Reports every session gone, one blocking call per batch: at shutdown,
     /// so routing stops at once. Never from a loop thread.
-    pub fn report_all_offline(&self, sessions: Vec<(u64, u64)>) {
-        let sessions: Vec<StatusSession> = sessions
-            .into_iter()
-            .map(|(uid, session_id)| StatusSession { uid, session_id })
-            .collect();
+    pub fn report_all_offline(&self, sessions: Vec<Online>) {
+        let sessions: Vec<StatusSession> = sessions.iter().map(status_session).collect();
         for batch in sessions.chunks(crate::status::registry::MAX_BATCH) {
             let request =
                 ReportOfflineRequest { server: self.server.clone(), sessions: batch.to_vec() };
@@ -106,14 +114,20 @@ impl Presence {
         }
     }
 
-    /// Where these users are online (blocking, with the timeout); empty if
-    /// the status server cannot say. The router's thread only.
-    pub fn locate(&self, uids: Vec<u64>) -> HashMap<u64, UserLocation> {
+    /// Where these users' sessions are (blocking, with the timeout); empty
+    /// if the status server cannot say. The router's thread only.
+    pub fn locate(&self, uids: Vec<u64>) -> HashMap<u64, Vec<UserLocation>> {
         if uids.is_empty() {
             return HashMap::new();
         }
         match self.client.lookup_users_opt(&LookupUsersRequest { uids }, self.call()) {
-            Ok(reply) => reply.online.into_iter().map(|l| (l.uid, l)).collect(),
+            Ok(reply) => {
+                let mut by_uid: HashMap<u64, Vec<UserLocation>> = HashMap::new();
+                for location in reply.online {
+                    by_uid.entry(location.uid).or_default().push(location);
+                }
+                by_uid
+            }
             Err(e) => {
                 log::warn!("router: status lookup failed, pushes wait for the next login: {e}");
                 HashMap::new()

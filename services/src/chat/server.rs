@@ -7,7 +7,7 @@ use super::delivery::Delivery;
 use super::metrics::{ChatMetrics, MetricsView};
 use super::peers::router::Router;
 use super::peers::rpc::ChatRpc;
-use super::presence::Presence;
+use super::presence::{status_session, Presence};
 use super::services::{Rules, Services};
 use crate::admin::AdminServer;
 use crate::dialect::Dialect;
@@ -211,6 +211,7 @@ fn rules(config: &ChatConfig) -> Rules {
         login_deadline: Duration::from_millis(config.login_deadline_ms),
         idle_timeout: Duration::from_millis(config.idle_timeout_ms),
         sync_page: config.sync_page,
+        max_devices_per_user: config.max_devices_per_user,
         max_texts_per_request: config.max_texts_per_request,
         history_page: config.history_page,
         thread_page: config.thread_page,
@@ -259,8 +260,8 @@ impl ReportSource for Source {
     }
 
     fn sessions(&self) -> Vec<Session> {
-        let sessions = self.services.delivery.directory().sessions().into_iter();
-        sessions.map(|(uid, session_id)| Session { uid, session_id }).collect()
+        let sessions = self.services.delivery.directory().sessions();
+        sessions.iter().map(status_session).collect()
     }
 
     fn kick(&self, replaced: Vec<UserLocation>) {

@@ -30,6 +30,7 @@ pub struct Rules {
     pub login_deadline: Duration,
     pub idle_timeout: Duration,
     pub sync_page: usize,
+    pub max_devices_per_user: usize,
     pub max_texts_per_request: usize,
     pub history_page: usize,
     pub thread_page: usize,

@@ -6,6 +6,7 @@
 //! private: the transitions below are the only way to change them.
 
 use crate::chat::pacing::{Paced, Pacer};
+use crate::device::Device;
 use crate::dialect::Dialect;
 use crate::store::model::{Backlog, SeqCursor, StoredMessage, UserRecord};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -126,6 +127,8 @@ pub struct OnlineUser {
     /// Unique per login; names this session to the directory and the status
     /// server, so that a newer login's routing is never removed by this one.
     session_id: u64,
+    /// The device the login named (its watermarks are this session's).
+    device: Device,
     /// The profile sent to friends in notifications (no password hash).
     profile: UserRecord,
     /// Friends known to this session. A uid absent here is checked in the
@@ -139,11 +142,17 @@ pub struct OnlineUser {
 
 impl OnlineUser {
     /// `profile`'s password hash is dropped: a session never holds one.
-    pub fn new(session_id: u64, profile: UserRecord, friends: HashSet<u64>) -> OnlineUser {
+    pub fn new(
+        session_id: u64,
+        device: Device,
+        profile: UserRecord,
+        friends: HashSet<u64>,
+    ) -> OnlineUser {
         let profile = UserRecord { password_hash: String::new(), ..profile };
         OnlineUser {
             uid: profile.uid,
             session_id,
+            device,
             profile,
             friends,
             sync: SyncState::default(),
@@ -157,6 +166,15 @@ impl OnlineUser {
 
     pub fn session_id(&self) -> u64 {
         self.session_id
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The device's name in the store's watermarks (`LEGACY_DEVICE`: "").
+    pub fn device_id(&self) -> &str {
+        &self.device.id
     }
 
     pub fn profile(&self) -> &UserRecord {
@@ -201,7 +219,16 @@ const MAX_HELD_BACK: usize = 1024;
 /// from the store in its place. But a page may have been read just before a
 /// message committed, and the sync may have moved past its conversation: so
 /// held-back messages are kept (bounded), and each is written once the sync
-/// has passed its place, unless a page already carried it (`pushed`).
+/// has passed its place, unless a page already carried it (`covered`).
+///
+/// The other race runs the other way: a page read just after a message
+/// committed carries it, while its live push is still on its way (through
+/// another chat server, say) and arrives after the sync has ended. So
+/// `covered` outlives the sync, and [`SyncState::drop_covered`] removes such
+/// late pushes. It is exact because commit order is seq order: every
+/// message of a conversation at or below what a page reached was committed
+/// before that page was read, so the page carried it (or skipped it as the
+/// reader's own).
 #[derive(Debug, Default)]
 pub struct SyncState {
     /// The client will ask for its pending messages (a dialect that is not
@@ -211,8 +238,10 @@ pub struct SyncState {
     active: bool,
     /// Where the next page starts (a conversation and a seq in it).
     cursor: SeqCursor,
-    /// The highest seq this sync has written, per conversation.
-    pushed: HashMap<u64, u64>,
+    /// Per conversation, the seq up to which pages have been read: every
+    /// message at or below it has been written (or was the reader's own).
+    /// One entry per conversation synced; kept after the sync ends.
+    covered: HashMap<u64, u64>,
     /// Live messages held back, oldest first per conversation.
     held: Vec<StoredMessage>,
     /// More than [`MAX_HELD_BACK`] were held: start again at the end.
@@ -258,11 +287,10 @@ impl SyncState {
         self.held.extend_from_slice(messages);
     }
 
-    /// These messages are being written: the highest seq per conversation.
-    fn note_pushed(&mut self, messages: &[StoredMessage]) {
-        for m in messages {
-            let pushed = self.pushed.entry(m.thread_id).or_insert(0);
-            *pushed = (*pushed).max(m.seq);
+    /// Removes the live messages a page has already written.
+    pub fn drop_covered(&self, messages: &mut Vec<StoredMessage>) {
+        if !self.covered.is_empty() {
+            messages.retain(|m| m.seq > self.covered.get(&m.thread_id).copied().unwrap_or(0));
         }
     }
 
@@ -271,7 +299,10 @@ impl SyncState {
     /// messages to write now (after the page): those whose place the sync
     /// has passed without carrying them, in conversation and seq order.
     pub fn page_read(&mut self, page: &Backlog) -> (bool, Vec<StoredMessage>) {
-        self.note_pushed(&page.messages);
+        for m in &page.messages {
+            let covered = self.covered.entry(m.thread_id).or_insert(0);
+            *covered = (*covered).max(m.seq);
+        }
         self.cursor = page.next;
         let cursor = self.cursor;
         let passed = |m: &StoredMessage| {
@@ -282,10 +313,9 @@ impl SyncState {
         let (mut release, keep): (Vec<_>, Vec<_>) =
             std::mem::take(&mut self.held).into_iter().partition(passed);
         self.held = keep;
-        release.retain(|m| m.seq > self.pushed.get(&m.thread_id).copied().unwrap_or(0));
+        self.drop_covered(&mut release);
         release.sort_by_key(|m| (m.thread_id, m.seq));
         release.dedup_by_key(|m| (m.thread_id, m.seq));
-        self.note_pushed(&release);
         if !page.more {
             if self.overflowed {
                 self.start(); // once more from the start: what was dropped is in the store
@@ -294,5 +324,81 @@ impl SyncState {
             self.active = false; // caught up: live pushes flow from now on
         }
         (self.active, release)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(thread_id: u64, seq: u64) -> StoredMessage {
+        StoredMessage {
+            message_id: thread_id * 1000 + seq,
+            thread_id,
+            seq,
+            sender: 1,
+            receiver: 2,
+            unique_id: format!("u{seq}"),
+            content: String::new(),
+            chat_time: 0,
+            delivered: false,
+        }
+    }
+
+    fn seqs(messages: &[StoredMessage]) -> Vec<u64> {
+        messages.iter().map(|m| m.seq).collect()
+    }
+
+    fn last_page(messages: Vec<StoredMessage>) -> Backlog {
+        Backlog { messages, next: SeqCursor { thread_id: 8, seq: 0 }, more: false }
+    }
+
+    /// The race that once pushed three messages twice: the page read after
+    /// they committed, their live push (through the router) arrived after
+    /// the sync had ended.
+    #[test]
+    fn a_live_push_that_a_page_already_carried_is_dropped_after_the_sync() {
+        let mut sync = SyncState::default();
+        sync.start();
+        let (more, released) = sync.page_read(&last_page(vec![message(7, 61), message(7, 62)]));
+        assert!(!more && released.is_empty() && !sync.holds_back_live());
+        let mut late = vec![message(7, 61), message(7, 62), message(7, 63), message(9, 1)];
+        sync.drop_covered(&mut late);
+        assert_eq!(
+            late.iter().map(|m| (m.thread_id, m.seq)).collect::<Vec<_>>(),
+            [(7, 63), (9, 1)]
+        );
+    }
+
+    /// Held back while the page was read before they committed: written
+    /// after the page, once, in seq order.
+    #[test]
+    fn held_back_messages_the_page_missed_are_released_once_in_order() {
+        let mut sync = SyncState::default();
+        sync.start();
+        sync.hold_back(&[message(7, 63), message(7, 62)]);
+        sync.hold_back(&[message(7, 62)]);
+        let (more, released) = sync.page_read(&last_page(vec![message(7, 61)]));
+        assert!(!more);
+        assert_eq!(seqs(&released), [62, 63]);
+    }
+
+    /// A page that stops inside a conversation releases only what lies
+    /// below its cursor; the rest waits for the page that passes it.
+    #[test]
+    fn held_back_messages_wait_until_a_page_passes_their_place() {
+        let mut sync = SyncState::default();
+        sync.start();
+        sync.hold_back(&[message(7, 5), message(9, 2)]);
+        let first = Backlog {
+            messages: vec![message(7, 4)],
+            next: SeqCursor { thread_id: 7, seq: 4 },
+            more: true,
+        };
+        let (more, released) = sync.page_read(&first);
+        assert!(more && released.is_empty());
+        let (more, released) = sync.page_read(&last_page(vec![message(7, 5)]));
+        assert!(!more);
+        assert_eq!(released.iter().map(|m| (m.thread_id, m.seq)).collect::<Vec<_>>(), [(9, 2)]);
     }
 }

@@ -66,8 +66,12 @@ impl ChatPeers {
     async fn deliver(&self, notice: Notice) -> grpcio::Result<()> {
         let lookup = LookupUsersRequest { uids: vec![notice.to_uid()] };
         let found = self.status.lookup_users_async_opt(&lookup, self.option())?.await?;
-        for location in found.online {
-            let client = self.client(&location.rpc_addr);
+        // One call per server: it reaches every session of the user there.
+        let mut servers: Vec<String> = found.online.into_iter().map(|l| l.rpc_addr).collect();
+        servers.sort();
+        servers.dedup();
+        for addr in servers {
+            let client = self.client(&addr);
             match &notice {
                 Notice::AddFriend(n) => {
                     client.notify_add_friend_async_opt(n, self.option())?.await?;
@@ -111,5 +115,6 @@ pub fn text_message(m: &StoredMessage) -> TextMessage {
         content: m.content.clone(),
         chat_time: m.chat_time,
         seq: m.seq,
+        push_to: 0,
     }
 }

@@ -6,6 +6,7 @@
 //! All of it is soft state: it is rebuilt from the chat servers after a
 //! restart (see `reporter.rs`).
 
+use crate::device::DeviceKind;
 use crate::token::{constant_time_eq, new_token};
 use proto::rpc::status::{ChatServerInfo, Session, TokenStatus, UserLocation};
 use std::collections::HashMap;
@@ -19,6 +20,12 @@ pub const MAX_SERVERS: usize = 1024;
 const MAX_NAME_LEN: usize = 255;
 /// Longest token worth comparing (ours are 32 characters).
 const MAX_TOKEN_LEN: usize = 128;
+/// Tokens a user holds at once: a few devices may log in at the same time,
+/// each with the token the gate gave it. Beyond it the oldest is forgotten.
+const TOKENS_PER_USER: usize = 8;
+/// Sessions a user may have at once: one per device kind, with room for a
+/// replaced session whose offline report is late.
+const SESSIONS_PER_USER: usize = 8;
 /// How often expired tokens and long-dead servers are swept out.
 const SWEEP_EVERY: Duration = Duration::from_secs(10);
 /// A server that heartbeated within this many periods is preferred when
@@ -84,14 +91,18 @@ struct TokenEntry {
 struct SessionEntry {
     server: String,
     session_id: u64,
+    kind: DeviceKind,
+    device_id: String,
 }
 
 /// The whole state of a status server.
 pub struct Registry {
     rules: Rules,
     servers: HashMap<String, ServerEntry>,
-    tokens: HashMap<u64, TokenEntry>,
-    sessions: HashMap<u64, SessionEntry>,
+    /// A user's tokens, oldest first (at most [`TOKENS_PER_USER`]).
+    tokens: HashMap<u64, Vec<TokenEntry>>,
+    /// A user's online sessions, one per device kind (see `crate::device`).
+    sessions: HashMap<u64, Vec<SessionEntry>>,
     /// Rotates the choice among equally loaded servers.
     tie_breaker: usize,
     last_sweep: Instant,
@@ -155,8 +166,8 @@ impl Registry {
         }
     }
 
-    /// Picks the least-loaded live server for `uid` and issues its token,
-    /// replacing any earlier token of the uid. Servers whose last heartbeat
+    /// Picks the least-loaded live server for `uid` and issues a token (the
+    /// uid's earlier ones stay valid: another device may be logging in). Servers whose last heartbeat
     /// is recent (within [`FRESH_INTERVALS`] periods) come first: one that
     /// missed its heartbeats is probably dead or starved, and a client sent
     /// there would fail to connect and come back through the gate.
@@ -193,26 +204,31 @@ impl Registry {
         server.assigned_since_heartbeat += 1;
         let token = new_token();
         let expires = now + self.rules.token_ttl;
-        self.tokens.insert(uid, TokenEntry { token: token.clone(), expires });
+        let tokens = self.tokens.entry(uid).or_default();
+        if tokens.len() == TOKENS_PER_USER {
+            tokens.remove(0);
+        }
+        tokens.push(TokenEntry { token: token.clone(), expires });
         Ok((server.info.clone(), token))
     }
 
     /// Checks a token presented by `uid`.
     pub fn check_token(&self, uid: u64, token: &str, now: Instant) -> TokenStatus {
-        let Some(entry) = self.tokens.get(&uid) else { return TokenStatus::TokenInvalid };
-        if token.len() > MAX_TOKEN_LEN
-            || !constant_time_eq(entry.token.as_bytes(), token.as_bytes())
-        {
+        let Some(entries) = self.tokens.get(&uid) else { return TokenStatus::TokenInvalid };
+        if token.len() > MAX_TOKEN_LEN {
             return TokenStatus::TokenInvalid;
         }
-        if now >= entry.expires {
-            return TokenStatus::TokenExpired;
+        let same = |e: &&TokenEntry| constant_time_eq(e.token.as_bytes(), token.as_bytes());
+        match entries.iter().find(same) {
+            None => TokenStatus::TokenInvalid,
+            Some(entry) if now >= entry.expires => TokenStatus::TokenExpired,
+            Some(_) => TokenStatus::TokenValid,
         }
-        TokenStatus::TokenValid
     }
 
     /// Records sessions that came online on `server`. Returns the sessions
-    /// they replace (same uid, another session), which must be kicked.
+    /// they replace (same uid, a kind the new one replaces: see
+    /// [`DeviceKind::replaces`]), which must be kicked.
     pub fn report_online(
         &mut self,
         server: &str,
@@ -223,22 +239,39 @@ impl Registry {
         if !self.servers.contains_key(server) {
             return Err(RegistryError::UnknownServer(server.to_string()));
         }
+        if let Some(s) = sessions.iter().find(|s| s.device_id.len() > crate::device::MAX_DEVICE_ID)
+        {
+            return Err(RegistryError::Invalid(format!("device id of uid {} too long", s.uid)));
+        }
         self.sweep(now);
         let mut kick = Vec::new();
         for session in sessions {
-            let new = SessionEntry { server: server.to_string(), session_id: session.session_id };
-            if let Some(old) = self.sessions.insert(session.uid, new) {
-                let same = old.server == server && old.session_id == session.session_id;
-                if !same {
-                    kick.push(self.location(session.uid, &old));
-                }
+            let new = SessionEntry {
+                server: server.to_string(),
+                session_id: session.session_id,
+                kind: DeviceKind::from_wire(session.kind),
+                device_id: session.device_id.clone(),
+            };
+            let entries = self.sessions.entry(session.uid).or_default();
+            let same = |e: &SessionEntry| e.server == server && e.session_id == new.session_id;
+            if entries.iter().any(same) {
+                continue; // re-reported (after a status restart): nothing changes
             }
+            let (replaced, kept): (Vec<_>, Vec<_>) =
+                std::mem::take(entries).into_iter().partition(|e| new.kind.replaces(e.kind));
+            *entries = kept;
+            if entries.len() == SESSIONS_PER_USER {
+                entries.remove(0);
+            }
+            entries.push(new);
+            kick.extend(replaced.into_iter().map(|e| (session.uid, e)));
         }
+        let kick = kick.iter().map(|(uid, entry)| self.location(*uid, entry)).collect();
         Ok(kick)
     }
 
-    /// Removes sessions that ended, unless a newer session of the same user
-    /// has replaced them. Returns how many were removed.
+    /// Removes sessions that ended; a session id that is no longer there (a
+    /// newer login replaced it) removes nothing. Returns how many were removed.
     pub fn report_offline(
         &mut self,
         server: &str,
@@ -247,29 +280,35 @@ impl Registry {
         check_batch(sessions.len())?;
         let mut removed = 0;
         for session in sessions {
-            let current = self.sessions.get(&session.uid);
-            if current.is_some_and(|c| c.server == server && c.session_id == session.session_id) {
+            let Some(entries) = self.sessions.get_mut(&session.uid) else { continue };
+            let before = entries.len();
+            entries.retain(|e| !(e.server == server && e.session_id == session.session_id));
+            removed += (before - entries.len()) as u32;
+            if entries.is_empty() {
                 self.sessions.remove(&session.uid);
-                removed += 1;
             }
         }
         Ok(removed)
     }
 
-    /// Where these users are connected. Users who are offline, or whose chat
-    /// server has stopped heartbeating, are left out.
+    /// Where these users are connected: one location per online session.
+    /// Users who are offline, and sessions on a chat server that has stopped
+    /// heartbeating, are left out.
     pub fn lookup(&self, uids: &[u64], now: Instant) -> Result<Vec<UserLocation>, RegistryError> {
         check_batch(uids.len())?;
-        Ok(uids
-            .iter()
-            .filter_map(|uid| {
-                let session = self.sessions.get(uid)?;
-                let server = self.servers.get(&session.server)?;
-                let alive =
-                    now.duration_since(server.last_heartbeat) <= self.rules.heartbeat_timeout;
-                alive.then(|| self.location(*uid, session))
+        let alive = |session: &SessionEntry| {
+            self.servers.get(&session.server).is_some_and(|server| {
+                now.duration_since(server.last_heartbeat) <= self.rules.heartbeat_timeout
             })
-            .collect())
+        };
+        let mut found = Vec::new();
+        for uid in uids {
+            let Some(entries) = self.sessions.get(uid) else { continue };
+            for session in entries.iter().filter(|s| alive(s)) {
+                found.push(self.location(*uid, session));
+            }
+        }
+        Ok(found)
     }
 
     /// Chat servers that are live now.
@@ -285,6 +324,8 @@ impl Registry {
             session_id: session.session_id,
             server: session.server.clone(),
             rpc_addr: rpc_addr.unwrap_or_default(),
+            kind: session.kind.wire(),
+            device_id: session.device_id.clone(),
         }
     }
 
@@ -296,7 +337,10 @@ impl Registry {
             return;
         }
         self.last_sweep = now;
-        self.tokens.retain(|_, t| t.expires > now);
+        self.tokens.retain(|_, tokens| {
+            tokens.retain(|t| t.expires > now);
+            !tokens.is_empty()
+        });
         let forget_after = self.rules.heartbeat_timeout * FORGET_AFTER_TIMEOUTS;
         let before = self.servers.len();
         self.servers.retain(|name, s| {
@@ -308,7 +352,10 @@ impl Registry {
         });
         if self.servers.len() != before {
             let servers = &self.servers;
-            self.sessions.retain(|_, s| servers.contains_key(&s.server));
+            self.sessions.retain(|_, sessions| {
+                sessions.retain(|s| servers.contains_key(&s.server));
+                !sessions.is_empty()
+            });
         }
     }
 }
@@ -350,6 +397,53 @@ mod tests {
             llfcchat_port: 0,
             project_show_port: 0,
         }
+    }
+
+    fn session(uid: u64, session_id: u64, kind: DeviceKind) -> Session {
+        let device_id = if kind == DeviceKind::Legacy { String::new() } else { kind.name().into() };
+        Session { uid, session_id, kind: kind.wire(), device_id }
+    }
+
+    #[test]
+    fn one_session_per_device_kind_and_a_legacy_login_replaces_all() {
+        use DeviceKind::*;
+        let now = Instant::now();
+        let mut registry = Registry::new(rules(), now);
+        registry.register(info("a"), 0, now).unwrap();
+        registry.register(info("b"), 0, now).unwrap();
+        let kicked = |k: Vec<UserLocation>| k.iter().map(|l| l.session_id).collect::<Vec<_>>();
+        assert!(registry.report_online("a", &[session(7, 1, Desktop)], now).unwrap().is_empty());
+        assert!(registry.report_online("b", &[session(7, 2, Mobile)], now).unwrap().is_empty());
+        let online = registry.lookup(&[7], now).unwrap();
+        let mut places: Vec<_> = online.iter().map(|l| (l.server.as_str(), l.kind)).collect();
+        places.sort();
+        assert_eq!(places, [("a", Desktop.wire()), ("b", Mobile.wire())]);
+        // A second desktop replaces the first only.
+        let kick = registry.report_online("b", &[session(7, 3, Desktop)], now).unwrap();
+        assert_eq!(kicked(kick), [1]);
+        assert_eq!(registry.lookup(&[7], now).unwrap().len(), 2);
+        // A legacy login replaces both; any device login then replaces it.
+        let mut kick = kicked(registry.report_online("a", &[session(7, 4, Legacy)], now).unwrap());
+        kick.sort();
+        assert_eq!(kick, [2, 3]);
+        assert_eq!(kicked(registry.report_online("a", &[session(7, 5, Web)], now).unwrap()), [4]);
+        assert_eq!(registry.report_offline("a", &[session(7, 5, Web)]).unwrap(), 1);
+        assert!(registry.lookup(&[7], now).unwrap().is_empty());
+    }
+
+    #[test]
+    fn each_device_logs_in_with_its_own_token() {
+        let now = Instant::now();
+        let mut registry = Registry::new(rules(), now);
+        registry.register(info("a"), 0, now).unwrap();
+        let tokens: Vec<String> =
+            (0..TOKENS_PER_USER + 1).map(|_| registry.assign(7, now).unwrap().1).collect();
+        assert_eq!(registry.check_token(7, &tokens[0], now), TokenStatus::TokenInvalid);
+        for token in &tokens[1..] {
+            assert_eq!(registry.check_token(7, token, now), TokenStatus::TokenValid);
+        }
+        let later = now + Duration::from_secs(61);
+        assert_eq!(registry.check_token(7, &tokens[1], later), TokenStatus::TokenExpired);
     }
 
     #[test]
@@ -394,8 +488,8 @@ mod tests {
         let mut registry = Registry::new(rules(), now);
         registry.register(info("a"), 0, now).unwrap();
         registry.register(info("b"), 0, now).unwrap();
-        let old = Session { uid: 7, session_id: 1 };
-        let new = Session { uid: 7, session_id: 2 };
+        let old = session(7, 1, DeviceKind::Legacy);
+        let new = session(7, 2, DeviceKind::Legacy);
         assert!(registry.report_online("a", std::slice::from_ref(&old), now).unwrap().is_empty());
         let kick = registry.report_online("b", &[new], now).unwrap();
         assert_eq!(kick.len(), 1);
@@ -409,7 +503,7 @@ mod tests {
         let now = Instant::now();
         let mut registry = Registry::new(rules(), now);
         registry.register(info("a"), 0, now).unwrap();
-        let s = Session { uid: 7, session_id: 1 };
+        let s = session(7, 1, DeviceKind::Desktop);
         registry.report_online("a", std::slice::from_ref(&s), now).unwrap();
         assert!(registry.report_online("a", &[s], now).unwrap().is_empty());
     }

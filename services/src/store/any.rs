@@ -146,6 +146,15 @@ impl StoreConn for AnyConn {
     fn receiver_watermark(&mut self, uid: u64, thread_id: u64) -> Result<u64, StoreError> {
         forward!(self.receiver_watermark(uid, thread_id))
     }
+    fn register_device(
+        &mut self,
+        uid: u64,
+        device: &str,
+        kind: u32,
+        max_devices: usize,
+    ) -> Result<bool, StoreError> {
+        forward!(self.register_device(uid, device, kind, max_devices))
+    }
     fn conversations_behind(
         &mut self,
         uid: u64,

@@ -124,6 +124,18 @@ pub trait StoreConn: Send + 'static {
         skip_sender: u64,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError>;
+    /// A login named `device` (not the legacy one): records it as seen now.
+    /// A device seen for the first time starts at `uid`'s current place in
+    /// every conversation (watermarks at each last seq): older messages are
+    /// history to it, not pushes. Beyond `max_devices` the devices seen
+    /// longest ago are forgotten with their watermarks. True if it was new.
+    fn register_device(
+        &mut self,
+        uid: u64,
+        device: &str,
+        kind: u32,
+        max_devices: usize,
+    ) -> Result<bool, StoreError>;
     /// A page of what `device` of `uid` has not received, from `after`: the
     /// conversations whose last seq is above its watermark, in id order, each
     /// from its watermark up. The legacy device is not given its user's own

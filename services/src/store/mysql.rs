@@ -22,6 +22,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("migrations/mysql/0001_init.sql")),
     (2, include_str!("migrations/mysql/0002_pending.sql")),
     (3, include_str!("migrations/mysql/0003_conversations.sql")),
+    (4, include_str!("migrations/mysql/0004_devices.sql")),
 ];
 
 type UserRow = (u64, String, String, String, String, String, i32, String);
@@ -460,6 +461,58 @@ impl StoreConn for MysqlConn {
                 message_from_row,
             )
             .map_err(db_error)
+    }
+
+    fn register_device(
+        &mut self,
+        uid: u64,
+        device: &str,
+        kind: u32,
+        max_devices: usize,
+    ) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let mut tx = self.conn.start_transaction(TxOpts::default()).map_err(db_error)?;
+        tx.exec_drop(
+            "UPDATE devices SET last_seen = ?, kind = ? WHERE uid = ? AND device = ?",
+            (now, kind, uid, device),
+        )
+        .map_err(db_error)?;
+        let new = tx.affected_rows() == 0;
+        if new {
+            // A message committing meanwhile is either at or below the
+            // last_seq read here (history to this device) or above it
+            // (pushed to it): nothing falls in between.
+            tx.exec_drop(
+                "INSERT INTO devices (uid, device, kind, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)",
+                (uid, device, kind, now, now),
+            )
+            .map_err(db_error)?;
+            tx.exec_drop(
+                "INSERT IGNORE INTO watermarks (uid, device, thread_id, seq)
+                 SELECT ?, ?, thread_id, last_seq FROM threads
+                 WHERE (user1_id = ? OR user2_id = ?) AND last_seq > 0",
+                (uid, device, uid, uid),
+            )
+            .map_err(db_error)?;
+            let forgotten: Vec<String> = tx
+                .exec(
+                    "SELECT device FROM devices WHERE uid = ?
+                     ORDER BY last_seen DESC, device LIMIT 18446744073709551615 OFFSET ?",
+                    (uid, max_devices.max(1) as u64),
+                )
+                .map_err(db_error)?;
+            for old in &forgotten {
+                for table in ["devices", "watermarks"] {
+                    tx.exec_drop(
+                        format!("DELETE FROM {table} WHERE uid = ? AND device = ?"),
+                        (uid, old),
+                    )
+                    .map_err(db_error)?;
+                }
+            }
+        }
+        tx.commit().map_err(db_error)?;
+        Ok(new)
     }
 
     fn watermark_transaction(

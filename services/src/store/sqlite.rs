@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/sqlite/0001_init.sql")),
     (2, include_str!("migrations/sqlite/0002_pending.sql")),
     (3, include_str!("migrations/sqlite/0003_conversations.sql")),
+    (4, include_str!("migrations/sqlite/0004_devices.sql")),
 ];
 
 /// Opens connections to one SQLite file.
@@ -433,6 +434,62 @@ impl StoreConn for SqliteConn {
                 s.query_map(args, message_from_row)?.collect::<Result<Vec<_>, _>>()
             })
             .map_err(db_error)
+    }
+
+    fn register_device(
+        &mut self,
+        uid: u64,
+        device: &str,
+        kind: u32,
+        max_devices: usize,
+    ) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_error)?;
+        let seen = tx
+            .prepare_cached(
+                "UPDATE devices SET last_seen = ?3, kind = ?4 WHERE uid = ?1 AND device = ?2",
+            )
+            .and_then(|mut s| s.execute(params![uid as i64, device, now, kind]))
+            .map_err(db_error)?;
+        let new = seen == 0;
+        if new {
+            tx.prepare_cached(
+                "INSERT INTO devices (uid, device, kind, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)",
+            )
+            .and_then(|mut s| s.execute(params![uid as i64, device, kind, now]))
+            .map_err(db_error)?;
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO watermarks (uid, device, thread_id, seq)
+                 SELECT ?1, ?2, thread_id, last_seq FROM threads
+                 WHERE (user1_id = ?1 OR user2_id = ?1) AND last_seq > 0",
+            )
+            .and_then(|mut s| s.execute(params![uid as i64, device]))
+            .map_err(db_error)?;
+            let forgotten: Vec<String> = tx
+                .prepare_cached(
+                    "SELECT device FROM devices WHERE uid = ?1
+                     ORDER BY last_seen DESC, device LIMIT -1 OFFSET ?2",
+                )
+                .and_then(|mut s| {
+                    s.query_map(params![uid as i64, max_devices.max(1) as i64], |r| r.get(0))?
+                        .collect::<Result<_, _>>()
+                })
+                .map_err(db_error)?;
+            for old in &forgotten {
+                for table in ["devices", "watermarks"] {
+                    tx.prepare_cached(&format!(
+                        "DELETE FROM {table} WHERE uid = ?1 AND device = ?2"
+                    ))
+                    .and_then(|mut s| s.execute(params![uid as i64, old]))
+                    .map_err(db_error)?;
+                }
+            }
+        }
+        tx.commit().map_err(db_error)?;
+        Ok(new)
     }
 
     fn watermark_transaction(

@@ -5,6 +5,7 @@
 
 pub mod gate_stack;
 pub mod smtp;
+pub mod texts;
 
 pub use testkit::process::wait_with_timeout;
 pub use testkit::store::{new_user, TempMysql, TempSqlite};

@@ -343,7 +343,8 @@ impl Handler for LoadClient {
 
     fn on_connect(&mut self, ctx: &mut Ctx<Self>, conn: ConnId) {
         if let Some(user) = self.users.get(&conn) {
-            let login = LoginReq { uid: user.uid, token: user.token.clone() };
+            let login =
+                LoginReq { uid: user.uid, token: user.token.clone(), ..LoginReq::default() };
             Self::send_json(ctx, conn, MsgId::LoginReq, &login);
         }
     }

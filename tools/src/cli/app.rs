@@ -298,7 +298,7 @@ impl App {
         let server = granted.server;
         let mut conn =
             Connection::open(server).map_err(|e| format!("chat server {server}: {e}"))?;
-        let request = LoginReq { uid: granted.uid, token: granted.token };
+        let request = LoginReq { uid: granted.uid, token: granted.token, ..LoginReq::default() };
         conn.send(MsgId::LoginReq, &request).map_err(|e| e.to_string())?;
         Ok((granted.uid, conn))
     }

@@ -221,10 +221,29 @@ impl Cluster {
         self.status_client.get_chat_server(&GetChatServerRequest { uid }).expect("token").token
     }
 
-    /// A client connected to chat server `index` and logged in as `uid`.
+    /// A client connected to chat server `index` and logged in as `uid`
+    /// (the legacy device: no device named).
     pub fn login(&self, index: usize, uid: u64) -> (ChatClient, LoginRsp) {
+        self.login_device(index, uid, "", "")
+    }
+
+    /// A client connected to chat server `index` and logged in as `uid` on
+    /// the device `device_id` of `kind` (both empty: the legacy device).
+    pub fn login_device(
+        &self,
+        index: usize,
+        uid: u64,
+        device_id: &str,
+        kind: &str,
+    ) -> (ChatClient, LoginRsp) {
         let mut client = ChatClient::connect(self.chat(index).local_addr(), WAIT).unwrap();
-        client.send(MsgId::LoginReq, &LoginReq { uid, token: self.token(uid) }).unwrap();
+        let request = LoginReq {
+            uid,
+            token: self.token(uid),
+            device_id: device_id.into(),
+            kind: kind.into(),
+        };
+        client.send(MsgId::LoginReq, &request).unwrap();
         let response: LoginRsp = client.recv_json(MsgId::LoginRsp, WAIT).unwrap();
         assert_eq!(response.error, 0, "login of {uid} on server {index}");
         (client, response)
@@ -233,7 +252,8 @@ impl Cluster {
     /// Logs `uid` in on the chat server at `addr`.
     pub fn login_at(&self, addr: SocketAddr, uid: u64) -> ChatClient {
         let mut client = ChatClient::connect(addr, WAIT).unwrap();
-        client.send(MsgId::LoginReq, &LoginReq { uid, token: self.token(uid) }).unwrap();
+        let request = LoginReq { uid, token: self.token(uid), ..LoginReq::default() };
+        client.send(MsgId::LoginReq, &request).unwrap();
         let response: LoginRsp = client.recv_json(MsgId::LoginRsp, WAIT).unwrap();
         assert_eq!(response.error, 0, "login of {uid} at {addr}");
         client
@@ -302,10 +322,19 @@ impl Cluster {
         })
     }
 
-    /// Where the status server says `uid` is connected, if anywhere.
+    /// Where the status server says `uid` is connected, if anywhere (the
+    /// first of its sessions).
     pub fn location(&self, uid: u64) -> Option<String> {
+        self.locations(uid).into_iter().next()
+    }
+
+    /// The chat servers of every session of `uid`, sorted.
+    pub fn locations(&self, uid: u64) -> Vec<String> {
         let reply = self.status_client.lookup_users(&LookupUsersRequest { uids: vec![uid] });
-        reply.expect("lookup").online.first().map(|l| l.server.clone())
+        let mut servers: Vec<String> =
+            reply.expect("lookup").online.into_iter().map(|l| l.server).collect();
+        servers.sort();
+        servers
     }
 
     /// Waits until the status server places `uid` on `server` (`None`:

@@ -27,9 +27,16 @@ pub fn deliver<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, route: Route, push: Pus
     }
     let uid = user.uid();
     match push {
-        Push::Text(messages) => {
+        Push::Text(mut messages) => {
+            if user.device().is_legacy() {
+                messages.retain(|m| m.sender != uid); // its own are never pushed to it
+            }
             if user.sync().holds_back_live() {
                 user.sync().hold_back(&messages); // written in their place by the sync
+                return;
+            }
+            user.sync().drop_covered(&mut messages); // a page was quicker
+            if messages.is_empty() {
                 return;
             }
             write_texts(h, ctx, route.conn, &messages);
@@ -38,7 +45,7 @@ pub fn deliver<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, route: Route, push: Pus
         Push::AddFriend(notice) => {
             send(h, ctx, route.conn, MsgId::NotifyAddFriendReq, &notice);
         }
-        Push::AuthFriend(mut notice, messages) => {
+        Push::AuthFriend(mut notice, mut messages) => {
             user.add_friend(notice.fromuid);
             let held_back = user.sync().holds_back_live();
             if held_back {
@@ -49,6 +56,9 @@ pub fn deliver<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, route: Route, push: Pus
             let dialect = ctx.session(route.conn).map(|s| s.dialect()).unwrap_or_default();
             if dialect.acknowledgement() != Acknowledgement::Never {
                 if !held_back {
+                    if let Some(user) = ctx.session_mut(route.conn).and_then(|s| s.online_mut()) {
+                        user.sync().drop_covered(&mut messages); // a page was quicker
+                    }
                     write_texts(h, ctx, route.conn, &messages); // pushed as any message, and acknowledged
                 }
             } else {

@@ -3,9 +3,10 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `directory` | uid → (loop, connection, session id) of users online here |
+//! | `directory` | uid → (loop, connection, session id, device kind) of each session here |
+//! | `push` | [`Push`]: what a session is sent after a commit (or a kick) |
 //! | `outbound` | what goes to other chat servers, and the router's queue |
-//! | this file | [`Delivery`]: here through a loop's inbox, or away through the router |
+//! | this file | [`Delivery`]: here through a loop's inbox, and away through the router |
 //! | `frames` | on the loop: writing a push to the connection (1019 chunking) |
 //! | `sync` | on the loop: the pending messages after a login, paced by `on_drained` |
 //!
@@ -16,29 +17,16 @@
 pub mod directory;
 pub mod frames;
 pub mod outbound;
+pub mod push;
 pub mod sync;
 
+pub use push::Push;
+
 use super::metrics::ChatMetrics;
-use crate::store::model::StoredMessage;
 use directory::{Directory, Route};
 use outbound::{Outbound, RouterQueue};
-use proto::body::{NotifyAddFriend, NotifyAuthFriend};
 use reactor::PostError;
 use std::sync::Arc;
-
-/// Something for one logged-in user, handed to the loop of their connection.
-#[derive(Debug, Clone)]
-pub enum Push {
-    /// 1019: stored messages to this user, oldest first.
-    Text(Vec<StoredMessage>),
-    /// 1011: someone applied to be this user's friend.
-    AddFriend(NotifyAddFriend),
-    /// 1015: this user's application was accepted (they are friends now),
-    /// with the pair's first message.
-    AuthFriend(NotifyAuthFriend, Vec<StoredMessage>),
-    /// 1021, then close: the user logged in elsewhere.
-    Kick,
-}
 
 /// Posts a push to one loop, where `frames::deliver` writes it. Built by
 /// `server.rs` from the loop's handle before the loops start.
@@ -68,13 +56,14 @@ impl Delivery {
         self.router.depth()
     }
 
-    /// Hands `push` to the loop of `uid`'s connection, if `uid` is online
-    /// here. True if it was handed over.
+    /// Hands `push` to the loop of every session of `uid` here. True if
+    /// at least one was handed over.
     pub fn push_local(&self, uid: u64, push: Push) -> bool {
-        match self.directory.get(uid) {
-            Some(route) => self.push_to(route, push),
-            None => false,
+        let mut handed = false;
+        for route in self.directory.routes(uid) {
+            handed |= self.push_to(route, push.clone());
         }
+        handed
     }
 
     /// Hands `push` to the connection at `route` (checked again on its loop:
@@ -89,31 +78,31 @@ impl Delivery {
         posted.is_ok()
     }
 
-    /// Kicks `uid`'s session `session_id` if it is the one connected here.
+    /// Kicks `uid`'s session `session_id` if it is connected here.
     pub fn kick_local(&self, uid: u64, session_id: u64) -> bool {
-        match self.directory.get(uid) {
-            Some(route) if route.session_id == session_id => self.push_to(route, Push::Kick),
-            _ => false,
+        match self.directory.route(uid, session_id) {
+            Some(route) => self.push_to(route, Push::Kick),
+            None => false,
         }
     }
 
-    /// Delivers `push` to `uid` here if online here, else through the router
-    /// to whichever server the status server says they are on.
-    pub fn push_anywhere(&self, uid: u64, push: Push) {
-        // Looked up first, so the push moves where it goes and is never copied.
-        if let Some(route) = self.directory.get(uid) {
-            self.push_to(route, push);
-            return;
-        }
-        let outbound = match push {
-            Push::Text(messages) => Outbound::Text(messages),
-            Push::AddFriend(notice) => Outbound::AddFriend { to_uid: uid, notice },
-            Push::AuthFriend(notice, messages) => {
-                Outbound::AuthFriend { to_uid: uid, notice, messages }
+    /// Delivers `push` to every session of `uid` (one per device), except
+    /// the session `except` (the device that sent it): at once to those
+    /// here, and through the router to the others.
+    ///
+    /// The router is asked even when the user has a session here, since
+    /// another device may be on another server. That costs one status
+    /// lookup per router round (not per message), and spares the status
+    /// server from telling every chat server about every login.
+    pub fn push_everywhere(&self, uid: u64, push: Push, except: Option<u64>) {
+        let mut reached: Vec<u64> = except.into_iter().collect();
+        for route in self.directory.routes(uid) {
+            if Some(route.session_id) != except {
+                self.push_to(route, push.clone());
+                reached.push(route.session_id);
             }
-            Push::Kick => return, // kicks name a session: `Outbound::Kick` carries it
-        };
-        self.forward(outbound);
+        }
+        self.forward(Outbound::Push { to: uid, push, reached });
     }
 
     /// Queues work for the router; a full router queue drops it (the data

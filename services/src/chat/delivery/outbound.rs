@@ -4,25 +4,21 @@
 //! Everything queued here is already stored: an item that cannot be queued
 //! (full queue) or delivered is dropped, and its user gets it at the next login.
 
-use crate::store::model::StoredMessage;
+use super::push::Push;
 use crossbeam_channel::{bounded, Receiver, Sender};
-use proto::body::{NotifyAddFriend, NotifyAuthFriend};
 use proto::rpc::status::UserLocation;
 
 /// Work for the router.
 #[derive(Debug)]
 pub enum Outbound {
-    /// Stored messages to one receiver, oldest first.
-    Text(Vec<StoredMessage>),
-    AddFriend {
-        to_uid: u64,
-        notice: NotifyAddFriend,
-    },
-    AuthFriend {
-        to_uid: u64,
-        notice: NotifyAuthFriend,
-        /// The pair's first message.
-        messages: Vec<StoredMessage>,
+    /// `push` for every session of `to` that is not in `reached`: those on
+    /// other servers, and any here that logged in after it was pushed here.
+    Push {
+        to: u64,
+        push: Push,
+        /// Sessions here that already have it, or must not get it (the
+        /// sending device).
+        reached: Vec<u64>,
     },
     /// Kick a session that a newer login replaced.
     Kick(UserLocation),
@@ -32,10 +28,7 @@ impl Outbound {
     /// The user it is for, when the status server must be asked where they are.
     pub fn receiver(&self) -> Option<u64> {
         match self {
-            Outbound::Text(messages) => messages.first().map(|m| m.receiver),
-            Outbound::AddFriend { to_uid, .. } | Outbound::AuthFriend { to_uid, .. } => {
-                Some(*to_uid)
-            }
+            Outbound::Push { to, .. } => Some(*to),
             Outbound::Kick(_) => None,
         }
     }

@@ -1,5 +1,6 @@
-//! After a login: pushing what the device has not received, conversation
-//! by conversation, each from its watermark up (oldest first). On the loop
+//! After a login: pushing what the session's device has not received,
+//! conversation by conversation, each from the device's watermark up
+//! (oldest first). On the loop
 //! thread, paced by the connection's output.
 //!
 //! A user may come back to 100,000 messages over 100 conversations. They are
@@ -19,7 +20,7 @@
 use super::frames::write_texts;
 use crate::chat::services::{store_job, ChatLoop};
 use crate::dialect::Acknowledgement;
-use crate::store::model::{Backlog, LEGACY_DEVICE};
+use crate::store::model::Backlog;
 use crate::store::{JobKind, StoreConn, StoreError};
 use reactor::{ConnId, Ctx};
 use std::time::Duration;
@@ -55,14 +56,14 @@ fn read_page<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId) {
         return;
     }
     let after = user.sync().next_query();
-    let (uid, session_id) = (user.uid(), user.session_id());
+    let (uid, session_id, device) = (user.uid(), user.session_id(), user.device_id().to_string());
     let services = h.services();
     let page = services.rules.sync_page;
     let submitted = store_job(
         ctx,
         services,
         JobKind::Idempotent,
-        move |store| store.backlog(uid, LEGACY_DEVICE, after, page),
+        move |store| store.backlog(uid, &device, after, page),
         move |h, ctx, pending| on_page(h, ctx, conn, session_id, pending),
     );
     if submitted.is_err() {

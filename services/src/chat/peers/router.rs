@@ -85,6 +85,28 @@ struct PeerRound {
     kicks: Vec<KickRequest>,
 }
 
+impl PeerRound {
+    /// `push` for the sessions of `to` on this peer.
+    fn add(&mut self, to: u64, push: Push) {
+        match push {
+            Push::Text(messages) => {
+                self.texts.extend(messages.into_iter().map(|m| to_proto(m, to)));
+            }
+            Push::AddFriend(notice) => self.adds.push(AddFriendNotice {
+                to_uid: to,
+                from: Some(brief_of_applicant(&notice)),
+                apply_text: notice.desc.clone(),
+            }),
+            Push::AuthFriend(notice, messages) => self.auths.push(AuthFriendNotice {
+                to_uid: to,
+                from: Some(brief_of_acceptor(&notice)),
+                messages: messages.into_iter().map(|m| to_proto(m, to)).collect(),
+            }),
+            Push::Kick => {} // kicks name a session: `Outbound::Kick`
+        }
+    }
+}
+
 struct Worker {
     services: Arc<Services>,
     env: Arc<Environment>,
@@ -109,7 +131,9 @@ impl Worker {
         }
     }
 
-    /// Looks up the receivers, then sends every peer its share.
+    /// Looks up the receivers, then sends every peer its share: each item
+    /// goes once to every server where its user has a session (that
+    /// server's `push_local` reaches all of them there).
     fn route(&mut self, round: Vec<Outbound>) {
         let mut uids: Vec<u64> = round.iter().filter_map(Outbound::receiver).collect();
         uids.sort_unstable();
@@ -117,59 +141,44 @@ impl Worker {
         let locations = self.locate(uids);
         let mut by_peer: HashMap<String, PeerRound> = HashMap::new();
         for item in round {
-            let location = match &item {
-                Outbound::Kick(location) => Some(location.clone()),
-                other => other.receiver().and_then(|uid| locations.get(&uid).cloned()),
-            };
-            let Some(location) = location else { continue }; // offline: it waits in the store
-            if location.server == self.services.name {
-                self.deliver_here(item); // the user moved here meanwhile
-                continue;
-            }
-            let peer = by_peer.entry(location.rpc_addr).or_default();
-            match item {
-                Outbound::Text(messages) => peer.texts.extend(messages.into_iter().map(to_proto)),
-                Outbound::AddFriend { to_uid, notice } => peer.adds.push(AddFriendNotice {
-                    to_uid,
-                    from: Some(brief_of_applicant(&notice)),
-                    apply_text: notice.desc.clone(),
-                }),
-                Outbound::AuthFriend { to_uid, notice, messages } => {
-                    peer.auths.push(AuthFriendNotice {
-                        to_uid,
-                        from: Some(brief_of_acceptor(&notice)),
-                        messages: messages.into_iter().map(to_proto).collect(),
-                    })
+            let (to, push, reached) = match item {
+                Outbound::Kick(location) => {
+                    let peer = by_peer.entry(location.rpc_addr).or_default();
+                    let kick = KickRequest { uid: location.uid, session_id: location.session_id };
+                    peer.kicks.push(kick);
+                    continue;
                 }
-                Outbound::Kick(location) => peer
-                    .kicks
-                    .push(KickRequest { uid: location.uid, session_id: location.session_id }),
+                Outbound::Push { to, push, reached } => (to, push, reached),
+            };
+            let Some(sessions) = locations.get(&to) else { continue }; // offline: it waits in the store
+            let mut peers: Vec<&str> = Vec::new();
+            for location in sessions {
+                if location.server == self.services.name {
+                    if !reached.contains(&location.session_id) {
+                        self.deliver_here(to, location.session_id, push.clone());
+                        // logged in meanwhile
+                    }
+                } else if !peers.contains(&location.rpc_addr.as_str()) {
+                    peers.push(&location.rpc_addr);
+                }
+            }
+            for addr in peers {
+                by_peer.entry(addr.to_string()).or_default().add(to, push.clone());
             }
         }
         self.send_all(by_peer);
     }
 
-    /// Where the users are, from the status server; empty if it cannot say.
-    fn locate(&self, uids: Vec<u64>) -> HashMap<u64, proto::rpc::status::UserLocation> {
+    /// Where the users' sessions are, from the status server; empty if it
+    /// cannot say.
+    fn locate(&self, uids: Vec<u64>) -> HashMap<u64, Vec<proto::rpc::status::UserLocation>> {
         self.services.presence.locate(uids)
     }
 
-    fn deliver_here(&self, item: Outbound) {
-        let _ = match item {
-            Outbound::Text(messages) => match messages.first().map(|m| m.receiver) {
-                Some(uid) => self.services.delivery.push_local(uid, Push::Text(messages)),
-                None => false,
-            },
-            Outbound::AddFriend { to_uid, notice } => {
-                self.services.delivery.push_local(to_uid, Push::AddFriend(notice))
-            }
-            Outbound::AuthFriend { to_uid, notice, messages } => {
-                self.services.delivery.push_local(to_uid, Push::AuthFriend(notice, messages))
-            }
-            Outbound::Kick(location) => {
-                self.services.delivery.kick_local(location.uid, location.session_id)
-            }
-        };
+    fn deliver_here(&self, uid: u64, session_id: u64, push: Push) {
+        if let Some(route) = self.services.delivery.directory().route(uid, session_id) {
+            self.services.delivery.push_to(route, push);
+        }
     }
 
     /// Starts every call to every peer, then waits for all of them.
@@ -226,9 +235,11 @@ impl Worker {
     }
 }
 
-/// A stored message as the peer's RPC carries it (moved: the router owns it).
-fn to_proto(m: StoredMessage) -> TextMessage {
+/// A stored message as the peer's RPC carries it, for the sessions of
+/// `push_to` (moved: the router owns it).
+fn to_proto(m: StoredMessage, push_to: u64) -> TextMessage {
     TextMessage {
+        push_to,
         message_id: m.message_id,
         thread_id: m.thread_id,
         from_uid: m.sender,

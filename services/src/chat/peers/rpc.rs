@@ -82,16 +82,19 @@ impl proto::rpc::chat::ChatService for ChatRpc {
         req: TextMessageBatch,
         sink: UnarySink<PushReply>,
     ) {
-        // Consecutive messages to one receiver travel as one push, in order.
+        // Consecutive messages for one user travel as one push, in order.
         let mut pushed = 0;
         let mut group: Vec<StoredMessage> = Vec::new();
+        let mut group_to = 0;
         for m in req.messages {
-            if group.last().is_some_and(|last| last.receiver != m.to_uid) {
-                pushed += self.push_group(std::mem::take(&mut group));
+            let to = if m.push_to == 0 { m.to_uid } else { m.push_to };
+            if to != group_to {
+                pushed += self.push_group(group_to, std::mem::take(&mut group));
+                group_to = to;
             }
             group.push(from_proto(m));
         }
-        pushed += self.push_group(group);
+        pushed += self.push_group(group_to, group);
         reply(&ctx, sink, Ok(PushReply { pushed }));
     }
 
@@ -102,11 +105,14 @@ impl proto::rpc::chat::ChatService for ChatRpc {
 }
 
 impl ChatRpc {
-    /// Pushes messages to one receiver; returns how many were handed over.
-    fn push_group(&self, group: Vec<StoredMessage>) -> u32 {
-        let (Some(first), count) = (group.first(), group.len() as u32) else { return 0 };
-        let receiver = first.receiver;
-        if self.delivery().push_local(receiver, Push::Text(group)) {
+    /// Pushes messages to the sessions of `to` here; returns how many were
+    /// handed over.
+    fn push_group(&self, to: u64, group: Vec<StoredMessage>) -> u32 {
+        let count = group.len() as u32;
+        if count == 0 {
+            return 0;
+        }
+        if self.delivery().push_local(to, Push::Text(group)) {
             count
         } else {
             ChatMetrics::add(&self.services.metrics.pushes_dropped, 1);

@@ -93,7 +93,7 @@ pub fn on_add_friend<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, bod
         move |h, ctx, applied: Result<bool, StoreError>| match applied {
             Ok(true) => {
                 send_ok(h, ctx, conn, reply_id);
-                h.services().delivery.push_anywhere(to, Push::AddFriend(notice));
+                h.services().delivery.push_everywhere(to, Push::AddFriend(notice), None);
             }
             Ok(false) => send_error(h, ctx, conn, reply_id, ErrorCode::UidInvalid),
             Err(e) => send_error(h, ctx, conn, reply_id, e.error_code()),
@@ -187,7 +187,7 @@ fn store_first_message<H: ChatLoop>(
         });
         let mut response = response;
         response.chat_datas = stored.iter().map(history_item).collect();
-        services.delivery.push_anywhere(applicant, Push::AuthFriend(notice, stored));
+        services.delivery.push_everywhere(applicant, Push::AuthFriend(notice, stored), None);
         let posted = handle.post(move |h, ctx| {
             send(h, ctx, conn, MsgId::AuthFriendRsp, &response);
         });
@@ -199,7 +199,11 @@ fn store_first_message<H: ChatLoop>(
         log::warn!("the first message of {acceptor} and {applicant} was not queued: {e}");
         let (response, notice) = unqueued;
         send(h, ctx, conn, MsgId::AuthFriendRsp, &response);
-        h.services().delivery.push_anywhere(applicant, Push::AuthFriend(notice, Vec::new()));
+        h.services().delivery.push_everywhere(
+            applicant,
+            Push::AuthFriend(notice, Vec::new()),
+            None,
+        );
     }
 }
 

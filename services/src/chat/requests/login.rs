@@ -3,21 +3,25 @@
 //! LOGIN runs in three hops, none of which blocks the loop:
 //! 1. the token goes to the status server (async gRPC; the reply is posted
 //!    back to this loop);
-//! 2. the profile, friends and applications are read by a store worker;
-//! 3. back on the loop: the session is bound in the directory (kicking an
-//!    older session of the uid on this server), LOGIN_RSP is sent, the
-//!    status server learns the user is online here (and names older sessions
-//!    on other servers to kick), and pending messages start to flow (when
-//!    the dialect's client wants them now: `crate::dialect`).
+//! 2. a store worker records the device (if the login names one:
+//!    `crate::device`) and reads the profile, friends and applications;
+//! 3. back on the loop: the session is bound in the directory (kicking the
+//!    sessions of the uid on this server that it replaces: the same device
+//!    kind, or all of them for a legacy login), LOGIN_RSP is sent, the
+//!    status server learns the session is online here (and names replaced
+//!    sessions on other servers to kick), and the device's pending messages
+//!    start to flow (when the dialect's client wants them now:
+//!    `crate::dialect`).
 
 use super::{claims_self, parse};
-use crate::chat::delivery::directory::Route;
+use crate::chat::delivery::directory::{Online, Route};
 use crate::chat::delivery::outbound::Outbound;
 use crate::chat::delivery::{sync, Push};
 use crate::chat::metrics::ChatMetrics;
 use crate::chat::reply::{send_error, send_ok, write};
 use crate::chat::services::{store_job, ChatLoop};
 use crate::chat::session::OnlineUser;
+use crate::device::Device;
 use crate::store::model::LoginData;
 use crate::store::{JobKind, StoreConn, StoreError};
 use proto::body::{ApplyInfo, FriendInfo, HeartbeatReq, LoginReq, LoginRsp};
@@ -50,11 +54,17 @@ pub fn on_login<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, body: &[
         ChatMetrics::add(&h.services().metrics.login_failures, 1);
         return send_error(h, ctx, conn, MsgId::LoginRsp, ErrorCode::TokenInvalid);
     }
+    let Some(device) = Device::from_login(&req.device_id, &req.kind) else {
+        ChatMetrics::add(&h.services().metrics.login_failures, 1);
+        return send_error(h, ctx, conn, MsgId::LoginRsp, ErrorCode::Json);
+    };
     session.begin_login(req.uid);
     let uid = req.uid;
     let handle = ctx.handle().clone();
     h.services().presence.check_token(uid, req.token, move |checked| {
-        if handle.post(move |h, ctx| on_token_checked(h, ctx, conn, uid, checked)).is_err() {
+        let checked =
+            move |h: &mut _, ctx: &mut _| on_token_checked(h, ctx, conn, uid, device, checked);
+        if handle.post(checked).is_err() {
             log::warn!("loop inbox full: a login result was dropped");
         }
     });
@@ -66,6 +76,7 @@ fn on_token_checked<H: ChatLoop>(
     ctx: &mut Ctx<H>,
     conn: ConnId,
     uid: u64,
+    device: Device,
     checked: Result<i32, String>,
 ) {
     if !is_logging_in(ctx, conn, uid) {
@@ -79,12 +90,19 @@ fn on_token_checked<H: ChatLoop>(
             return fail_login(h, ctx, conn, ErrorCode::RpcFailed);
         }
     }
+    let max_devices = h.services().rules.max_devices_per_user;
+    let (id, kind) = (device.id.clone(), device.kind.wire());
     let submitted = store_job(
         ctx,
         h.services(),
         JobKind::Idempotent,
-        move |store| store.login_data(uid),
-        move |h, ctx, loaded| on_profile_loaded(h, ctx, conn, uid, loaded),
+        move |store| {
+            if !id.is_empty() {
+                store.register_device(uid, &id, kind, max_devices)?;
+            }
+            store.login_data(uid)
+        },
+        move |h, ctx, loaded| on_profile_loaded(h, ctx, conn, uid, device, loaded),
     );
     if let Err(e) = submitted {
         fail_login(h, ctx, conn, e.error_code());
@@ -97,6 +115,7 @@ fn on_profile_loaded<H: ChatLoop>(
     ctx: &mut Ctx<H>,
     conn: ConnId,
     uid: u64,
+    device: Device,
     loaded: Result<Option<LoginData>, StoreError>,
 ) {
     if !is_logging_in(ctx, conn, uid) {
@@ -109,14 +128,15 @@ fn on_profile_loaded<H: ChatLoop>(
     };
     let services = h.services().clone();
     let session_id = services.new_session_id();
-    let route = Route { session_id, loop_index: ctx.loop_index(), conn };
-    if let Some(older) = services.delivery.directory().bind(uid, route) {
-        services.delivery.push_to(older, Push::Kick); // logged in twice on this server
+    let route = Route { session_id, loop_index: ctx.loop_index(), conn, kind: device.kind };
+    for older in services.delivery.directory().bind(uid, route, &device) {
+        services.delivery.push_to(older, Push::Kick); // replaced on this server
     }
     let response = login_response(&data);
     let friends = data.friends.iter().map(|f| f.user.uid).collect();
     let Some(session) = ctx.session_mut(conn) else { return };
-    session.go_online(OnlineUser::new(session_id, data.user, friends));
+    let online = Online { uid, session_id, device: device.clone() };
+    session.go_online(OnlineUser::new(session_id, device, data.user, friends));
     let dialect = session.dialect();
     if dialect.syncs_on_request() {
         if let Some(user) = session.online_mut() {
@@ -133,7 +153,7 @@ fn on_profile_loaded<H: ChatLoop>(
     ChatMetrics::add(&services.metrics.logins, 1);
     send_login_response(h, ctx, conn, response);
     let kicker = services.clone();
-    services.presence.report_online(uid, session_id, move |replaced| {
+    services.presence.report_online(&online, move |replaced| {
         for location in replaced {
             if location.server != kicker.name {
                 kicker.delivery.forward(Outbound::Kick(location));

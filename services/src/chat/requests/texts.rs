@@ -12,7 +12,7 @@ use crate::chat::delivery::Push;
 use crate::chat::metrics::ChatMetrics;
 use crate::chat::reply::{send, send_error};
 use crate::chat::services::ChatLoop;
-use crate::store::model::{Acknowledged, DeliveryAck, NewMessage, StoredMessage, LEGACY_DEVICE};
+use crate::store::model::{Acknowledged, DeliveryAck, NewMessage, StoredMessage};
 use crate::store::{JobKind, StoreConn, StoreError};
 use proto::body::{ConversationAck, ErrorNotify, MsgDeliveredAck, TextChatMsgReq, TextChatMsgRsp};
 use proto::{ErrorCode, MsgId};
@@ -80,9 +80,13 @@ pub fn on_text<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, body: &[u
 }
 
 /// Hands messages to the writer. After the commit (on a writer thread) the
-/// receiver's push is routed and the sender's answer posted to this loop.
+/// pushes are routed: to every device of the receiver, and to the sender's
+/// other devices (a legacy session has none: it is its user's only one);
+/// then the sender's answer is posted to this loop.
 fn store_texts<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, messages: Vec<NewMessage>) {
     let (from, to) = (messages[0].sender, messages[0].receiver);
+    let Some(me) = ctx.session(conn).and_then(|s| s.online()) else { return };
+    let sending_device = (!me.device().is_legacy()).then(|| me.session_id());
     let handle = ctx.handle().clone();
     let services = h.services().clone();
     let submitted = h.services().writer.submit(messages, move |stored| {
@@ -90,8 +94,11 @@ fn store_texts<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, messages:
             // A resend of what the receiver already acknowledged is answered
             // (the same ids) but not pushed again.
             let unacknowledged: Vec<_> = stored.iter().filter(|m| !m.delivered).cloned().collect();
+            if let Some(session) = sending_device {
+                services.delivery.push_everywhere(from, Push::Text(stored.clone()), Some(session));
+            }
             if !unacknowledged.is_empty() {
-                services.delivery.push_anywhere(to, Push::Text(unacknowledged));
+                services.delivery.push_everywhere(to, Push::Text(unacknowledged), None);
             }
         }
         let posted = handle.post(move |h, ctx| on_texts_stored(h, ctx, conn, from, to, stored));
@@ -132,7 +139,8 @@ pub fn on_delivered_ack<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, 
         ChatMetrics::add(&metrics.bad_requests, 1);
         return; // 1101 has no response
     };
-    let Some(uid) = ctx.session(conn).and_then(|s| s.uid()) else { return };
+    let Some(me) = ctx.session(conn).and_then(|s| s.online()) else { return };
+    let (uid, device) = (me.uid(), me.device_id().to_string());
     if !claims_self(uid, ack.uid) {
         // 1101 has no response: the refusal is a 1103 (the session stays).
         ChatMetrics::add(&metrics.bad_requests, 1);
@@ -145,7 +153,8 @@ pub fn on_delivered_ack<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, 
         ChatMetrics::add(&metrics.bad_requests, 1);
         return;
     }
-    submit_acknowledgement(h, DeliveryAck::of_messages(uid, ack.message_ids));
+    let acknowledged = Acknowledged::Messages(ack.message_ids);
+    submit_acknowledgement(h, DeliveryAck { uid, device, acknowledged });
 }
 
 /// This device has everything of a conversation up to a seq: its watermark
@@ -155,13 +164,13 @@ pub fn on_conversation_ack<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnI
         ChatMetrics::add(&h.services().metrics.bad_requests, 1);
         return; // 1110 has no response
     };
-    let Some(uid) = ctx.session(conn).and_then(|s| s.uid()) else { return };
+    let Some(me) = ctx.session(conn).and_then(|s| s.online()) else { return };
+    let (uid, device) = (me.uid(), me.device_id().to_string());
     if ack.conversation_id == 0 || ack.seq == 0 {
         ChatMetrics::add(&h.services().metrics.bad_requests, 1);
         return;
     }
     let acknowledged = Acknowledged::UpTo { conversation: ack.conversation_id, seq: ack.seq };
-    let device = LEGACY_DEVICE.to_string();
     submit_acknowledgement(h, DeliveryAck { uid, device, acknowledged });
 }
 

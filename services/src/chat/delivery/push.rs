@@ -1,0 +1,22 @@
+//! What a logged-in session is sent from outside its request flow: stored
+//! messages, friend notices, a kick. Made anywhere (writer threads, the
+//! ChatService, the router), written on the session's loop (`frames.rs`).
+
+use crate::store::model::StoredMessage;
+use proto::body::{NotifyAddFriend, NotifyAuthFriend};
+
+/// Something for a logged-in user, handed to the loop of each of their
+/// connections (one per device).
+#[derive(Debug, Clone)]
+pub enum Push {
+    /// 1019: stored messages, oldest first, to the receiver's devices (and
+    /// to the sender's other devices: a message of one's own).
+    Text(Vec<StoredMessage>),
+    /// 1011: someone applied to be this user's friend.
+    AddFriend(NotifyAddFriend),
+    /// 1015: this user's application was accepted (they are friends now),
+    /// with the pair's first message.
+    AuthFriend(NotifyAuthFriend, Vec<StoredMessage>),
+    /// 1021, then close: a newer login replaced this session.
+    Kick,
+}

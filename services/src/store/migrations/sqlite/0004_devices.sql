@@ -1,0 +1,16 @@
+-- Version 4: the devices a user has logged in with (a login that names a
+-- device_id; the legacy device '' is never listed). A device seen for the
+-- first time starts at its user's current place in every conversation (its
+-- watermarks are set to each conversation's last_seq then): what came
+-- before, it reads as history, not as a flood of pushes. Beyond a user's
+-- device cap the device seen longest ago is forgotten, with its watermarks.
+CREATE TABLE devices (
+    uid        INTEGER NOT NULL,
+    device     TEXT NOT NULL,
+    -- 1 desktop, 2 mobile, 3 web (crate::device::DeviceKind).
+    kind       INTEGER NOT NULL,
+    -- Unix time in milliseconds.
+    first_seen INTEGER NOT NULL,
+    last_seen  INTEGER NOT NULL,
+    PRIMARY KEY (uid, device)
+) WITHOUT ROWID;
