@@ -223,6 +223,36 @@ pub struct ConversationAck {
     pub seq: u64,
 }
 
+/// 1111 CONVERSATION_READ: the user has read the conversation up to `seq`
+/// (on any device). No response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationRead {
+    pub conversation_id: u64,
+    pub seq: u64,
+}
+
+/// 1113 LOAD_CONVERSATIONS_REQ: a page of the user's conversations, with
+/// ids above `after` (0: from the first).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoadConversationsReq {
+    pub after: u64,
+}
+
+/// 1115 LOAD_CONVERSATION_RANGE_REQ: messages of a conversation with
+/// `after_seq < seq < before_seq` (`before_seq` 0: no bound). Forwards
+/// (the lowest first: filling a gap) unless only `before_seq` is given,
+/// then backwards (the highest below it: a history page). `limit` 0: the
+/// server's page size, and never more.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoadConversationRangeReq {
+    pub conversation_id: u64,
+    pub after_seq: u64,
+    pub before_seq: u64,
+    pub limit: u32,
+}
+
 // ----- chat protocol: responses and pushes (server → client) --------------
 
 /// A pending friend application, in LOGIN_RSP.
@@ -251,6 +281,8 @@ pub struct FriendInfo {
     pub desc: String,
     /// The remark name this user gave the friend.
     pub back: String,
+    /// The friend has a session on some device now.
+    pub online: bool,
 }
 
 /// 1006 LOGIN_RSP. Never contains a password or hash.
@@ -507,6 +539,68 @@ fn is_zero(n: &u64) -> bool {
 
 fn is_zero_port(n: &u16) -> bool {
     *n == 0
+}
+
+/// 1112 NOTIFY_CONVERSATION_READ: `uid` has read the conversation up to
+/// `seq`. To the other member (its messages up to `seq` are read) and to
+/// the reader's other devices (their unread count drops).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NotifyConversationRead {
+    pub conversation_id: u64,
+    pub uid: u64,
+    pub seq: u64,
+}
+
+/// One conversation in 1114, as a client's first screen shows it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConversationInfo {
+    pub conversation_id: u64,
+    /// The other member.
+    pub peer_uid: u64,
+    pub last_seq: u64,
+    /// This device's watermark: everything up to it has reached it.
+    pub delivered_seq: u64,
+    /// How far the user has read (all devices share it).
+    pub read_seq: u64,
+    /// How far the other member has read: the user's messages up to it are read.
+    pub peer_read_seq: u64,
+    /// The other member's messages above `read_seq`.
+    pub unread: u64,
+    /// The newest message, if there is one.
+    pub last_message: Option<HistoryMessage>,
+}
+
+/// 1114 LOAD_CONVERSATIONS_RSP.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoadConversationsRsp {
+    pub error: i32,
+    pub conversations: Vec<ConversationInfo>,
+    /// More conversations after `next_after` (ask again with it).
+    pub load_more: bool,
+    pub next_after: u64,
+}
+
+/// 1116 LOAD_CONVERSATION_RANGE_RSP: messages in seq order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoadConversationRangeRsp {
+    pub error: i32,
+    pub conversation_id: u64,
+    pub messages: Vec<HistoryMessage>,
+    /// The page was full: there may be more in its direction.
+    pub load_more: bool,
+}
+
+/// 1117 NOTIFY_PRESENCE: a friend's first device came online, or its last
+/// went offline (debounced: a quick reconnect is not reported).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NotifyPresence {
+    pub uid: u64,
+    pub online: bool,
 }
 
 #[cfg(test)]

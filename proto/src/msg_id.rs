@@ -30,10 +30,17 @@ pub enum MsgId {
     MsgDeliveredAck = 1101,
     ErrorNotify = 1103,
     ConversationAck = 1110,
+    ConversationRead = 1111,
+    NotifyConversationRead = 1112,
+    LoadConversationsReq = 1113,
+    LoadConversationsRsp = 1114,
+    LoadConversationRangeReq = 1115,
+    LoadConversationRangeRsp = 1116,
+    NotifyPresence = 1117,
 }
 
 impl MsgId {
-    const ALL: [MsgId; 25] = [
+    const ALL: [MsgId; 32] = [
         MsgId::LoginReq,
         MsgId::LoginRsp,
         MsgId::SearchUserReq,
@@ -59,6 +66,13 @@ impl MsgId {
         MsgId::MsgDeliveredAck,
         MsgId::ErrorNotify,
         MsgId::ConversationAck,
+        MsgId::ConversationRead,
+        MsgId::NotifyConversationRead,
+        MsgId::LoadConversationsReq,
+        MsgId::LoadConversationsRsp,
+        MsgId::LoadConversationRangeReq,
+        MsgId::LoadConversationRangeRsp,
+        MsgId::NotifyPresence,
     ];
 
     /// The id for a number from the wire, if the protocol defines it.
@@ -83,6 +97,8 @@ impl MsgId {
             MsgId::LoadChatThreadReq => MsgId::LoadChatThreadRsp,
             MsgId::CreatePrivateChatReq => MsgId::CreatePrivateChatRsp,
             MsgId::LoadChatMsgReq => MsgId::LoadChatMsgRsp,
+            MsgId::LoadConversationsReq => MsgId::LoadConversationsRsp,
+            MsgId::LoadConversationRangeReq => MsgId::LoadConversationRangeRsp,
             _ => return None,
         })
     }

@@ -232,6 +232,55 @@ fn devices_start_where_their_user_is_and_keep_their_own_place(store: &mut impl S
     assert_eq!(device_backlog(store, b, "phone"), [1], "and kept its place");
 }
 
+/// The first screen: each conversation with its last message and seq, the
+/// device's delivered seq, both read seqs and the unread count. Read marks
+/// only rise, are clamped and are for members only; ranges by seq are for
+/// members only, forwards (gap filling) and backwards (history).
+fn conversations_read_marks_and_ranges(store: &mut impl StoreConn) {
+    let a = store.create_user(&new_user("list-a")).unwrap();
+    let b = store.create_user(&new_user("list-b")).unwrap();
+    let c = store.create_user(&new_user("list-c")).unwrap();
+    let to_b: Vec<NewMessage> = (0..4).map(|i| message(a, b, &format!("l{i}"))).collect();
+    let ab = store.append_messages(&to_b).unwrap()[0].thread_id;
+    store.append_messages(&[message(b, a, "l4")]).unwrap();
+    let cb = store.append_messages(&[message(c, b, "l5")]).unwrap()[0].thread_id;
+    let up_to = Acknowledged::UpTo { conversation: ab, seq: 3 };
+    store.acknowledge(&[DeliveryAck { uid: b, device: "pc".into(), acknowledged: up_to }]).unwrap();
+
+    let list = store.conversations(b, "pc", 0, 10).unwrap();
+    assert_eq!(list.len(), 2);
+    let first = &list[0];
+    assert_eq!((first.thread_id, first.peer, first.last_seq), (ab, a, 5));
+    assert_eq!((first.delivered_seq, first.read_seq, first.peer_read_seq), (3, 0, 0));
+    assert_eq!(first.unread, 4, "a's four, not b's own");
+    assert_eq!(first.last_message.as_ref().unwrap().unique_id, "l4");
+    assert_eq!((list[1].thread_id, list[1].unread, list[1].delivered_seq), (cb, 1, 0));
+    assert_eq!(store.conversations(b, "pc", ab, 10).unwrap().len(), 1, "after a cursor");
+
+    // Read marks: rise only, clamp to the last seq, members only.
+    let mark = store.mark_read(b, ab, 2).unwrap().unwrap();
+    assert_eq!((mark.thread_id, mark.reader, mark.peer, mark.seq), (ab, b, a, 2));
+    assert_eq!(store.mark_read(b, ab, 2).unwrap(), None, "already there");
+    assert_eq!(store.mark_read(b, ab, 1).unwrap(), None, "never down");
+    assert_eq!(store.mark_read(c, ab, 5).unwrap(), None, "not a member");
+    assert_eq!(store.mark_read(a, ab, 99).unwrap().unwrap().seq, 5, "clamped");
+    let list = store.conversations(b, "phone", 0, 1).unwrap();
+    assert_eq!((list[0].read_seq, list[0].peer_read_seq, list[0].unread), (2, 5, 2));
+    assert_eq!(list[0].delivered_seq, 0, "the phone's own watermark");
+
+    // Ranges by seq.
+    let seqs =
+        |page: Option<Vec<StoredMessage>>| page.unwrap().iter().map(|m| m.seq).collect::<Vec<_>>();
+    assert_eq!(seqs(store.member_range(b, ab, 1, 0, 2, false).unwrap()), [2, 3], "forwards");
+    assert_eq!(seqs(store.member_range(b, ab, 0, 5, 2, true).unwrap()), [3, 4], "backwards");
+    assert_eq!(seqs(store.member_range(a, ab, 2, 4, 10, false).unwrap()), [3], "between");
+    assert_eq!(store.member_range(c, ab, 0, 0, 10, false).unwrap(), None, "not a member");
+    assert_eq!(store.member_range(c, 9_999, 0, 0, 10, false).unwrap(), None, "no such one");
+    let history = store.member_range(a, ab, 0, 0, 10, false).unwrap().unwrap();
+    let delivered: Vec<bool> = history.iter().map(|m| m.delivered).collect();
+    assert_eq!(delivered[..4], [true, true, true, false], "any device of b's: the pc has 1-3");
+}
+
 /// Out-of-order acknowledgements wait for the seqs below them; a user's own
 /// messages do not stop its watermark; a cumulative acknowledgement is for
 /// members only and stops at the conversation's end.
@@ -476,6 +525,18 @@ fn sqlite_devices_start_where_their_user_is_and_keep_their_own_place() {
 fn mysql_devices_start_where_their_user_is_and_keep_their_own_place() {
     let db = TempMysql::new("devices");
     devices_start_where_their_user_is_and_keep_their_own_place(&mut db.connect());
+}
+
+#[test]
+fn sqlite_conversations_read_marks_and_ranges() {
+    let db = TempSqlite::new("conversations");
+    conversations_read_marks_and_ranges(&mut db.connect());
+}
+
+#[test]
+fn mysql_conversations_read_marks_and_ranges() {
+    let db = TempMysql::new("conversations");
+    conversations_read_marks_and_ranges(&mut db.connect());
 }
 
 #[test]

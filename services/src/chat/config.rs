@@ -57,6 +57,9 @@ pub struct ChatConfig {
     pub max_texts_per_request: usize,
     pub history_page: usize,
     pub thread_page: usize,
+    /// How long a user's last session must stay gone before its friends are
+    /// told it is offline (a quick reconnect is not told at all).
+    pub presence_debounce_ms: u64,
     /// Timeout of every call to the status server and to peers.
     pub rpc_timeout_ms: u64,
     /// Pushes for users on other chat servers that may wait for the router.
@@ -91,6 +94,7 @@ impl Default for ChatConfig {
             max_texts_per_request: 64,
             history_page: 50,
             thread_page: 50,
+            presence_debounce_ms: 3_000,
             rpc_timeout_ms: 3_000,
             router_queue: 64 * 1024,
             log_level: "info".into(),

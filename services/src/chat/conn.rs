@@ -9,7 +9,7 @@
 use super::delivery::{frames, sync};
 use super::metrics::ChatMetrics;
 use super::reply::{protocol_error, send};
-use super::requests::{friends, history, login, texts};
+use super::requests::{conversations, friends, history, login, texts};
 use super::services::{ChatLoop, Services};
 use super::session::Session;
 use crate::dialect::{Dialect, Inbound};
@@ -52,6 +52,9 @@ fn request_for(id: MsgId) -> Option<Request> {
         MsgId::LoadChatThreadReq => history::on_load_threads,
         MsgId::CreatePrivateChatReq => history::on_create_private_chat,
         MsgId::LoadChatMsgReq => history::on_load_history,
+        MsgId::ConversationRead => conversations::on_conversation_read,
+        MsgId::LoadConversationsReq => conversations::on_load_conversations,
+        MsgId::LoadConversationRangeReq => conversations::on_load_range,
         _ => return None,
     })
 }
@@ -125,7 +128,7 @@ impl Handler for ChatHandler {
     ) {
         self.services.metrics.closed_because(reason);
         if let Some(user) = session.end() {
-            self.services.end_session(user.uid(), user.session_id());
+            self.services.end_session(&user);
         }
     }
 }

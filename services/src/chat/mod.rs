@@ -11,12 +11,13 @@
 //! | `pacing` | frames one write at a time, for a client that cannot read two at once |
 //! | [`session`] | one connection's state machine (anonymous, logging in, online, ended) and dialect |
 //! | [`presence`] | every call to the status server |
-//! | [`delivery`] (`directory`, `outbound`, `mod`) | who is online here; pushes to a loop or to the router |
+//! | [`delivery`] (`directory`, `push`, `outbound`, `presence_queue`, `mod`) | who is online here; pushes to a loop and to the router |
 //! | [`services`] | what all threads share ([`services::Services`]), and [`services::ChatLoop`], the trait on-loop code is written against |
 //! | `reply` | answers to a client (JSON in a frame) |
 //! | `delivery::frames`, `delivery::sync` | on the loop: writing pushes; the pending messages after a login, paced by `on_drained` |
 //! | [`peers`] (`router`, `rpc`) | the cross-server transport, both directions |
-//! | `requests` (`login`, `friends`, `texts`, `history`) | parse → authorize → submit one job → reply |
+//! | `presence_notifier` | telling friends a user came online or (debounced) went offline |
+//! | `requests` (`login`, `friends`, `texts`, `history`, `conversations`) | parse → authorize → submit one job → reply |
 //! | [`conn`] | the reactor handler: the dispatch table, `on_close`, `on_drained` |
 //! | [`server`] | building all of it in order, and stopping it |
 //!
@@ -31,7 +32,8 @@
 //!
 //! Threads: N loops (the handler), the DB pool's workers and the message
 //! writer's shards (store work), grpcio's completion queues (ChatService,
-//! async status calls), the router, the status reporter, the admin endpoint.
+//! async status calls), the router, the presence notifier, the status
+//! reporter, the admin endpoint.
 //! Only a loop touches its connections; everyone else posts to its inbox.
 
 pub mod config;
@@ -41,6 +43,7 @@ pub mod metrics;
 mod pacing;
 pub mod peers;
 pub mod presence;
+mod presence_notifier;
 mod reply;
 mod requests;
 pub mod server;

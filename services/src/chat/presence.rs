@@ -12,7 +12,7 @@ use proto::rpc::status::{
     LoginRequest, LookupUsersRequest, ReportOfflineRequest, ReportOnlineRequest,
     Session as StatusSession, StatusServiceClient, UserLocation,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 /// A session as the status server's messages carry it.
@@ -59,12 +59,13 @@ impl Presence {
         }
     }
 
-    /// Tells the status server `session` is online here; `replaced` gets
-    /// the sessions this login replaced (to kick those on other servers).
+    /// Tells the status server `session` is online here; `then` gets the
+    /// sessions this login replaced (to kick those on other servers) and
+    /// whether it is the user's first session (its friends are told).
     pub fn report_online(
         &self,
         session: &Online,
-        replaced: impl FnOnce(Vec<UserLocation>) + Send + 'static,
+        then: impl FnOnce(Vec<UserLocation>, bool) + Send + 'static,
     ) {
         let uid = session.uid;
         let request = ReportOnlineRequest {
@@ -74,7 +75,7 @@ impl Presence {
         match self.client.report_online_async_opt(&request, self.call()) {
             Ok(call) => self.client.spawn(async move {
                 match call.await {
-                    Ok(reply) => replaced(reply.kick),
+                    Ok(reply) => then(reply.kick, reply.first_online.contains(&uid)),
                     // The reporter re-reports every session when the status server returns.
                     Err(e) => log::warn!("cannot report uid {uid} online: {e}"),
                 }
@@ -84,19 +85,43 @@ impl Presence {
     }
 
     /// Tells the status server a session ended (best effort: a stale
-    /// session id removes nothing there).
-    pub fn report_offline(&self, uid: u64, session_id: u64) {
+    /// session id removes nothing there); `last` runs (on a completion
+    /// thread) if it was the user's last session anywhere.
+    pub fn report_offline(&self, uid: u64, session_id: u64, last: impl FnOnce() + Send + 'static) {
         let request = ReportOfflineRequest {
             server: self.server.clone(),
             sessions: vec![StatusSession { uid, session_id, ..StatusSession::default() }],
         };
         match self.client.report_offline_async_opt(&request, self.call()) {
             Ok(call) => self.client.spawn(async move {
-                if let Err(e) = call.await {
-                    log::debug!("cannot report uid {uid} offline: {e}");
+                match call.await {
+                    Ok(reply) if reply.last_offline.contains(&uid) => last(),
+                    Ok(_) => {}
+                    Err(e) => log::debug!("cannot report uid {uid} offline: {e}"),
                 }
             }),
             Err(e) => log::debug!("cannot report uid {uid} offline: {e}"),
+        }
+    }
+
+    /// Which of `uids` have a session somewhere; `then` gets them on a
+    /// completion thread (none if the status server cannot say: presence
+    /// is best effort, a login never waits for it to fail twice).
+    pub fn online_among(&self, uids: Vec<u64>, then: impl FnOnce(HashSet<u64>) + Send + 'static) {
+        match self.client.lookup_users_async_opt(&LookupUsersRequest { uids }, self.call()) {
+            Ok(call) => self.client.spawn(async move {
+                match call.await {
+                    Ok(reply) => then(reply.online.into_iter().map(|l| l.uid).collect()),
+                    Err(e) => {
+                        log::debug!("friends' presence not known: {e}");
+                        then(HashSet::new());
+                    }
+                }
+            }),
+            Err(e) => {
+                log::debug!("friends' presence not known: {e}");
+                then(HashSet::new());
+            }
         }
     }
 

@@ -3,11 +3,13 @@
 use super::config::ChatConfig;
 use super::conn::{self, ChatHandler};
 use super::delivery::outbound::{router_queue, Outbound};
+use super::delivery::presence_queue::presence_queue;
 use super::delivery::Delivery;
 use super::metrics::{ChatMetrics, MetricsView};
 use super::peers::router::Router;
 use super::peers::rpc::ChatRpc;
 use super::presence::{status_session, Presence};
+use super::presence_notifier::PresenceNotifier;
 use super::services::{Rules, Services};
 use crate::admin::AdminServer;
 use crate::dialect::Dialect;
@@ -37,6 +39,7 @@ pub struct ChatServer {
     grpc: grpcio::Server,
     reporter: StatusReporter,
     router: Router,
+    presence_notifier: PresenceNotifier,
     admin: Option<AdminServer>,
     rpc_addr: SocketAddr,
 }
@@ -65,6 +68,7 @@ impl ChatServer {
             StatusServiceClient::new(ChannelBuilder::new(env.clone()).connect(&config.status_addr));
         let presence = Presence::new(config.name.clone(), status, config.rpc_timeout());
         let (router_queue, router_receiver) = router_queue(config.router_queue);
+        let (presence_events, presence_receiver) = presence_queue(config.router_queue);
 
         // Built in order: the loops' handles exist before the loops start,
         // so delivery can post to them from the first push on.
@@ -98,6 +102,7 @@ impl ChatServer {
             acks,
             presence,
             delivery,
+            presence_events,
             metrics,
         ));
 
@@ -106,6 +111,10 @@ impl ChatServer {
 
         let router = Router::start(services.clone(), router_receiver, config.rpc_timeout())
             .map_err(|e| format!("cannot start the router: {e}"))?;
+        let debounce = Duration::from_millis(config.presence_debounce_ms);
+        let presence_notifier =
+            PresenceNotifier::start(services.clone(), presence_receiver, debounce)
+                .map_err(|e| format!("cannot start the presence notifier: {e}"))?;
         let handler_services = services.clone();
         let server = bound
             .start(move |_| ChatHandler::new(handler_services.clone(), dialects.clone()))
@@ -152,6 +161,7 @@ impl ChatServer {
             grpc,
             reporter,
             router,
+            presence_notifier,
             admin,
             rpc_addr,
         })
@@ -199,6 +209,7 @@ impl ChatServer {
         self.server.shutdown(grace);
         crate::grpc::shutdown_server(self.grpc, grace, &self.services.name);
         self.router.stop();
+        self.presence_notifier.stop();
         drop(self.admin);
         log::info!("{} stopped", self.services.name);
         // The services (store pool and message writer) goes with the last Arc:

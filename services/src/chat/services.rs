@@ -12,10 +12,11 @@
 //! trait, not on `conn` (which depends on everything else: the dispatch table
 //! names every request).
 
+use super::delivery::presence_queue::{PresenceEvent, PresenceQueue};
 use super::delivery::Delivery;
 use super::metrics::ChatMetrics;
 use super::presence::Presence;
-use super::session::Session;
+use super::session::{OnlineUser, Session};
 use crate::store::ack_writer::AckWriter;
 use crate::store::message_writer::MessageWriter;
 use crate::store::{AnyBackend, AnyConn, DbPool, JobKind, StoreError};
@@ -52,6 +53,9 @@ pub struct Services {
     pub presence: Presence,
     /// Everything after a commit: who is online where, and how pushes get there.
     pub delivery: Delivery,
+    /// Users' first sessions online and last ones offline, for the
+    /// presence notifier (`chat/presence_notifier.rs`).
+    pub presence_events: PresenceQueue,
     pub metrics: Arc<ChatMetrics>,
     /// Source of session ids: random high bits per process, a counter below.
     next_session: AtomicU64,
@@ -67,6 +71,7 @@ impl Services {
         acks: AckWriter,
         presence: Presence,
         delivery: Delivery,
+        presence_events: PresenceQueue,
         metrics: Arc<ChatMetrics>,
     ) -> Services {
         let mut seed = [0u8; 8];
@@ -81,6 +86,7 @@ impl Services {
             acks,
             presence,
             delivery,
+            presence_events,
             metrics,
             next_session: AtomicU64::new(base | 1),
         }
@@ -99,10 +105,16 @@ pub trait ChatLoop: Handler<Codec = FrameCodec, Session = Session> + Send {
 
 impl Services {
     /// Unroutes a session that ended (unless a newer one already replaced
-    /// it here) and tells the status server. Any thread.
-    pub fn end_session(&self, uid: u64, session_id: u64) {
+    /// it here) and tells the status server; if it was the user's last
+    /// session anywhere, its friends are told (after the debounce). Any
+    /// thread.
+    pub fn end_session(&self, user: &OnlineUser) {
+        let (uid, session_id) = (user.uid(), user.session_id());
         self.delivery.directory().unbind(uid, session_id);
-        self.presence.report_offline(uid, session_id);
+        let (events, friends) = (self.presence_events.clone(), user.friends());
+        self.presence.report_offline(uid, session_id, move || {
+            events.send(PresenceEvent::Offline { uid, friends });
+        });
     }
 }
 

@@ -185,6 +185,11 @@ impl OnlineUser {
         self.friends.contains(&uid)
     }
 
+    /// The friends known to this session (see `knows_friend`).
+    pub fn friends(&self) -> Vec<u64> {
+        self.friends.iter().copied().collect()
+    }
+
     pub fn add_friend(&mut self, uid: u64) {
         self.friends.insert(uid);
     }

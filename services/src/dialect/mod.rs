@@ -158,6 +158,13 @@ impl Dialect {
     /// The frames that carry this protocol's frame `id` with `body` to the
     /// client: usually one, maybe under another id, several, or none.
     pub fn rewrite_out(self, id: MsgId, body: Value) -> Vec<OutFrame> {
+        // Read receipts and presence are this protocol's: the original
+        // clients have no screen for them (and no id).
+        if self != Dialect::Own
+            && matches!(id, MsgId::NotifyConversationRead | MsgId::NotifyPresence)
+        {
+            return Vec::new();
+        }
         match self {
             Dialect::Own => vec![(id.code(), body)],
             Dialect::Llfcchat => vec![(id.code(), llfcchat::rewrite_out(id, body))],

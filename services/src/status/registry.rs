@@ -8,7 +8,9 @@
 
 use crate::device::DeviceKind;
 use crate::token::{constant_time_eq, new_token};
-use proto::rpc::status::{ChatServerInfo, Session, TokenStatus, UserLocation};
+use proto::rpc::status::{
+    ChatServerInfo, ReportOfflineReply, ReportOnlineReply, Session, TokenStatus, UserLocation,
+};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -228,13 +230,14 @@ impl Registry {
 
     /// Records sessions that came online on `server`. Returns the sessions
     /// they replace (same uid, a kind the new one replaces: see
-    /// [`DeviceKind::replaces`]), which must be kicked.
+    /// [`DeviceKind::replaces`]), which must be kicked, and the users who
+    /// had no session before.
     pub fn report_online(
         &mut self,
         server: &str,
         sessions: &[Session],
         now: Instant,
-    ) -> Result<Vec<UserLocation>, RegistryError> {
+    ) -> Result<ReportOnlineReply, RegistryError> {
         check_batch(sessions.len())?;
         if !self.servers.contains_key(server) {
             return Err(RegistryError::UnknownServer(server.to_string()));
@@ -245,6 +248,7 @@ impl Registry {
         }
         self.sweep(now);
         let mut kick = Vec::new();
+        let mut first_online = Vec::new();
         for session in sessions {
             let new = SessionEntry {
                 server: server.to_string(),
@@ -253,6 +257,9 @@ impl Registry {
                 device_id: session.device_id.clone(),
             };
             let entries = self.sessions.entry(session.uid).or_default();
+            if entries.is_empty() {
+                first_online.push(session.uid);
+            }
             let same = |e: &SessionEntry| e.server == server && e.session_id == new.session_id;
             if entries.iter().any(same) {
                 continue; // re-reported (after a status restart): nothing changes
@@ -267,28 +274,32 @@ impl Registry {
             kick.extend(replaced.into_iter().map(|e| (session.uid, e)));
         }
         let kick = kick.iter().map(|(uid, entry)| self.location(*uid, entry)).collect();
-        Ok(kick)
+        Ok(ReportOnlineReply { kick, first_online })
     }
 
     /// Removes sessions that ended; a session id that is no longer there (a
-    /// newer login replaced it) removes nothing. Returns how many were removed.
+    /// newer login replaced it) removes nothing. Returns how many were
+    /// removed, and the users left with no session.
     pub fn report_offline(
         &mut self,
         server: &str,
         sessions: &[Session],
-    ) -> Result<u32, RegistryError> {
+    ) -> Result<ReportOfflineReply, RegistryError> {
         check_batch(sessions.len())?;
-        let mut removed = 0;
+        let mut reply = ReportOfflineReply::default();
         for session in sessions {
             let Some(entries) = self.sessions.get_mut(&session.uid) else { continue };
             let before = entries.len();
             entries.retain(|e| !(e.server == server && e.session_id == session.session_id));
-            removed += (before - entries.len()) as u32;
+            reply.removed += (before - entries.len()) as u32;
             if entries.is_empty() {
                 self.sessions.remove(&session.uid);
+                if before > 0 {
+                    reply.last_offline.push(session.uid);
+                }
             }
         }
-        Ok(removed)
+        Ok(reply)
     }
 
     /// Where these users are connected: one location per online session.
@@ -411,9 +422,12 @@ mod tests {
         let mut registry = Registry::new(rules(), now);
         registry.register(info("a"), 0, now).unwrap();
         registry.register(info("b"), 0, now).unwrap();
-        let kicked = |k: Vec<UserLocation>| k.iter().map(|l| l.session_id).collect::<Vec<_>>();
-        assert!(registry.report_online("a", &[session(7, 1, Desktop)], now).unwrap().is_empty());
-        assert!(registry.report_online("b", &[session(7, 2, Mobile)], now).unwrap().is_empty());
+        let kicked = |r: ReportOnlineReply| r.kick.iter().map(|l| l.session_id).collect::<Vec<_>>();
+        let first = registry.report_online("a", &[session(7, 1, Desktop)], now).unwrap();
+        assert!(first.kick.is_empty());
+        assert_eq!(first.first_online, [7], "the user's first session");
+        let second = registry.report_online("b", &[session(7, 2, Mobile)], now).unwrap();
+        assert!(second.kick.is_empty() && second.first_online.is_empty());
         let online = registry.lookup(&[7], now).unwrap();
         let mut places: Vec<_> = online.iter().map(|l| (l.server.as_str(), l.kind)).collect();
         places.sort();
@@ -427,7 +441,8 @@ mod tests {
         kick.sort();
         assert_eq!(kick, [2, 3]);
         assert_eq!(kicked(registry.report_online("a", &[session(7, 5, Web)], now).unwrap()), [4]);
-        assert_eq!(registry.report_offline("a", &[session(7, 5, Web)]).unwrap(), 1);
+        let gone = registry.report_offline("a", &[session(7, 5, Web)]).unwrap();
+        assert_eq!((gone.removed, gone.last_offline), (1, vec![7]));
         assert!(registry.lookup(&[7], now).unwrap().is_empty());
     }
 
@@ -490,11 +505,17 @@ mod tests {
         registry.register(info("b"), 0, now).unwrap();
         let old = session(7, 1, DeviceKind::Legacy);
         let new = session(7, 2, DeviceKind::Legacy);
-        assert!(registry.report_online("a", std::slice::from_ref(&old), now).unwrap().is_empty());
-        let kick = registry.report_online("b", &[new], now).unwrap();
+        assert!(registry
+            .report_online("a", std::slice::from_ref(&old), now)
+            .unwrap()
+            .kick
+            .is_empty());
+        let kick = registry.report_online("b", &[new], now).unwrap().kick;
         assert_eq!(kick.len(), 1);
         assert_eq!((kick[0].server.as_str(), kick[0].session_id), ("a", 1));
-        assert_eq!(registry.report_offline("a", &[old]).unwrap(), 0);
+        let stale = registry.report_offline("a", &[old]).unwrap();
+        assert_eq!(stale.removed, 0);
+        assert!(stale.last_offline.is_empty(), "the newer session is still there");
         assert_eq!(registry.lookup(&[7], now).unwrap()[0].server, "b");
     }
 
@@ -505,6 +526,7 @@ mod tests {
         registry.register(info("a"), 0, now).unwrap();
         let s = session(7, 1, DeviceKind::Desktop);
         registry.report_online("a", std::slice::from_ref(&s), now).unwrap();
-        assert!(registry.report_online("a", &[s], now).unwrap().is_empty());
+        let again = registry.report_online("a", &[s], now).unwrap();
+        assert!(again.kick.is_empty() && again.first_online.is_empty());
     }
 }

@@ -91,7 +91,7 @@ impl proto::rpc::status::StatusService for StatusService {
         sink: UnarySink<ReportOnlineReply>,
     ) {
         let result = self.registry.lock().report_online(&req.server, &req.sessions, Instant::now());
-        reply(&ctx, sink, result.map(|kick| ReportOnlineReply { kick }).map_err(to_status));
+        reply(&ctx, sink, result.map_err(to_status));
     }
 
     fn report_offline(
@@ -101,7 +101,7 @@ impl proto::rpc::status::StatusService for StatusService {
         sink: UnarySink<ReportOfflineReply>,
     ) {
         let result = self.registry.lock().report_offline(&req.server, &req.sessions);
-        reply(&ctx, sink, result.map(|removed| ReportOfflineReply { removed }).map_err(to_status));
+        reply(&ctx, sink, result.map_err(to_status));
     }
 
     fn lookup_users(

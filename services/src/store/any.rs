@@ -146,6 +146,32 @@ impl StoreConn for AnyConn {
     fn receiver_watermark(&mut self, uid: u64, thread_id: u64) -> Result<u64, StoreError> {
         forward!(self.receiver_watermark(uid, thread_id))
     }
+    fn mark_read(
+        &mut self,
+        uid: u64,
+        thread_id: u64,
+        seq: u64,
+    ) -> Result<Option<ReadMark>, StoreError> {
+        forward!(self.mark_read(uid, thread_id, seq))
+    }
+    fn conversation_rows(
+        &mut self,
+        uid: u64,
+        device: &str,
+        threads: &[u64],
+    ) -> Result<ConversationRows, StoreError> {
+        forward!(self.conversation_rows(uid, device, threads))
+    }
+    fn conversation_range(
+        &mut self,
+        thread_id: u64,
+        after: u64,
+        before: u64,
+        limit: usize,
+        newest: bool,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        forward!(self.conversation_range(thread_id, after, before, limit, newest))
+    }
     fn register_device(
         &mut self,
         uid: u64,

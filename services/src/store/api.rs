@@ -124,6 +124,77 @@ pub trait StoreConn: Send + 'static {
         skip_sender: u64,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError>;
+    /// `uid` has read conversation `thread_id` up to `seq` (clamped to its
+    /// last seq). The read mark only rises; `None` if it did not (already
+    /// there, or `uid` is not a member, or nothing to read).
+    fn mark_read(
+        &mut self,
+        uid: u64,
+        thread_id: u64,
+        seq: u64,
+    ) -> Result<Option<ReadMark>, StoreError>;
+
+    /// The rows behind the summaries of these conversations of `uid`, as
+    /// seen by `device` (see [`StoreConn::conversations`]).
+    fn conversation_rows(
+        &mut self,
+        uid: u64,
+        device: &str,
+        threads: &[u64],
+    ) -> Result<ConversationRows, StoreError>;
+
+    /// `uid`'s conversations with ids above `after`, in id order, at most
+    /// `limit`: each with its last seq and message, `device`'s delivered
+    /// seq, both members' read seqs and the unread count.
+    fn conversations(
+        &mut self,
+        uid: u64,
+        device: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<ConversationSummary>, StoreError> {
+        let threads = self.threads_of(uid, after, limit)?;
+        if threads.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<u64> = threads.iter().map(|t| t.thread_id).collect();
+        let rows = self.conversation_rows(uid, device, &ids)?;
+        Ok(summarize(uid, &threads, rows))
+    }
+
+    /// Messages of a conversation with `after < seq < before` (`before` 0:
+    /// no bound), at most `limit`, in seq order: the lowest ones, or with
+    /// `newest` the highest ones (a history page backwards). `delivered` is
+    /// left false.
+    fn conversation_range(
+        &mut self,
+        thread_id: u64,
+        after: u64,
+        before: u64,
+        limit: usize,
+        newest: bool,
+    ) -> Result<Vec<StoredMessage>, StoreError>;
+
+    /// [`StoreConn::conversation_range`] for `uid`, who must be a member
+    /// (`None` otherwise), with `delivered` filled in.
+    fn member_range(
+        &mut self,
+        uid: u64,
+        thread_id: u64,
+        after: u64,
+        before: u64,
+        limit: usize,
+        newest: bool,
+    ) -> Result<Option<Vec<StoredMessage>>, StoreError> {
+        match self.thread(thread_id)? {
+            Some(thread) if thread.has_member(uid) => {}
+            _ => return Ok(None),
+        }
+        let mut page = self.conversation_range(thread_id, after, before, limit, newest)?;
+        watermarks::fill_delivered(&mut page, |uid, thread| self.receiver_watermark(uid, thread))?;
+        Ok(Some(page))
+    }
+
     /// A login named `device` (not the legacy one): records it as seen now.
     /// A device seen for the first time starts at `uid`'s current place in
     /// every conversation (watermarks at each last seq): older messages are
@@ -189,4 +260,36 @@ pub trait StoreConn: Send + 'static {
     fn acknowledge(&mut self, acks: &[DeliveryAck]) -> Result<u64, StoreError> {
         self.acknowledge_holding(acks, &mut HeldAcks::new(0))
     }
+}
+
+/// Builds the summaries of `threads` (as `uid` sees them) from their rows.
+fn summarize(
+    uid: u64,
+    threads: &[ThreadRecord],
+    rows: ConversationRows,
+) -> Vec<ConversationSummary> {
+    let of = |pairs: &[(u64, u64)], thread: u64| {
+        pairs.iter().find(|&&(t, _)| t == thread).map_or(0, |&(_, v)| v)
+    };
+    let read_by = |reader: u64, thread: u64| {
+        let mut marks = rows.read_marks.iter();
+        marks.find(|&&(u, t, _)| u == reader && t == thread).map_or(0, |&(_, _, seq)| seq)
+    };
+    threads
+        .iter()
+        .map(|t| {
+            let peer = if t.user1_id == uid { t.user2_id } else { t.user1_id };
+            let last_message = rows.last_messages.iter().find(|m| m.thread_id == t.thread_id);
+            ConversationSummary {
+                thread_id: t.thread_id,
+                peer,
+                last_seq: last_message.map_or(0, |m| m.seq),
+                delivered_seq: of(&rows.watermarks, t.thread_id),
+                read_seq: read_by(uid, t.thread_id),
+                peer_read_seq: read_by(peer, t.thread_id),
+                unread: of(&rows.unread, t.thread_id),
+                last_message: last_message.cloned(),
+            }
+        })
+        .collect()
 }

@@ -140,6 +140,51 @@ pub struct SeqCursor {
     pub seq: u64,
 }
 
+/// A read mark that rose: `reader` has read `thread_id` up to `seq`. Told
+/// to the conversation's other member and to the reader's other devices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadMark {
+    pub thread_id: u64,
+    pub reader: u64,
+    /// The conversation's other member.
+    pub peer: u64,
+    pub seq: u64,
+}
+
+/// What a device shows of one conversation on its first screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationSummary {
+    pub thread_id: u64,
+    /// The other member.
+    pub peer: u64,
+    pub last_seq: u64,
+    /// The asking device's watermark.
+    pub delivered_seq: u64,
+    /// How far the user has read (all devices).
+    pub read_seq: u64,
+    /// How far the other member has read: the user's messages at or below
+    /// it are shown as read.
+    pub peer_read_seq: u64,
+    /// The other member's messages above `read_seq`.
+    pub unread: u64,
+    /// The newest message (`None` in a conversation without one).
+    pub last_message: Option<StoredMessage>,
+}
+
+/// The rows a page of conversation summaries is built from, read by a
+/// backend in four set-based queries (`StoreConn::conversation_rows`).
+#[derive(Debug, Clone, Default)]
+pub struct ConversationRows {
+    /// (thread, seq): the device's watermarks.
+    pub watermarks: Vec<(u64, u64)>,
+    /// (uid, thread, seq): every member's read marks.
+    pub read_marks: Vec<(u64, u64, u64)>,
+    /// Each conversation's newest message.
+    pub last_messages: Vec<StoredMessage>,
+    /// (thread, count): the user's unread messages.
+    pub unread: Vec<(u64, u64)>,
+}
+
 /// One page of what a device has not received yet.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Backlog {

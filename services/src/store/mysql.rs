@@ -22,7 +22,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("migrations/mysql/0001_init.sql")),
     (2, include_str!("migrations/mysql/0002_pending.sql")),
     (3, include_str!("migrations/mysql/0003_conversations.sql")),
-    (4, include_str!("migrations/mysql/0004_devices.sql")),
+    (4, include_str!("migrations/mysql/0004_devices_read_marks.sql")),
 ];
 
 type UserRow = (u64, String, String, String, String, String, i32, String);
@@ -463,6 +463,121 @@ impl StoreConn for MysqlConn {
             .map_err(db_error)
     }
 
+    fn mark_read(
+        &mut self,
+        uid: u64,
+        thread_id: u64,
+        seq: u64,
+    ) -> Result<Option<ReadMark>, StoreError> {
+        let thread: Option<(u64, u64, u64)> = self
+            .conn
+            .exec_first(
+                "SELECT user1_id, user2_id, last_seq FROM threads WHERE thread_id = ?",
+                (thread_id,),
+            )
+            .map_err(db_error)?;
+        let Some((user1, user2, last_seq)) = thread else { return Ok(None) };
+        if uid != user1 && uid != user2 {
+            return Ok(None);
+        }
+        let seq = seq.min(last_seq);
+        if seq == 0 {
+            return Ok(None);
+        }
+        // 1 row affected: inserted; 2: raised; 0: it was there already.
+        self.conn
+            .exec_drop(
+                "INSERT INTO read_marks (uid, thread_id, seq) VALUES (?, ?, ?)
+                 ON DUPLICATE KEY UPDATE seq = GREATEST(seq, VALUES(seq))",
+                (uid, thread_id, seq),
+            )
+            .map_err(db_error)?;
+        let raised = self.conn.affected_rows() > 0;
+        let peer = if user1 == uid { user2 } else { user1 };
+        Ok(raised.then_some(ReadMark { thread_id, reader: uid, peer, seq }))
+    }
+
+    fn conversation_rows(
+        &mut self,
+        uid: u64,
+        device: &str,
+        threads: &[u64],
+    ) -> Result<ConversationRows, StoreError> {
+        let list = value_list(threads.len());
+        let with = |first: Vec<Value>| -> Vec<Value> {
+            first.into_iter().chain(threads.iter().map(|&t| Value::from(t))).collect()
+        };
+        let watermarks: Vec<(u64, u64)> = self
+            .conn
+            .exec(
+                format!(
+                    "SELECT thread_id, seq FROM watermarks \
+                     WHERE uid = ? AND device = ? AND thread_id IN ({list})"
+                ),
+                with(vec![uid.into(), device.into()]),
+            )
+            .map_err(db_error)?;
+        let unread: Vec<(u64, u64)> = self
+            .conn
+            .exec(
+                format!(
+                    "SELECT m.thread_id, COUNT(*) FROM messages m \
+                     LEFT JOIN read_marks r ON r.uid = ? AND r.thread_id = m.thread_id \
+                     WHERE m.sender <> ? AND m.seq > COALESCE(r.seq, 0) AND m.thread_id IN ({list}) \
+                     GROUP BY m.thread_id"
+                ),
+                with(vec![uid.into(), uid.into()]),
+            )
+            .map_err(db_error)?;
+        let read_marks: Vec<(u64, u64, u64)> = self
+            .conn
+            .exec(
+                format!("SELECT uid, thread_id, seq FROM read_marks WHERE thread_id IN ({list})"),
+                with(Vec::new()),
+            )
+            .map_err(db_error)?;
+        let last_messages = self
+            .conn
+            .exec_map(
+                format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM threads t \
+                     JOIN messages m ON m.thread_id = t.thread_id AND m.seq = t.last_seq \
+                     WHERE t.thread_id IN ({list})"
+                ),
+                with(Vec::new()),
+                message_from_row,
+            )
+            .map_err(db_error)?;
+        Ok(ConversationRows { watermarks, read_marks, last_messages, unread })
+    }
+
+    fn conversation_range(
+        &mut self,
+        thread_id: u64,
+        after: u64,
+        before: u64,
+        limit: usize,
+        newest: bool,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let before = if before == 0 { u64::MAX } else { before };
+        let order = if newest { "DESC" } else { "ASC" };
+        let mut page = self
+            .conn
+            .exec_map(
+                format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages m \
+                     WHERE m.thread_id = ? AND m.seq > ? AND m.seq < ? ORDER BY m.seq {order} LIMIT ?"
+                ),
+                (thread_id, after, before, limit as u64),
+                message_from_row,
+            )
+            .map_err(db_error)?;
+        if newest {
+            page.reverse();
+        }
+        Ok(page)
+    }
+
     fn register_device(
         &mut self,
         uid: u64,
@@ -472,21 +587,18 @@ impl StoreConn for MysqlConn {
     ) -> Result<bool, StoreError> {
         let now = now_ms();
         let mut tx = self.conn.start_transaction(TxOpts::default()).map_err(db_error)?;
+        // Rows affected: 1 inserted (new), 2 updated, 0 the same values.
         tx.exec_drop(
-            "UPDATE devices SET last_seen = ?, kind = ? WHERE uid = ? AND device = ?",
-            (now, kind, uid, device),
+            "INSERT INTO devices (uid, device, kind, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
+             ON DUPLICATE KEY UPDATE last_seen = VALUES(last_seen), kind = VALUES(kind)",
+            (uid, device, kind, now, now),
         )
         .map_err(db_error)?;
-        let new = tx.affected_rows() == 0;
+        let new = tx.affected_rows() == 1;
         if new {
             // A message committing meanwhile is either at or below the
             // last_seq read here (history to this device) or above it
             // (pushed to it): nothing falls in between.
-            tx.exec_drop(
-                "INSERT INTO devices (uid, device, kind, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)",
-                (uid, device, kind, now, now),
-            )
-            .map_err(db_error)?;
             tx.exec_drop(
                 "INSERT IGNORE INTO watermarks (uid, device, thread_id, seq)
                  SELECT ?, ?, thread_id, last_seq FROM threads

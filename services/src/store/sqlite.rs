@@ -22,7 +22,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/sqlite/0001_init.sql")),
     (2, include_str!("migrations/sqlite/0002_pending.sql")),
     (3, include_str!("migrations/sqlite/0003_conversations.sql")),
-    (4, include_str!("migrations/sqlite/0004_devices.sql")),
+    (4, include_str!("migrations/sqlite/0004_devices_read_marks.sql")),
 ];
 
 /// Opens connections to one SQLite file.
@@ -434,6 +434,133 @@ impl StoreConn for SqliteConn {
                 s.query_map(args, message_from_row)?.collect::<Result<Vec<_>, _>>()
             })
             .map_err(db_error)
+    }
+
+    fn mark_read(
+        &mut self,
+        uid: u64,
+        thread_id: u64,
+        seq: u64,
+    ) -> Result<Option<ReadMark>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_error)?;
+        let Some(thread) = tx
+            .prepare_cached(
+                "SELECT thread_id, user1_id, user2_id FROM threads WHERE thread_id = ?1",
+            )
+            .and_then(|mut s| s.query_row([thread_id as i64], thread_from_row).optional())
+            .map_err(db_error)?
+        else {
+            return Ok(None);
+        };
+        if !thread.has_member(uid) {
+            return Ok(None);
+        }
+        let seq = seq.min(last_seq_in(&tx, thread_id)?);
+        let raised = tx
+            .prepare_cached(
+                "INSERT INTO read_marks (uid, thread_id, seq) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (uid, thread_id) DO UPDATE SET seq = excluded.seq
+                 WHERE excluded.seq > read_marks.seq",
+            )
+            .and_then(|mut s| s.execute(params![uid as i64, thread_id as i64, seq as i64]))
+            .map_err(db_error)?;
+        tx.commit().map_err(db_error)?;
+        let peer = if thread.user1_id == uid { thread.user2_id } else { thread.user1_id };
+        Ok((raised > 0 && seq > 0).then_some(ReadMark { thread_id, reader: uid, peer, seq }))
+    }
+
+    fn conversation_rows(
+        &mut self,
+        uid: u64,
+        device: &str,
+        threads: &[u64],
+    ) -> Result<ConversationRows, StoreError> {
+        let list = vec!["?"; threads.len()].join(", ");
+        let ids = || threads.iter().map(|&t| t as i64);
+        let pairs = |sql: &str, first: Vec<rusqlite::types::Value>| {
+            let values = first.into_iter().chain(ids().map(rusqlite::types::Value::from));
+            let mut statement = self.conn.prepare_cached(sql)?;
+            let rows = statement.query_map(rusqlite::params_from_iter(values), |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
+            })?;
+            rows.collect::<rusqlite::Result<Vec<(u64, u64)>>>()
+        };
+        let watermarks = pairs(
+            &format!(
+                "SELECT thread_id, seq FROM watermarks WHERE uid = ? AND device = ? AND thread_id IN ({list})"
+            ),
+            vec![(uid as i64).into(), device.to_string().into()],
+        )
+        .map_err(db_error)?;
+        let unread = pairs(
+            &format!(
+                "SELECT m.thread_id, COUNT(*) FROM messages m
+                 LEFT JOIN read_marks r ON r.uid = ? AND r.thread_id = m.thread_id
+                 WHERE m.sender <> ? AND m.seq > COALESCE(r.seq, 0) AND m.thread_id IN ({list})
+                 GROUP BY m.thread_id"
+            ),
+            vec![(uid as i64).into(), (uid as i64).into()],
+        )
+        .map_err(db_error)?;
+        let read_marks = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT uid, thread_id, seq FROM read_marks WHERE thread_id IN ({list})"
+            ))
+            .and_then(|mut s| {
+                s.query_map(rusqlite::params_from_iter(ids()), |r| {
+                    Ok((
+                        r.get::<_, i64>(0)? as u64,
+                        r.get::<_, i64>(1)? as u64,
+                        r.get::<_, i64>(2)? as u64,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(db_error)?;
+        let last_messages = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM threads t
+                 JOIN messages m ON m.thread_id = t.thread_id AND m.seq = t.last_seq
+                 WHERE t.thread_id IN ({list})"
+            ))
+            .and_then(|mut s| {
+                s.query_map(rusqlite::params_from_iter(ids()), message_from_row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(db_error)?;
+        Ok(ConversationRows { watermarks, read_marks, last_messages, unread })
+    }
+
+    fn conversation_range(
+        &mut self,
+        thread_id: u64,
+        after: u64,
+        before: u64,
+        limit: usize,
+        newest: bool,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let before = if before == 0 { i64::MAX } else { before as i64 };
+        let order = if newest { "DESC" } else { "ASC" };
+        let mut page = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages m
+                 WHERE m.thread_id = ?1 AND m.seq > ?2 AND m.seq < ?3 ORDER BY m.seq {order} LIMIT ?4"
+            ))
+            .and_then(|mut s| {
+                let args = params![thread_id as i64, after as i64, before, limit as i64];
+                s.query_map(args, message_from_row)?.collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(db_error)?;
+        if newest {
+            page.reverse();
+        }
+        Ok(page)
     }
 
     fn register_device(

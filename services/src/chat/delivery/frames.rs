@@ -65,13 +65,19 @@ pub fn deliver<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, route: Route, push: Pus
                 acknowledge_for_client(h, ctx, route.conn, &messages); // 1015 carried them
             }
         }
+        Push::Read(notice) => {
+            send(h, ctx, route.conn, MsgId::NotifyConversationRead, &notice);
+        }
+        Push::Presence(notice) => {
+            send(h, ctx, route.conn, MsgId::NotifyPresence, &notice);
+        }
         Push::Kick => {
             ChatMetrics::add(&h.services().metrics.kicks, 1);
             // The session ends now, not when the socket is finally gone
             // (the peer may take its time to close): from here on,
             // pushes for the uid must find the newer session only.
             if let Some(user) = ctx.session_mut(route.conn).and_then(|s| s.end()) {
-                h.services().end_session(user.uid(), user.session_id());
+                h.services().end_session(&user);
             }
             let body = NotifyOffline { error: 0, uid };
             send(h, ctx, route.conn, MsgId::NotifyOffLineReq, &body);

@@ -6,6 +6,7 @@
 //! | `directory` | uid → (loop, connection, session id, device kind) of each session here |
 //! | `push` | [`Push`]: what a session is sent after a commit (or a kick) |
 //! | `outbound` | what goes to other chat servers, and the router's queue |
+//! | `presence_queue` | users' first sessions online, last ones offline, for the presence notifier |
 //! | this file | [`Delivery`]: here through a loop's inbox, and away through the router |
 //! | `frames` | on the loop: writing a push to the connection (1019 chunking) |
 //! | `sync` | on the loop: the pending messages after a login, paced by `on_drained` |
@@ -17,6 +18,7 @@
 pub mod directory;
 pub mod frames;
 pub mod outbound;
+pub mod presence_queue;
 pub mod push;
 pub mod sync;
 

@@ -3,7 +3,7 @@
 //! ChatService, the router), written on the session's loop (`frames.rs`).
 
 use crate::store::model::StoredMessage;
-use proto::body::{NotifyAddFriend, NotifyAuthFriend};
+use proto::body::{NotifyAddFriend, NotifyAuthFriend, NotifyConversationRead, NotifyPresence};
 
 /// Something for a logged-in user, handed to the loop of each of their
 /// connections (one per device).
@@ -17,6 +17,11 @@ pub enum Push {
     /// 1015: this user's application was accepted (they are friends now),
     /// with the pair's first message.
     AuthFriend(NotifyAuthFriend, Vec<StoredMessage>),
+    /// 1112: someone (the other member, or this user on another device)
+    /// has read a conversation up to a seq.
+    Read(NotifyConversationRead),
+    /// 1117: a friend came online or went offline.
+    Presence(NotifyPresence),
     /// 1021, then close: a newer login replaced this session.
     Kick,
 }

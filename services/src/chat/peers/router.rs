@@ -19,9 +19,10 @@ use crate::store::model::StoredMessage;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use grpcio::{CallOption, ChannelBuilder, ClientUnaryReceiver, Environment};
 use proto::body::{NotifyAddFriend, NotifyAuthFriend};
+use proto::rpc::chat::user_notice::Notice;
 use proto::rpc::chat::{
-    AddFriendNotice, AuthFriendNotice, ChatServiceClient, KickRequest, PushReply, TextMessage,
-    TextMessageBatch, UserBrief,
+    AddFriendNotice, AuthFriendNotice, ChatServiceClient, KickRequest, PresenceNotice, PushReply,
+    ReadNotice, TextMessage, TextMessageBatch, UserBrief, UserNotice, UserNoticeBatch,
 };
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -82,6 +83,7 @@ struct PeerRound {
     texts: Vec<TextMessage>,
     adds: Vec<AddFriendNotice>,
     auths: Vec<AuthFriendNotice>,
+    notices: Vec<UserNotice>,
     kicks: Vec<KickRequest>,
 }
 
@@ -101,6 +103,18 @@ impl PeerRound {
                 to_uid: to,
                 from: Some(brief_of_acceptor(&notice)),
                 messages: messages.into_iter().map(|m| to_proto(m, to)).collect(),
+            }),
+            Push::Read(n) => self.notices.push(UserNotice {
+                to_uid: to,
+                notice: Some(Notice::Read(ReadNotice {
+                    conversation_id: n.conversation_id,
+                    reader: n.uid,
+                    seq: n.seq,
+                })),
+            }),
+            Push::Presence(n) => self.notices.push(UserNotice {
+                to_uid: to,
+                notice: Some(Notice::Presence(PresenceNotice { uid: n.uid, online: n.online })),
             }),
             Push::Kick => {} // kicks name a session: `Outbound::Kick`
         }
@@ -198,6 +212,10 @@ impl Worker {
             }
             for notice in &round.auths {
                 started.push((0, client.notify_auth_friend_async_opt(notice, call.clone())));
+            }
+            if !round.notices.is_empty() {
+                let batch = UserNoticeBatch { notices: round.notices };
+                started.push((0, client.notify_users_async_opt(&batch, call.clone())));
             }
             for kick in &round.kicks {
                 started.push((0, client.kick_user_async_opt(kick, call.clone())));

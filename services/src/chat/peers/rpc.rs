@@ -10,10 +10,11 @@ use crate::chat::services::Services;
 use crate::grpc::reply;
 use crate::store::model::StoredMessage;
 use grpcio::{RpcContext, UnarySink};
-use proto::body::{NotifyAddFriend, NotifyAuthFriend};
+use proto::body::{NotifyAddFriend, NotifyAuthFriend, NotifyConversationRead, NotifyPresence};
+use proto::rpc::chat::user_notice::Notice;
 use proto::rpc::chat::{
     AddFriendNotice, AuthFriendNotice, KickRequest, PushReply, TextMessage, TextMessageBatch,
-    UserBrief,
+    UserBrief, UserNoticeBatch,
 };
 use std::sync::Arc;
 
@@ -95,6 +96,25 @@ impl proto::rpc::chat::ChatService for ChatRpc {
             group.push(from_proto(m));
         }
         pushed += self.push_group(group_to, group);
+        reply(&ctx, sink, Ok(PushReply { pushed }));
+    }
+
+    fn notify_users(&mut self, ctx: RpcContext, req: UserNoticeBatch, sink: UnarySink<PushReply>) {
+        let mut pushed = 0;
+        for notice in req.notices {
+            let push = match notice.notice {
+                Some(Notice::Read(r)) => Push::Read(NotifyConversationRead {
+                    conversation_id: r.conversation_id,
+                    uid: r.reader,
+                    seq: r.seq,
+                }),
+                Some(Notice::Presence(p)) => {
+                    Push::Presence(NotifyPresence { uid: p.uid, online: p.online })
+                }
+                None => continue,
+            };
+            pushed += u32::from(self.delivery().push_local(notice.to_uid, push));
+        }
         reply(&ctx, sink, Ok(PushReply { pushed }));
     }
 

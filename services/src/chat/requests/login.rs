@@ -1,11 +1,14 @@
 //! LOGIN and HEARTBEAT.
 //!
-//! LOGIN runs in three hops, none of which blocks the loop:
+//! LOGIN runs in four hops, none of which blocks the loop:
 //! 1. the token goes to the status server (async gRPC; the reply is posted
 //!    back to this loop);
 //! 2. a store worker records the device (if the login names one:
 //!    `crate::device`) and reads the profile, friends and applications;
-//! 3. back on the loop: the session is bound in the directory (kicking the
+//! 3. the status server says which friends are online (for LOGIN_RSP's
+//!    friend list; skipped without friends, and a failure only means "all
+//!    offline");
+//! 4. back on the loop: the session is bound in the directory (kicking the
 //!    sessions of the uid on this server that it replaces: the same device
 //!    kind, or all of them for a legacy login), LOGIN_RSP is sent, the
 //!    status server learns the session is online here (and names replaced
@@ -16,6 +19,7 @@
 use super::{claims_self, parse};
 use crate::chat::delivery::directory::{Online, Route};
 use crate::chat::delivery::outbound::Outbound;
+use crate::chat::delivery::presence_queue::PresenceEvent;
 use crate::chat::delivery::{sync, Push};
 use crate::chat::metrics::ChatMetrics;
 use crate::chat::reply::{send_error, send_ok, write};
@@ -28,6 +32,7 @@ use proto::body::{ApplyInfo, FriendInfo, HeartbeatReq, LoginReq, LoginRsp};
 use proto::rpc::status::TokenStatus;
 use proto::{ErrorCode, MsgId};
 use reactor::{ConnId, Ctx, SendError};
+use std::collections::HashSet;
 
 pub fn on_heartbeat<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, body: &[u8]) {
     let Some(req) = parse::<HeartbeatReq>(body) else {
@@ -109,7 +114,8 @@ fn on_token_checked<H: ChatLoop>(
     }
 }
 
-/// Hop 3: the profile is loaded; the session goes online.
+/// Hop 3: the profile is loaded; the friends' presence is asked for (for
+/// LOGIN_RSP), unless there are no friends.
 fn on_profile_loaded<H: ChatLoop>(
     h: &mut H,
     ctx: &mut Ctx<H>,
@@ -126,14 +132,42 @@ fn on_profile_loaded<H: ChatLoop>(
         Ok(None) => return fail_login(h, ctx, conn, ErrorCode::UidInvalid),
         Err(e) => return fail_login(h, ctx, conn, e.error_code()),
     };
+    if data.friends.is_empty() {
+        return go_online(h, ctx, conn, device, data, HashSet::new());
+    }
+    let friends = data.friends.iter().map(|f| f.user.uid).collect();
+    let handle = ctx.handle().clone();
+    h.services().presence.online_among(friends, move |online| {
+        let posted = handle.post(move |h, ctx| {
+            if is_logging_in(ctx, conn, uid) {
+                go_online(h, ctx, conn, device, data, online);
+            }
+        });
+        if posted.is_err() {
+            log::warn!("loop inbox full: a login was dropped");
+        }
+    });
+}
+
+/// Hop 4: the session goes online (`online`: the friends who are).
+fn go_online<H: ChatLoop>(
+    h: &mut H,
+    ctx: &mut Ctx<H>,
+    conn: ConnId,
+    device: Device,
+    data: LoginData,
+    online_friends: HashSet<u64>,
+) {
+    let uid = data.user.uid;
     let services = h.services().clone();
     let session_id = services.new_session_id();
     let route = Route { session_id, loop_index: ctx.loop_index(), conn, kind: device.kind };
     for older in services.delivery.directory().bind(uid, route, &device) {
         services.delivery.push_to(older, Push::Kick); // replaced on this server
     }
-    let response = login_response(&data);
-    let friends = data.friends.iter().map(|f| f.user.uid).collect();
+    let response = login_response(&data, &online_friends);
+    let friend_uids: Vec<u64> = data.friends.iter().map(|f| f.user.uid).collect();
+    let friends = friend_uids.iter().copied().collect();
     let Some(session) = ctx.session_mut(conn) else { return };
     let online = Online { uid, session_id, device: device.clone() };
     session.go_online(OnlineUser::new(session_id, device, data.user, friends));
@@ -153,11 +187,14 @@ fn on_profile_loaded<H: ChatLoop>(
     ChatMetrics::add(&services.metrics.logins, 1);
     send_login_response(h, ctx, conn, response);
     let kicker = services.clone();
-    services.presence.report_online(&online, move |replaced| {
+    services.presence.report_online(&online, move |replaced, first| {
         for location in replaced {
             if location.server != kicker.name {
                 kicker.delivery.forward(Outbound::Kick(location));
             } // here: already kicked when the new session was bound
+        }
+        if first {
+            kicker.presence_events.send(PresenceEvent::Online { uid, friends: friend_uids });
         }
     });
     if dialect.syncs_at_login() {
@@ -198,7 +235,7 @@ fn send_login_response<H: ChatLoop>(h: &H, ctx: &mut Ctx<H>, conn: ConnId, mut r
     }
 }
 
-fn login_response(data: &LoginData) -> LoginRsp {
+fn login_response(data: &LoginData, online_friends: &HashSet<u64>) -> LoginRsp {
     let u = &data.user;
     LoginRsp {
         error: 0,
@@ -233,6 +270,7 @@ fn login_response(data: &LoginData) -> LoginRsp {
                 sex: f.user.sex,
                 desc: f.user.desc.clone(),
                 back: f.remark.clone(),
+                online: online_friends.contains(&f.user.uid),
             })
             .collect(),
     }

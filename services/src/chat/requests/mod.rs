@@ -8,9 +8,11 @@
 //! |---|---|
 //! | `login` | LOGIN (1005), HEARTBEAT (1023) |
 //! | `friends` | SEARCH_USER (1007), ADD_FRIEND (1009), AUTH_FRIEND (1013) |
-//! | `texts` | TEXT_CHAT_MSG (1017), MSG_DELIVERED_ACK (1101) |
+//! | `texts` | TEXT_CHAT_MSG (1017), MSG_DELIVERED_ACK (1101), CONVERSATION_ACK (1110) |
 //! | `history` | LOAD_CHAT_THREAD (1025), CREATE_PRIVATE_CHAT (1027), LOAD_CHAT_MSG (1029) |
+//! | `conversations` | CONVERSATION_READ (1111), LOAD_CONVERSATIONS (1113), LOAD_CONVERSATION_RANGE (1115) |
 
+pub mod conversations;
 pub mod friends;
 pub mod history;
 pub mod login;

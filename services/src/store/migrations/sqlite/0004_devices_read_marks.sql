@@ -1,4 +1,4 @@
--- Version 4: the devices a user has logged in with (a login that names a
+-- Version 4: the devices a user has logged in with, and read marks. Devices (a login that names a
 -- device_id; the legacy device '' is never listed). A device seen for the
 -- first time starts at its user's current place in every conversation (its
 -- watermarks are set to each conversation's last_seq then): what came
@@ -13,4 +13,14 @@ CREATE TABLE devices (
     first_seen INTEGER NOT NULL,
     last_seen  INTEGER NOT NULL,
     PRIMARY KEY (uid, device)
+) WITHOUT ROWID;
+
+-- How far each user has read each conversation: one seq for all of the
+-- user's devices, which only rises. What is above it (and not the user's
+-- own) is unread.
+CREATE TABLE read_marks (
+    uid       INTEGER NOT NULL,
+    thread_id INTEGER NOT NULL,
+    seq       INTEGER NOT NULL,
+    PRIMARY KEY (uid, thread_id)
 ) WITHOUT ROWID;
