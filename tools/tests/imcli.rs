@@ -1,6 +1,8 @@
 //! imcli driven through tmux on a real 80x24 terminal: two users register
 //! (codes read from the mail spool), become friends and chat through a
-//! cluster started with `imctl up`; each screen shows the conversation.
+//! cluster started with `imctl up`; each screen shows the conversation,
+//! read marks and presence; one user on a desktop and a mobile imcli sees
+//! the same conversation on both.
 
 mod util;
 
@@ -126,9 +128,36 @@ fn two_imcli_users_register_befriend_and_chat() {
     tmux.keys("bob", &["Enter"]);
     let screen = tmux.wait_for("alice", "bob: Hello Alice, I read you");
     assert!(screen.contains("me: Hi Bob, this is imcli"), "{screen}");
-    // The friends list shows the friend on each side.
-    assert!(screen.lines().any(|l| l.starts_with("│bob")), "{screen}");
+    // The friends list shows the friend on each side, online; bob has
+    // alice's conversation open, so alice's line shows as read.
+    assert!(screen.lines().any(|l| l.starts_with("│● bob")), "{screen}");
+    tmux.wait_for("alice", "me: Hi Bob, this is imcli ✓read");
+
+    // Alice on a second device (mobile): both of her screens show the
+    // conversation live, whichever device she writes from.
+    tmux.start("alice-phone", &format!("{imcli} --kind mobile"));
+    tmux.wait_for("alice-phone", "as a mobile");
+    tmux.type_text("alice-phone", "alice");
+    tmux.keys("alice-phone", &["Tab"]);
+    tmux.type_text("alice-phone", "pw-alice");
+    tmux.keys("alice-phone", &["Enter"]);
+    tmux.wait_for("alice-phone", "online");
+    tmux.type_text("bob", "Both of you there?");
+    tmux.keys("bob", &["Enter"]);
+    tmux.wait_for("alice", "bob: Both of you there?");
+    tmux.wait_for("alice-phone", "bob: Both of you there?");
+    tmux.type_text("alice-phone", "Yes, from my phone");
+    tmux.keys("alice-phone", &["Enter"]);
+    tmux.wait_for("bob", "alice: Yes, from my phone");
+    tmux.wait_for("alice", "me: Yes, from my phone ✓read");
+    let desktop = tmux.screen("alice");
+    assert!(desktop.contains("online"), "the desktop stayed on: {desktop}");
+
+    // Bob leaves: after the debounce alice's screens show him offline.
+    tmux.keys("bob", &["Escape"]);
+    tmux.wait_for("alice", "bob is offline");
+    tmux.wait_for("alice-phone", "│○ bob");
 
     tmux.keys("alice", &["Escape"]);
-    tmux.keys("bob", &["Escape"]);
+    tmux.keys("alice-phone", &["Escape"]);
 }

@@ -67,6 +67,8 @@ impl Form {
 #[derive(Debug, Clone)]
 pub struct ChatLine {
     pub message_id: u64,
+    /// Its place in the conversation (0 if not known).
+    pub seq: u64,
     pub from_me: bool,
     pub text: String,
     pub time: String,
@@ -77,6 +79,26 @@ pub struct Friend {
     pub uid: u64,
     pub name: String,
     pub unread: usize,
+    /// Has a session on some device (LOGIN_RSP, then 1117).
+    pub online: bool,
+    /// How far the friend has read our conversation: my lines up to it
+    /// show as read (1114, then 1112).
+    pub peer_read: u64,
+    /// How far I have read it (on any of my devices).
+    pub read: u64,
+}
+
+impl Friend {
+    fn new(uid: u64, name: String) -> Friend {
+        Friend { uid, name, unread: 0, online: false, peer_read: 0, read: 0 }
+    }
+}
+
+/// The device this imcli logs in as (`--device`, `--kind`).
+#[derive(Debug, Clone)]
+pub struct DeviceChoice {
+    pub id: String,
+    pub kind: String,
 }
 
 /// The connection's state, shown in the title bar.
@@ -117,6 +139,7 @@ pub enum Screen {
 
 pub struct App {
     pub gate: SocketAddr,
+    pub device: DeviceChoice,
     pub screen: Screen,
     pub input: String,
     pub notices: VecDeque<String>,
@@ -129,10 +152,14 @@ fn now_hm() -> String {
 }
 
 impl App {
-    pub fn new(gate: SocketAddr) -> App {
-        let hello = format!("Log in through the gate at {gate} (Ctrl-R: register, Esc: quit)");
+    pub fn new(gate: SocketAddr, device: DeviceChoice) -> App {
+        let hello = format!(
+            "Log in through the gate at {gate} as a {} device (Ctrl-R: register, Esc: quit)",
+            device.kind
+        );
         App {
             gate,
+            device,
             screen: Screen::Form(Form::login(hello, "")),
             input: String::new(),
             notices: VecDeque::new(),
@@ -185,9 +212,8 @@ impl App {
             Screen::Chat(s) if !s.friends.is_empty() => {
                 let n = s.friends.len() as isize;
                 s.selected = ((s.selected as isize + step).rem_euclid(n)) as usize;
-                let uid = s.friends[s.selected].uid;
                 s.friends[s.selected].unread = 0;
-                let _ = uid;
+                self.mark_selected_read();
             }
             Screen::Chat(_) => {}
         }
@@ -298,7 +324,12 @@ impl App {
         let server = granted.server;
         let mut conn =
             Connection::open(server).map_err(|e| format!("chat server {server}: {e}"))?;
-        let request = LoginReq { uid: granted.uid, token: granted.token, ..LoginReq::default() };
+        let request = LoginReq {
+            uid: granted.uid,
+            token: granted.token,
+            device_id: self.device.id.clone(),
+            kind: self.device.kind.clone(),
+        };
         conn.send(MsgId::LoginReq, &request).map_err(|e| e.to_string())?;
         Ok((granted.uid, conn))
     }
@@ -519,6 +550,23 @@ impl App {
                 let Ok(r) = serde_json::from_slice::<LoadChatMsgRsp>(body) else { return };
                 self.on_history(r);
             }
+            Some(MsgId::LoadConversationsRsp) => {
+                let Ok(r) = serde_json::from_slice::<LoadConversationsRsp>(body) else { return };
+                self.on_conversations(r);
+            }
+            Some(MsgId::NotifyConversationRead) => {
+                let Ok(n) = serde_json::from_slice::<NotifyConversationRead>(body) else { return };
+                self.on_read(n);
+            }
+            Some(MsgId::NotifyPresence) => {
+                let Ok(n) = serde_json::from_slice::<NotifyPresence>(body) else { return };
+                let Some(s) = self.session() else { return };
+                let Some(friend) = s.friends.iter_mut().find(|f| f.uid == n.uid) else { return };
+                friend.online = n.online;
+                let (name, state) =
+                    (friend.name.clone(), if n.online { "online" } else { "offline" });
+                self.notice(format!("{name} is {state}"));
+            }
             Some(MsgId::ErrorNotify) => self.notice(format!("Server: {}", json(body)["reason"])),
             _ => {}
         }
@@ -529,14 +577,13 @@ impl App {
         s.link = Link::Online;
         s.uid = rsp.uid;
         s.name = rsp.name.clone();
-        let unread: HashMap<u64, usize> = s.friends.iter().map(|f| (f.uid, f.unread)).collect();
+        let known: HashMap<u64, Friend> = s.friends.drain(..).map(|f| (f.uid, f)).collect();
         s.friends = rsp
             .friend_list
             .iter()
             .map(|f| Friend {
-                uid: f.uid,
-                name: f.name.clone(),
-                unread: unread.get(&f.uid).copied().unwrap_or(0),
+                online: f.online,
+                ..known.get(&f.uid).cloned().unwrap_or_else(|| Friend::new(f.uid, f.name.clone()))
             })
             .collect();
         s.requests = rsp
@@ -550,13 +597,69 @@ impl App {
         for name in requests {
             self.notice(format!("{name} wants to be your friend: /accept {name}"));
         }
+        // The first screen: unread counts and read marks of every conversation.
+        self.send(MsgId::LoadConversationsReq, &LoadConversationsReq { after: 0 });
+    }
+
+    fn on_conversations(&mut self, r: LoadConversationsRsp) {
+        let Some(s) = self.session() else { return };
+        for c in &r.conversations {
+            s.threads.insert(c.peer_uid, c.conversation_id);
+            if let Some(friend) = s.friends.iter_mut().find(|f| f.uid == c.peer_uid) {
+                friend.unread = c.unread as usize;
+                friend.peer_read = c.peer_read_seq;
+                friend.read = c.read_seq;
+            }
+        }
+        if r.load_more {
+            self.send(MsgId::LoadConversationsReq, &LoadConversationsReq { after: r.next_after });
+        }
+    }
+
+    /// 1112: the friend read my lines up to a seq, or I did on another device.
+    fn on_read(&mut self, n: NotifyConversationRead) {
+        let Some(s) = self.session() else { return };
+        let Some(peer) =
+            s.threads.iter().find(|(_, &t)| t == n.conversation_id).map(|(&peer, _)| peer)
+        else {
+            return;
+        };
+        let me = s.uid;
+        let unread_above = |s: &Session, seq: u64| {
+            let lines = s.conversations.get(&peer).map_or(&[][..], |l| l.as_slice());
+            lines.iter().filter(|l| !l.from_me && l.seq > seq).count()
+        };
+        let still_unread = unread_above(s, n.seq);
+        let Some(friend) = s.friends.iter_mut().find(|f| f.uid == peer) else { return };
+        if n.uid == me {
+            friend.read = friend.read.max(n.seq);
+            friend.unread = friend.unread.min(still_unread);
+        } else {
+            friend.peer_read = friend.peer_read.max(n.seq);
+        }
+    }
+
+    /// Tells the server (and so the friend, and my other devices) that I
+    /// have read the selected conversation as far as this screen shows it.
+    fn mark_selected_read(&mut self) {
+        let Some(s) = self.session() else { return };
+        let Some(friend) = s.friends.get(s.selected) else { return };
+        let Some(&conversation_id) = s.threads.get(&friend.uid) else { return };
+        let lines = s.conversations.get(&friend.uid).map_or(&[][..], |l| l.as_slice());
+        let seen = lines.iter().map(|l| l.seq).max().unwrap_or(0);
+        if seen <= friend.read || s.link != Link::Online {
+            return;
+        }
+        let index = s.selected;
+        s.friends[index].read = seen;
+        self.send(MsgId::ConversationRead, &ConversationRead { conversation_id, seq: seen });
     }
 
     fn add_friend(&mut self, uid: u64, name: String) {
         let Some(s) = self.session() else { return };
         s.requests.retain(|(u, _, _)| *u != uid);
         if !s.friends.iter().any(|f| f.uid == uid) {
-            s.friends.push(Friend { uid, name, unread: 0 });
+            s.friends.push(Friend { online: true, ..Friend::new(uid, name) });
         }
     }
 
@@ -594,6 +697,7 @@ impl App {
             }
             let line = ChatLine {
                 message_id: data.message_id,
+                seq: data.seq,
                 from_me,
                 text: data.content.clone(),
                 time: now_hm(),
@@ -601,13 +705,14 @@ impl App {
             s.conversations.entry(peer).or_default().push(line);
             let selected = s.friends.get(s.selected).map(|f| f.uid);
             if let Some(friend) = s.friends.iter_mut().find(|f| f.uid == peer) {
-                if selected != Some(peer) {
+                if selected != Some(peer) && !from_me {
                     friend.unread += 1;
                 }
             }
         }
         if pushed {
             self.send(MsgId::MsgDeliveredAck, &MsgDeliveredAck { message_ids: ids, uid: None });
+            self.mark_selected_read(); // on the screen: read
         }
     }
 
@@ -623,6 +728,7 @@ impl App {
             .filter(|m| s.seen.insert(m.msg_id))
             .map(|m| ChatLine {
                 message_id: m.msg_id,
+                seq: m.seq,
                 from_me: m.sender == me,
                 text: m.msg_content.clone(),
                 time: "history".into(),

@@ -1,5 +1,7 @@
 //! Drawing imcli with ratatui. Laid out for 80x24 and up: a title bar, the
-//! friends on the left, the conversation on the right, notices, the input.
+//! friends on the left (● online, ○ offline, unread counts), the
+//! conversation on the right (my lines the friend has read end in ✓read),
+//! notices, the input.
 
 use super::app::{App, Form, Link, Screen, Session};
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -62,7 +64,7 @@ fn draw_chat(frame: &mut Frame, app: &App, s: &Session) {
     let server = s.conn.as_ref().map_or(String::new(), |c| format!(" @ {}", c.server));
     let title = Line::from(vec![
         Span::styled(
-            format!(" imcli  {} (uid {}){server}  ", s.name, s.uid),
+            format!(" imcli  {} (uid {}, {}){server}  ", s.name, s.uid, app.device.kind),
             Style::default().add_modifier(Modifier::BOLD),
         ),
         link,
@@ -75,7 +77,11 @@ fn draw_chat(frame: &mut Frame, app: &App, s: &Session) {
         .iter()
         .map(|f| {
             let unread = if f.unread > 0 { format!(" ({})", f.unread) } else { String::new() };
-            ListItem::new(format!("{}{unread}", f.name))
+            let (dot, color) = if f.online { ("●", Color::Green) } else { ("○", Color::Gray) };
+            ListItem::new(Line::from(vec![
+                Span::styled(format!("{dot} "), Style::default().fg(color)),
+                Span::raw(format!("{}{unread}", f.name)),
+            ]))
         })
         .collect();
     items.extend(
@@ -108,10 +114,16 @@ fn draw_chat(frame: &mut Frame, app: &App, s: &Session) {
                     } else {
                         (friend.map_or("", |f| f.name.as_str()), Color::Magenta)
                     };
+                    let read =
+                        friend.is_some_and(|f| l.from_me && l.seq > 0 && l.seq <= f.peer_read);
                     Line::from(vec![
                         Span::styled(format!("{} ", l.time), dim()),
                         Span::styled(format!("{who}: "), Style::default().fg(color)),
                         Span::raw(l.text.clone()),
+                        Span::styled(
+                            if read { " ✓read" } else { "" },
+                            Style::default().fg(Color::Green),
+                        ),
                     ])
                 })
                 .collect()
