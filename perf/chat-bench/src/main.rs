@@ -19,7 +19,7 @@
 
 use chat_bench::args::{number, stores};
 use chat_bench::cluster::{self, StoreChoice};
-use reactor::{FrameCodec, LoopConfig, LoopPool};
+use reactor::{FrameCodec, LoopPool};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
@@ -104,7 +104,7 @@ fn run_once(
     let cluster = cluster::start(store, run, io_threads);
     let users = cluster.provision(pairs);
     let shared = Arc::new(Shared::new(rate));
-    let config = LoopConfig { name: "bench-client".into(), threads: 1, ..LoopConfig::default() };
+    let config = tools::bench::run::loop_config("bench-client", 1);
     let client_shared = shared.clone();
     let mut clients =
         LoopPool::start(config, FrameCodec::new(proto::frame::FORMAT_MAX_BODY), move |_| {
@@ -120,7 +120,7 @@ fn run_once(
                 cluster.chat_addr(if same_server { 0 } else { 1 }),
             ),
         ] {
-            let user = User { uid, token: cluster.token(uid), role, started: None };
+            let user = User::new(uid, cluster.token(uid), role, 0);
             clients.next_handle().post(move |h, ctx| h.add(ctx, addr, None, user)).expect("post");
         }
     }

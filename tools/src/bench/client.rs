@@ -6,21 +6,40 @@
 //! a fixed number of messages unanswered (closed loop: the rate the system
 //! sustains, with the latency it costs);
 //! receivers time each message from the send timestamp it carries,
-//! de-duplicate by message id and acknowledge; idle users only log in and
-//! heartbeat. Every connection's connect-to-LOGIN_RSP time is recorded.
+//! de-duplicate by message id and acknowledge cumulatively (1110: each
+//! connection tracks, per conversation, the seqs it holds, its own from
+//! 1018 too, and acknowledges up to the top of the contiguous run); idle
+//! users only log in and heartbeat. Every connection's connect-to-LOGIN_RSP
+//! time is recorded.
+//!
+//! The generator reports its own lateness: each open-loop send is due at an
+//! instant on the run's clock, and the time from then to the moment it is
+//! written to the socket goes into a histogram of its own. The loops wake
+//! every millisecond (their timer tick is 1 ms, the resolution epoll's
+//! timeout has), so a send is at most about a millisecond late on an idle
+//! machine; a latency figure counts only when that lateness is small.
+//!
+//! With several devices per user (`--devices 2`), each user logs in once
+//! per device; every receiving device counts its deliveries, and the
+//! sender's other device counts the copies of its own messages.
 
 use hdrhistogram::Histogram;
-use proto::body::{LoginReq, LoginRsp, MsgDeliveredAck, TextChatMsgReq, TextChatMsgRsp, TextItem};
+use proto::body::{ConversationAck, LoginReq, LoginRsp, TextChatMsgReq, TextChatMsgRsp, TextItem};
 use proto::MsgId;
 use reactor::{ConnId, Ctx, Frame, FrameCodec, Handler};
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How often each loop checks which sends are due.
-const TICK: Duration = Duration::from_millis(2);
+/// How often each loop checks which sends are due: the loops' timer tick
+/// (see `run.rs`), and the resolution of epoll's timeout.
+pub const TICK: Duration = Duration::from_millis(1);
+/// The delay that fires at the wheel's next tick. `run_after(TICK)` would
+/// round up to the tick after that (a deadline between two ticks waits for
+/// the later), and the loop would check every 2 ms.
+pub const NEXT_TICK: Duration = Duration::ZERO;
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
 
 /// Counters and switches shared by the main thread and the client loops.
@@ -41,7 +60,14 @@ pub struct Shared {
     pub sent: AtomicU64,
     pub acknowledged: AtomicU64,
     pub refused: AtomicU64,
+    /// Deliveries to the receivers' devices (each device counts its own).
     pub delivered: AtomicU64,
+    /// Deliveries per device number (0, 1).
+    pub delivered_by_device: [AtomicU64; 2],
+    /// Copies of their own messages on the senders' other devices.
+    pub mirrored: AtomicU64,
+    /// Devices each user is logged in on (1 or 2).
+    pub devices: u64,
     pub duplicates: AtomicU64,
     pub closed: AtomicU64,
     pub connect_failed: AtomicU64,
@@ -53,6 +79,11 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(rate_per_sender: f64) -> Shared {
+        Shared::with_devices(rate_per_sender, 1)
+    }
+
+    /// Each user on `devices` devices (1 or 2).
+    pub fn with_devices(rate_per_sender: f64, devices: u64) -> Shared {
         Shared {
             run_start_ns: unix_ns(),
             rate_per_sender,
@@ -65,6 +96,9 @@ impl Shared {
             acknowledged: AtomicU64::new(0),
             refused: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
+            delivered_by_device: [AtomicU64::new(0), AtomicU64::new(0)],
+            mirrored: AtomicU64::new(0),
+            devices: devices.clamp(1, 2),
             duplicates: AtomicU64::new(0),
             closed: AtomicU64::new(0),
             connect_failed: AtomicU64::new(0),
@@ -96,8 +130,8 @@ impl Shared {
 
     /// When a sender's `nth` message (counted from 1) was due on the open
     /// loop's clock, in UNIX nanoseconds: the time its latency counts from.
-    /// A send that leaves late (a tick runs every 2 ms, and a busy machine
-    /// delays the loop) is timed from when it should have left, so the
+    /// A send that leaves late (a tick runs every millisecond, and a busy
+    /// machine delays the loop) is timed from when it should have left, so the
     /// generator's own lateness is not hidden from the latency
     /// (coordinated omission).
     pub fn intended_ns(&self, nth: u64) -> u64 {
@@ -149,9 +183,11 @@ impl Shared {
         let mut settled_since: Option<(Instant, u64)> = None;
         while Instant::now() < drain {
             let sent = self.sent.load(Relaxed);
-            let answered = self.acknowledged.load(Relaxed) + self.refused.load(Relaxed);
-            let caught_up =
-                self.delivered.load(Relaxed) >= self.acknowledged.load(Relaxed) && answered >= sent;
+            let acknowledged = self.acknowledged.load(Relaxed);
+            let answered = acknowledged + self.refused.load(Relaxed);
+            let caught_up = self.delivered.load(Relaxed) >= acknowledged * self.devices
+                && self.mirrored.load(Relaxed) >= acknowledged * (self.devices - 1)
+                && answered >= sent;
             settled_since = match settled_since {
                 Some((since, at)) if caught_up && at == sent => Some((since, at)),
                 _ if caught_up => Some((Instant::now(), sent)),
@@ -165,9 +201,10 @@ impl Shared {
         }
     }
 
-    /// Records a message that arrived: false if it is a duplicate or an
-    /// earlier run's (then only counted), true if it counts as delivered.
-    pub fn arrived(&self, sent_ns: u64, first_time: bool) -> bool {
+    /// Records a message that arrived at a receiver's `device`: false if it
+    /// is a duplicate or an earlier run's (then only counted), true if it
+    /// counts as delivered.
+    pub fn arrived(&self, sent_ns: u64, first_time: bool, device: usize) -> bool {
         if sent_ns < self.run_start_ns {
             self.stale.fetch_add(1, Relaxed);
             return false;
@@ -177,17 +214,35 @@ impl Shared {
             return false;
         }
         self.delivered.fetch_add(1, Relaxed);
+        self.delivered_by_device[device.min(1)].fetch_add(1, Relaxed);
         true
+    }
+
+    /// Acknowledged messages that never reached a receiving device.
+    pub fn lost(&self) -> u64 {
+        let expected = self.acknowledged.load(Relaxed) * self.devices;
+        expected.saturating_sub(self.delivered.load(Relaxed))
     }
 }
 
-/// One simulated user.
+/// One simulated user on one device.
 pub struct User {
     pub uid: u64,
     pub token: String,
     pub role: Role,
+    /// Which of the user's devices this connection is (0, 1); with one
+    /// device per user, the login names none (the legacy device).
+    pub device: usize,
     /// When its connection was started (for the login latency).
     pub started: Option<Instant>,
+    /// Per conversation, the seqs this connection holds (for 1110).
+    pub held: HashMap<u64, Contiguous>,
+}
+
+impl User {
+    pub fn new(uid: u64, token: String, role: Role, device: usize) -> User {
+        User { uid, token, role, device, started: None, held: HashMap::new() }
+    }
 }
 
 pub enum Role {
@@ -195,8 +250,39 @@ pub enum Role {
     Sender { to: u64, sent: u64, answered: u64 },
     /// Receives, times and acknowledges.
     Receiver { seen: HashSet<u64> },
+    /// The sender's other device: receives copies of its own messages.
+    Mirror { seen: HashSet<u64> },
     /// Logs in and heartbeats only (connection scaling).
     Idle,
+}
+
+/// The seqs of one conversation a connection holds: everything up to `top`,
+/// and some above a hole (at most `MAX_ABOVE`, beyond which the oldest
+/// knowledge is dropped: the server pushes again what is not acknowledged).
+#[derive(Debug, Default)]
+pub struct Contiguous {
+    pub top: u64,
+    above: BTreeSet<u64>,
+}
+
+/// Seqs kept above a hole, per conversation.
+const MAX_ABOVE: usize = 4096;
+
+impl Contiguous {
+    /// Adds `seq`; true if `top` rose.
+    pub fn add(&mut self, seq: u64) -> bool {
+        if seq <= self.top {
+            return false;
+        }
+        if self.above.len() < MAX_ABOVE {
+            self.above.insert(seq);
+        }
+        let before = self.top;
+        while self.above.remove(&(self.top + 1)) {
+            self.top += 1;
+        }
+        self.top > before
+    }
 }
 
 /// The client handler of one loop.
@@ -209,6 +295,9 @@ pub struct LoadClient {
     online: HashSet<ConnId>,
     /// End-to-end latency in microseconds.
     pub latency: Histogram<u64>,
+    /// The generator's own lateness: from when a send was due to when it
+    /// was written, in microseconds.
+    pub lateness: Histogram<u64>,
     /// Connect + LOGIN → LOGIN_RSP, in microseconds.
     pub login_latency: Histogram<u64>,
     ticking: bool,
@@ -223,6 +312,7 @@ impl LoadClient {
             senders: Vec::new(),
             online: HashSet::new(),
             latency: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
+            lateness: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
             login_latency: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
             ticking: false,
             last_heartbeat: Instant::now(),
@@ -249,7 +339,7 @@ impl LoadClient {
         }
         if !self.ticking {
             self.ticking = true;
-            ctx.run_after(TICK, |h, ctx| h.tick(ctx));
+            ctx.run_after(NEXT_TICK, |h, ctx| h.tick(ctx));
         }
     }
 
@@ -261,7 +351,7 @@ impl LoadClient {
 
     /// Sends what is due on every sender of this loop.
     fn tick(&mut self, ctx: &mut Ctx<Self>) {
-        ctx.run_after(TICK, |h, ctx| h.tick(ctx));
+        ctx.run_after(NEXT_TICK, |h, ctx| h.tick(ctx));
         if self.last_heartbeat.elapsed() >= HEARTBEAT_EVERY {
             self.last_heartbeat = Instant::now();
             for &conn in self.users.keys() {
@@ -290,6 +380,7 @@ impl LoadClient {
         else {
             return;
         };
+        let now = self.shared.now_ns();
         let owed = |sent: u64| if window == 0 { sent < due } else { sent - *answered < window };
         while owed(*sent) {
             *sent += 1;
@@ -310,30 +401,50 @@ impl LoadClient {
             };
             Self::send_json(ctx, conn, MsgId::TextChatMsgReq, &request);
             self.shared.sent.fetch_add(1, Relaxed);
+            if window == 0 {
+                let _ = self.lateness.record((now.saturating_sub(stamp) / 1000).max(1));
+            }
+        }
+    }
+
+    /// Notes seqs `conn` now holds in `conversation`, and acknowledges up
+    /// to the top of the contiguous run if it rose.
+    fn hold(ctx: &mut Ctx<Self>, user: &mut User, conn: ConnId, conversation: u64, seqs: &[u64]) {
+        let held = user.held.entry(conversation).or_default();
+        let mut rose = false;
+        for &seq in seqs {
+            rose |= held.add(seq);
+        }
+        if rose {
+            let ack = ConversationAck { conversation_id: conversation, seq: held.top };
+            Self::send_json(ctx, conn, MsgId::ConversationAck, &ack);
         }
     }
 
     fn on_push(&mut self, ctx: &mut Ctx<Self>, conn: ConnId, push: TextChatMsgRsp) {
         let now = self.shared.now_ns();
-        let Some(User { role: Role::Receiver { seen }, .. }) = self.users.get_mut(&conn) else {
-            return;
-        };
-        let mut ids = Vec::with_capacity(push.chat_datas.len());
-        for data in &push.chat_datas {
-            ids.push(data.message_id);
-            let first_time = seen.insert(data.message_id);
-            let sent_ns = data.content.get(..20).and_then(|t| t.parse::<u64>().ok()).unwrap_or(0);
-            if self.shared.arrived(sent_ns, first_time) {
-                let micros = now.saturating_sub(sent_ns) / 1000;
-                let _ = self.latency.record(micros.max(1));
+        let Some(user) = self.users.get_mut(&conn) else { return };
+        let device = user.device;
+        match &mut user.role {
+            Role::Receiver { seen } => {
+                for data in &push.chat_datas {
+                    let first_time = seen.insert(data.message_id);
+                    let sent_ns =
+                        data.content.get(..20).and_then(|t| t.parse::<u64>().ok()).unwrap_or(0);
+                    if self.shared.arrived(sent_ns, first_time, device) {
+                        let micros = now.saturating_sub(sent_ns) / 1000;
+                        let _ = self.latency.record(micros.max(1));
+                    }
+                }
             }
+            Role::Mirror { seen } => {
+                let new = push.chat_datas.iter().filter(|d| seen.insert(d.message_id)).count();
+                self.shared.mirrored.fetch_add(new as u64, Relaxed);
+            }
+            _ => {} // a sender on one device is pushed nothing
         }
-        Self::send_json(
-            ctx,
-            conn,
-            MsgId::MsgDeliveredAck,
-            &MsgDeliveredAck { message_ids: ids, uid: None },
-        );
+        let seqs: Vec<u64> = push.chat_datas.iter().map(|d| d.seq).collect();
+        Self::hold(ctx, user, conn, push.conversation_id, &seqs);
     }
 }
 
@@ -343,8 +454,12 @@ impl Handler for LoadClient {
 
     fn on_connect(&mut self, ctx: &mut Ctx<Self>, conn: ConnId) {
         if let Some(user) = self.users.get(&conn) {
-            let login =
-                LoginReq { uid: user.uid, token: user.token.clone(), ..LoginReq::default() };
+            let (device_id, kind) = match (self.shared.devices, user.device) {
+                (1, _) => (String::new(), String::new()), // the legacy device
+                (_, 0) => ("bench-desktop".to_string(), "desktop".to_string()),
+                _ => ("bench-mobile".to_string(), "mobile".to_string()),
+            };
+            let login = LoginReq { uid: user.uid, token: user.token.clone(), device_id, kind };
             Self::send_json(ctx, conn, MsgId::LoginReq, &login);
         }
     }
@@ -372,6 +487,11 @@ impl Handler for LoadClient {
                 match serde_json::from_slice::<TextChatMsgRsp>(frame.body) {
                     Ok(answer) if answer.error == 0 => {
                         self.shared.acknowledged.fetch_add(answer.chat_datas.len() as u64, Relaxed);
+                        if let Some(user) = self.users.get_mut(&conn) {
+                            // Its own messages are part of the conversation it holds.
+                            let seqs: Vec<u64> = answer.chat_datas.iter().map(|d| d.seq).collect();
+                            Self::hold(ctx, user, conn, answer.conversation_id, &seqs);
+                        }
                     }
                     _ => {
                         self.shared.refused.fetch_add(1, Relaxed);
@@ -415,6 +535,16 @@ impl Handler for LoadClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_contiguous_run_is_acknowledged() {
+        let mut held = Contiguous::default();
+        assert!(held.add(1));
+        assert!(!held.add(3), "a hole at 2");
+        assert!(!held.add(1), "again");
+        assert!(held.add(2));
+        assert_eq!(held.top, 3, "2 closed the hole up to 3");
+    }
 
     #[test]
     fn open_loop_messages_are_timed_from_when_they_were_due() {

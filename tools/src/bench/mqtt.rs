@@ -30,7 +30,7 @@ const PINGREQ: u8 = 12;
 
 /// Largest packet accepted from the broker.
 const MAX_REMAINING: usize = 64 * 1024;
-const TICK: Duration = Duration::from_millis(2);
+use super::client::NEXT_TICK;
 const KEEPALIVE_SECS: u16 = 60;
 
 /// One MQTT control packet, borrowed from the input.
@@ -117,6 +117,8 @@ pub struct MqttClient {
     users: HashMap<ConnId, (u64, Role)>,
     senders: Vec<ConnId>,
     pub latency: Histogram<u64>,
+    /// Due → written, in microseconds (as `client::LoadClient::lateness`).
+    pub lateness: Histogram<u64>,
     next_packet_id: u16,
     ticking: bool,
     last_ping: Instant,
@@ -129,6 +131,7 @@ impl MqttClient {
             users: HashMap::new(),
             senders: Vec::new(),
             latency: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
+            lateness: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
             next_packet_id: 1,
             ticking: false,
             last_ping: Instant::now(),
@@ -147,7 +150,7 @@ impl MqttClient {
         }
         if !self.ticking {
             self.ticking = true;
-            ctx.run_after(TICK, |h, ctx| h.tick(ctx));
+            ctx.run_after(NEXT_TICK, |h, ctx| h.tick(ctx));
         }
     }
 
@@ -158,7 +161,7 @@ impl MqttClient {
     }
 
     fn tick(&mut self, ctx: &mut Ctx<Self>) {
-        ctx.run_after(TICK, |h, ctx| h.tick(ctx));
+        ctx.run_after(NEXT_TICK, |h, ctx| h.tick(ctx));
         if self.last_ping.elapsed() >= Duration::from_secs(u64::from(KEEPALIVE_SECS) / 2) {
             self.last_ping = Instant::now();
             for &conn in self.users.keys() {
@@ -177,8 +180,11 @@ impl MqttClient {
             };
             let (topic, from) = (topic.clone(), *sent);
             *sent = (*sent).max(due);
+            let now = self.shared.now_ns();
             for nth in from + 1..=due {
-                let payload = format!("{:020}{:044}", self.shared.intended_ns(nth), 0);
+                let intended = self.shared.intended_ns(nth);
+                let _ = self.lateness.record((now.saturating_sub(intended) / 1000).max(1));
+                let payload = format!("{intended:020}{:044}", 0);
                 let id = self.packet_id();
                 let mut body = Vec::with_capacity(96);
                 string(&mut body, &topic);
@@ -221,7 +227,7 @@ impl MqttClient {
         };
         let Some((_, Role::Receiver { seen, .. })) = self.users.get_mut(&conn) else { return };
         // The send time in nanoseconds is unique per message of a sender.
-        if self.shared.arrived(sent_ns, seen.insert(sent_ns)) {
+        if self.shared.arrived(sent_ns, seen.insert(sent_ns), 0) {
             let _ = self.latency.record((now.saturating_sub(sent_ns) / 1000).max(1));
         }
     }

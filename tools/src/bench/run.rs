@@ -2,7 +2,7 @@
 //! over loops and source addresses, a progress line every second, and the
 //! histograms collected at the end.
 
-use super::client::{LoadClient, Role, Shared, User};
+use super::client::{LoadClient, Role, Shared, User, TICK};
 use grpcio::{ChannelBuilder, Environment};
 use hdrhistogram::Histogram;
 use proto::rpc::status::{GetChatServerRequest, StatusServiceClient};
@@ -38,8 +38,13 @@ pub struct Load {
 
 impl Load {
     pub fn start(threads: usize, rate_per_sender: f64) -> Load {
-        let shared = Arc::new(Shared::new(rate_per_sender));
-        let config = LoopConfig { name: "imbench".into(), threads, ..LoopConfig::default() };
+        Load::start_devices(threads, rate_per_sender, 1)
+    }
+
+    /// Like `start`, each user logging in on `devices` devices (1 or 2).
+    pub fn start_devices(threads: usize, rate_per_sender: f64, devices: u64) -> Load {
+        let shared = Arc::new(Shared::with_devices(rate_per_sender, devices));
+        let config = loop_config("imbench", threads);
         let for_loops = shared.clone();
         let pool = LoopPool::start(config, FrameCodec::default(), move |_| {
             LoadClient::new(for_loops.clone())
@@ -57,7 +62,11 @@ impl Load {
         server: SocketAddr,
         source: Option<IpAddr>,
     ) {
-        let user = User { uid, token, role, started: None };
+        self.connect_device(User::new(uid, token, role, 0), server, source);
+    }
+
+    /// Connects `user` (one of its devices) to `server` from `source`.
+    pub fn connect_device(&self, user: User, server: SocketAddr, source: Option<IpAddr>) {
         let posted = self.pool.next_handle().post(move |h, ctx| h.add(ctx, server, source, user));
         if posted.is_err() {
             self.shared.connect_failed.fetch_add(1, Relaxed);
@@ -69,23 +78,27 @@ impl Load {
         self.shared.wait_logged_in(count, timeout)
     }
 
-    /// (end-to-end latency, login latency), merged over the loops.
-    pub fn histograms(&self) -> (Histogram<u64>, Histogram<u64>) {
+    /// The loops' histograms merged: end-to-end latency, login latency, and
+    /// the generator's own lateness.
+    pub fn histograms(&self) -> Histograms {
         let (sender, receiver) = std::sync::mpsc::channel();
         for handle in self.pool.handles().iter() {
             let sender = sender.clone();
-            let _ = handle
-                .post(move |h, _| drop(sender.send((h.latency.clone(), h.login_latency.clone()))));
+            let _ = handle.post(move |h, _| {
+                let mine = Histograms {
+                    latency: h.latency.clone(),
+                    login: h.login_latency.clone(),
+                    lateness: h.lateness.clone(),
+                };
+                drop(sender.send(mine));
+            });
         }
-        let mut merged: Option<(Histogram<u64>, Histogram<u64>)> = None;
+        let mut merged: Option<Histograms> = None;
         for _ in 0..self.pool.len() {
-            let Ok((latency, login)) = receiver.recv_timeout(Duration::from_secs(5)) else { break };
+            let Ok(loop_histograms) = receiver.recv_timeout(Duration::from_secs(5)) else { break };
             match &mut merged {
-                None => merged = Some((latency, login)),
-                Some((l, g)) => {
-                    let _ = l.add(latency);
-                    let _ = g.add(login);
-                }
+                None => merged = Some(loop_histograms),
+                Some(m) => m.add(&loop_histograms),
             }
         }
         merged.expect("the loops answer")
@@ -94,6 +107,27 @@ impl Load {
     pub fn stop(mut self) {
         self.pool.shutdown(Duration::from_secs(2));
     }
+}
+
+/// What the client loops measured, in microseconds.
+pub struct Histograms {
+    pub latency: Histogram<u64>,
+    pub login: Histogram<u64>,
+    pub lateness: Histogram<u64>,
+}
+
+impl Histograms {
+    fn add(&mut self, other: &Histograms) {
+        let _ = self.latency.add(&other.latency);
+        let _ = self.login.add(&other.login);
+        let _ = self.lateness.add(&other.lateness);
+    }
+}
+
+/// The client loops' configuration: their timers tick every [`TICK`], so
+/// that sends leave within about a millisecond of when they are due.
+pub fn loop_config(name: &str, threads: usize) -> LoopConfig {
+    LoopConfig { name: name.into(), threads, timer_tick: TICK, ..LoopConfig::default() }
 }
 
 /// Milliseconds at quantile `q` of a microsecond histogram.

@@ -1,7 +1,7 @@
 //! `imbench`: the load generator, against a running cluster.
 //!
 //! ```text
-//! imbench p2p  --status 127.0.0.1:7100 [--pairs 100] [--rate 50 | --in-flight K] [--seconds 10] [--mixed] [common]
+//! imbench p2p  --status 127.0.0.1:7100 [--pairs 100] [--rate 50 | --in-flight K] [--seconds 10] [--mixed] [--devices 2] [common]
 //! imbench conn --status 127.0.0.1:7100 [--conns 1000] [--ramp 2000] [--hold 10] [--sources N] [common]
 //! imbench mqtt --broker 127.0.0.1:1883 [--pairs 100] [--rate 50] [--seconds 10] [--threads 2] [--json FILE]
 //! imbench storm --gate 127.0.0.1:8080 [--users 2000] [--clients 8] [--kill PID] [common]
@@ -18,7 +18,12 @@
 //!   the message to the receiver's 1019, in an HDR histogram; sent,
 //!   acknowledged (1018), delivered (1019), lost and duplicated counted.
 //!   With `--in-flight K`, a closed loop instead: each sender keeps K
-//!   messages unanswered and sends the next when a 1018 arrives.
+//!   messages unanswered and sends the next when a 1018 arrives. Receivers
+//!   acknowledge cumulatively (1110). With `--devices 2`, every user logs
+//!   in on a desktop and a mobile device on different chat servers: both
+//!   of the receiver's devices count deliveries, the sender's mobile counts
+//!   the copies of its own messages. Every report carries the generator's
+//!   own lateness (due → written) beside the latency it measured.
 //! * `conn`: `--conns` users log in at `--ramp` per second from `--sources`
 //!   loopback addresses (127.0.0.1, .2, ...: past the ~28k ephemeral ports
 //!   of one address) and stay connected with heartbeats for `--hold`
@@ -34,7 +39,7 @@ use services::store::config::{BackendKind, StoreConfig};
 use std::net::IpAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
-use tools::bench::client::Role;
+use tools::bench::client::{Role, User};
 use tools::bench::provision;
 use tools::bench::run::{assign, chat_server_pids, ms, rss_kib, status_client, Load};
 
@@ -112,9 +117,14 @@ fn p2p(o: &Options) -> Result<serde_json::Value, String> {
     let uids = provision::users(&o.store(), &prefix, pairs * 2, true)?;
     let mixed = o.args.iter().any(|a| a == "--mixed");
     let in_flight = o.number("--in-flight", 0u64);
-    let load = Load::start(o.number("--threads", 2usize), rate);
+    let devices = o.number("--devices", 1u64);
+    if !(1..=2).contains(&devices) {
+        return Err("--devices: 1 or 2".into());
+    }
+    let load = Load::start_devices(o.number("--threads", 2usize), rate, devices);
     load.shared.in_flight.store(in_flight, Relaxed);
     let mut cross = 0;
+    let mut servers: Vec<std::net::SocketAddr> = Vec::new();
     for (n, pair) in uids.chunks_exact(2).enumerate() {
         // The status server spreads consecutive logins over the servers: by
         // default every sender lands on one server and every receiver on the
@@ -129,22 +139,42 @@ fn p2p(o: &Options) -> Result<serde_json::Value, String> {
         };
         let ((sender_at, sender_token), (receiver_at, receiver_token)) = (sender, receiver);
         cross += usize::from(sender_at != receiver_at);
-        load.connect(
-            pair[0],
-            sender_token,
-            Role::Sender { to: pair[1], sent: 0, answered: 0 },
+        for at in [sender_at, receiver_at] {
+            if !servers.contains(&at) {
+                servers.push(at);
+            }
+        }
+        let sender_role = Role::Sender { to: pair[1], sent: 0, answered: 0 };
+        let receiver_role = Role::Receiver { seen: Default::default() };
+        load.connect_device(
+            User::new(pair[0], sender_token.clone(), sender_role, 0),
             sender_at,
             None,
         );
-        load.connect(
-            pair[1],
-            receiver_token,
-            Role::Receiver { seen: Default::default() },
+        load.connect_device(
+            User::new(pair[1], receiver_token.clone(), receiver_role, 0),
             receiver_at,
             None,
         );
+        if devices == 2 {
+            // The second device of each user on another server than its first.
+            let other = |at| *servers.iter().find(|&&s| s != at).unwrap_or(&at);
+            let mirror = Role::Mirror { seen: Default::default() };
+            load.connect_device(
+                User::new(pair[0], sender_token, mirror, 1),
+                other(sender_at),
+                None,
+            );
+            let receiver_role = Role::Receiver { seen: Default::default() };
+            load.connect_device(
+                User::new(pair[1], receiver_token, receiver_role, 1),
+                other(receiver_at),
+                None,
+            );
+        }
     }
-    if !load.wait_logged_in(2 * pairs as u64, Duration::from_secs(60)) {
+    let logins = 2 * pairs as u64 * devices;
+    if !load.wait_logged_in(logins, Duration::from_secs(60)) {
         return Err("not every user could log in".into());
     }
     // A closed loop offers what the system takes: no fixed rate to report.
@@ -154,10 +184,13 @@ fn p2p(o: &Options) -> Result<serde_json::Value, String> {
     } else {
         println!("{pairs} pairs logged in ({cross} split over two servers); sending {offered} msg/s for {seconds} s");
     }
-    let report = drive_and_report(&load.shared, offered, seconds, || load.histograms().0);
+    let report = drive_and_report(&load.shared, offered, seconds, || {
+        let h = load.histograms();
+        (h.latency, h.lateness)
+    });
     load.stop();
     Ok(json!({"scenario": "p2p", "pairs": pairs, "cross_server_pairs": cross,
-              "in_flight_per_sender": in_flight, "result": report}))
+              "devices_per_user": devices, "in_flight_per_sender": in_flight, "result": report}))
 }
 
 /// The same shape against an MQTT broker with QoS 1 (see `tools::bench::mqtt`).
@@ -174,11 +207,7 @@ fn mqtt(o: &Options) -> Result<serde_json::Value, String> {
         o.number("--seconds", 10.0f64),
     );
     let shared = std::sync::Arc::new(tools::bench::client::Shared::new(rate));
-    let config = reactor::LoopConfig {
-        name: "imbench-mqtt".into(),
-        threads: o.number("--threads", 2usize),
-        ..Default::default()
-    };
+    let config = tools::bench::run::loop_config("imbench-mqtt", o.number("--threads", 2usize));
     let for_loops = shared.clone();
     let mut pool =
         reactor::LoopPool::start(config, MqttCodec, move |_| MqttClient::new(for_loops.clone()))
@@ -205,14 +234,17 @@ fn mqtt(o: &Options) -> Result<serde_json::Value, String> {
         let (sender, receiver) = std::sync::mpsc::channel();
         for handle in pool.handles().iter() {
             let sender = sender.clone();
-            let _ = handle.post(move |h, _| drop(sender.send(h.latency.clone())));
-        }
-        let mut merged = receiver.recv_timeout(Duration::from_secs(5)).expect("a loop answers");
-        for _ in 1..pool.len() {
             let _ =
-                merged.add(receiver.recv_timeout(Duration::from_secs(5)).expect("a loop answers"));
+                handle.post(move |h, _| drop(sender.send((h.latency.clone(), h.lateness.clone()))));
         }
-        merged
+        let (mut latency, mut lateness) =
+            receiver.recv_timeout(Duration::from_secs(5)).expect("a loop answers");
+        for _ in 1..pool.len() {
+            let (l, g) = receiver.recv_timeout(Duration::from_secs(5)).expect("a loop answers");
+            let _ = latency.add(l);
+            let _ = lateness.add(g);
+        }
+        (latency, lateness)
     };
     let report = drive_and_report(&shared, pairs as f64 * rate, seconds, histograms);
     pool.shutdown(Duration::from_secs(2));
@@ -225,7 +257,7 @@ fn drive_and_report(
     s: &std::sync::Arc<tools::bench::client::Shared>,
     offered: f64,
     seconds: f64,
-    latency: impl FnOnce() -> hdrhistogram::Histogram<u64>,
+    histograms: impl FnOnce() -> (hdrhistogram::Histogram<u64>, hdrhistogram::Histogram<u64>),
 ) -> serde_json::Value {
     let (mut last_sent, mut last_delivered) = (0, 0);
     s.send_for(seconds, |elapsed| {
@@ -239,20 +271,28 @@ fn drive_and_report(
         );
         (last_sent, last_delivered) = (sent, delivered);
     });
-    let latency = latency();
+    let (latency, lateness) = histograms();
     let (sent, acked, delivered) =
         (s.sent.load(Relaxed), s.acknowledged.load(Relaxed), s.delivered.load(Relaxed));
+    let by_device: Vec<u64> = s.delivered_by_device.iter().map(|d| d.load(Relaxed)).collect();
     let report = json!({
         "offered_per_s": offered,
         "seconds": seconds, "sent": sent, "acknowledged": acked, "delivered": delivered,
         "delivered_per_s": delivered as f64 / seconds, "refused": s.refused.load(Relaxed),
-        "lost": acked.saturating_sub(delivered),
+        "lost": s.lost(),
+        "devices_per_user": s.devices,
+        "delivered_by_device": by_device,
+        "mirrored_to_senders_other_device": s.mirrored.load(Relaxed),
         // Pushed twice on the wire (a live push racing the login sync):
         // removed by the client, which shows each message once.
         "wire_duplicates_removed": s.duplicates.load(Relaxed),
         "stale_from_earlier_runs": s.stale.load(Relaxed),
         "latency_ms": {"p50": ms(&latency, 0.5), "p90": ms(&latency, 0.9), "p99": ms(&latency, 0.99),
                        "p999": ms(&latency, 0.999), "max": latency.max() as f64 / 1000.0},
+        // The generator's own: from when each send was due to when it was
+        // written. The latency above is only trustworthy while this is small.
+        "generator_lateness_ms": {"p50": ms(&lateness, 0.5), "p99": ms(&lateness, 0.99),
+                                  "max": lateness.max() as f64 / 1000.0},
     });
     println!();
     println!("| sent | acknowledged | delivered | delivered/s | lost | wire dup removed | p50 ms | p90 | p99 | p999 | max |");
@@ -264,6 +304,19 @@ fn drive_and_report(
         delivered as f64 / seconds, report["lost"], report["wire_duplicates_removed"], f(&l["p50"]), f(&l["p90"]), f(&l["p99"]),
         f(&l["p999"]), f(&l["max"])
     );
+    let g = &report["generator_lateness_ms"];
+    println!(
+        "generator lateness (due → written): p50 {:.3} ms, p99 {:.3} ms, max {:.1} ms",
+        f(&g["p50"]),
+        f(&g["p99"]),
+        f(&g["max"])
+    );
+    if s.devices > 1 {
+        println!(
+            "deliveries per receiving device: {:?}; copies on the senders' other devices: {}",
+            report["delivered_by_device"], report["mirrored_to_senders_other_device"]
+        );
+    }
     report
 }
 
@@ -309,7 +362,7 @@ fn conn(o: &Options) -> Result<serde_json::Value, String> {
         );
     }
     let rss_after = rss_kib(&servers);
-    let (_, login) = load.histograms();
+    let login = load.histograms().login;
     let s = &load.shared;
     let connected = s.logged_in.load(Relaxed) - s.closed.load(Relaxed);
     let per_conn = (rss_after.saturating_sub(rss_before) * 1024) as f64 / connected.max(1) as f64;
@@ -393,7 +446,7 @@ fn storm(o: &Options) -> Result<serde_json::Value, String> {
     let logged_in = load.shared.logged_in.load(Relaxed);
     println!("login storm: {logged_in} of {count} users logged in through the gate in {storm_seconds:.2} s");
     let storm_gate = gate_latency.lock().clone();
-    let (_, storm_chat) = load.histograms();
+    let storm_chat = load.histograms().login;
 
     let mut reconnect = serde_json::Value::Null;
     if let Some(pid) = o.get("--kill").and_then(|p| p.parse::<i32>().ok()) {
