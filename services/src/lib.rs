@@ -5,6 +5,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`config`] | TOML configuration with environment overrides |
+//! | [`background`] | a named thread that runs until told to stop, and is joined |
 //! | [`daemon`] | the `main` every daemon shares (config, logs, signals, stop) |
 //! | [`admin`] | the `/metrics` and `/healthz` endpoint of a daemon |
 //! | [`grpc`] | replying and shutting down, for every gRPC server here |
@@ -24,6 +25,7 @@
 //! `src/bin/verify-server.rs`, `src/bin/gate-server.rs`.
 
 pub mod admin;
+pub mod background;
 pub mod chat;
 pub mod config;
 pub mod daemon;

@@ -43,6 +43,47 @@ fn users_are_unique_by_name_and_email(store: &mut impl StoreConn) {
     assert!(!store.update_password_hash(9999, "x").unwrap());
 }
 
+/// Names and addresses are one whatever the case of their ASCII letters
+/// (schema 5): a second `EXIST` beside `exist` is refused, and either
+/// spelling finds the account, which keeps the spelling it was given.
+fn names_and_addresses_ignore_case(store: &mut impl StoreConn) {
+    let uid = store
+        .create_user(&NewUser { email: "Ann@Example.COM".into(), ..new_user("Exist") })
+        .unwrap();
+    let same_name = NewUser { email: "other@example.com".into(), ..new_user("eXIST") };
+    assert!(matches!(store.create_user(&same_name), Err(StoreError::Conflict(_))));
+    let same_email = NewUser { email: "ann@example.com".into(), ..new_user("someone") };
+    assert!(matches!(store.create_user(&same_email), Err(StoreError::Conflict(_))));
+    for name in ["Exist", "exist", "EXIST"] {
+        let found = store.user_by_name(name).unwrap().expect(name);
+        assert_eq!((found.uid, found.name.as_str()), (uid, "Exist"), "{name}");
+    }
+    assert_eq!(store.user_by_email("ann@example.com").unwrap().map(|u| u.uid), Some(uid));
+    assert_eq!(store.user_by_email("ANN@EXAMPLE.COM").unwrap().unwrap().email, "Ann@Example.COM");
+    // Only ASCII letters fold: other characters are compared as they are.
+    store.create_user(&NewUser { email: "e1@example.com".into(), ..new_user("Émile") }).unwrap();
+    store.create_user(&NewUser { email: "e2@example.com".into(), ..new_user("émile") }).unwrap();
+    assert_eq!(store.user_by_name("éMILE").unwrap().unwrap().name, "émile");
+}
+
+/// Accounts registered before schema 5 whose names differ only in case
+/// both keep working: each is found by its exact name, the oldest also by
+/// any other spelling, and no third spelling can be registered.
+fn colliding_names_of_an_older_store_both_keep_working(store: &mut impl StoreConn) {
+    assert_eq!(store.user_by_name("Dup").unwrap().unwrap().uid, 1);
+    assert_eq!(store.user_by_name("dup").unwrap().unwrap().uid, 2);
+    assert_eq!(store.user_by_name("DUP").unwrap().unwrap().uid, 1, "the oldest takes the key");
+    assert_eq!(store.user_by_email("dup2@example.com").unwrap().unwrap().uid, 2);
+    assert_eq!(store.user_by_email("DUP1@example.com").unwrap().unwrap().uid, 1);
+    let third = NewUser { email: "dup3@example.com".into(), ..new_user("dUp") };
+    assert!(matches!(store.create_user(&third), Err(StoreError::Conflict(_))));
+}
+
+/// Two accounts that differ only in the case of their names, as a store
+/// before version 5 allowed.
+const COLLIDING_USERS: &str = "INSERT INTO users (uid, name, email, password_hash) VALUES \
+     (1, 'Dup', 'Dup1@example.com', 'h'), (2, 'dup', 'dup2@example.com', 'h');\n";
+
 fn friends_are_made_by_application_and_acceptance(store: &mut impl StoreConn) {
     let a = store.create_user(&new_user("ann")).unwrap();
     let b = store.create_user(&new_user("bob")).unwrap();
@@ -498,6 +539,19 @@ fn sqlite_users_are_unique_by_name_and_email() {
 }
 
 #[test]
+fn sqlite_names_and_addresses_ignore_case() {
+    let db = TempSqlite::new("case");
+    names_and_addresses_ignore_case(&mut db.connect());
+}
+
+#[test]
+fn sqlite_colliding_names_of_an_older_store_both_keep_working() {
+    let db = TempSqlite::new("collide");
+    sqlite_store_at_version(&db, 2, COLLIDING_USERS);
+    colliding_names_of_an_older_store_both_keep_working(&mut db.connect());
+}
+
+#[test]
 fn sqlite_friends_are_made_by_application_and_acceptance() {
     let db = TempSqlite::new("friends");
     friends_are_made_by_application_and_acceptance(&mut db.connect());
@@ -612,7 +666,7 @@ fn sqlite_migrations_are_idempotent_and_data_survives_reopening() {
     let raw = rusqlite::Connection::open(db.file()).unwrap();
     let versions: i64 =
         raw.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
-    assert_eq!(versions, 4);
+    assert_eq!(versions, 5);
 }
 
 // ----- MySQL / MariaDB runs the same suite ---------------------------------
@@ -621,6 +675,19 @@ fn sqlite_migrations_are_idempotent_and_data_survives_reopening() {
 fn mysql_users_are_unique_by_name_and_email() {
     let db = TempMysql::new("users");
     users_are_unique_by_name_and_email(&mut db.connect());
+}
+
+#[test]
+fn mysql_names_and_addresses_ignore_case() {
+    let db = TempMysql::new("case");
+    names_and_addresses_ignore_case(&mut db.connect());
+}
+
+#[test]
+fn mysql_colliding_names_of_an_older_store_both_keep_working() {
+    let db = TempMysql::new("collide");
+    mysql_store_at_version(&db, 2, COLLIDING_USERS);
+    colliding_names_of_an_older_store_both_keep_working(&mut db.connect());
 }
 
 #[test]
@@ -701,7 +768,7 @@ fn mysql_migrations_are_idempotent_and_data_survives_reconnecting() {
     assert_eq!(again.user_by_uid(uid).unwrap().unwrap().name, "kept");
     let mut raw = db.raw();
     let versions: Option<u64> = raw.query_first("SELECT COUNT(*) FROM schema_migrations").unwrap();
-    assert_eq!(versions, Some(4));
+    assert_eq!(versions, Some(5));
 }
 
 /// A MySQL store at schema `version` (its migrations applied by hand) with `rows`.

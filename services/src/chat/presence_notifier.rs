@@ -13,15 +13,14 @@
 //! Waiting events are bounded by the queue that feeds them and by
 //! `MAX_WAITING`; the lookup is the status client's, with its timeout.
 
+use crate::background::{Background, StopFlag};
 use crate::chat::delivery::presence_queue::PresenceEvent;
 use crate::chat::delivery::Push;
 use crate::chat::services::Services;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use proto::body::NotifyPresence;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Most offline events waiting for their debounce; beyond it, the oldest
@@ -30,8 +29,7 @@ const MAX_WAITING: usize = 100_000;
 
 /// The notifier's thread.
 pub struct PresenceNotifier {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    thread: Background,
 }
 
 impl PresenceNotifier {
@@ -42,28 +40,16 @@ impl PresenceNotifier {
         events: Receiver<PresenceEvent>,
         debounce: Duration,
     ) -> std::io::Result<PresenceNotifier> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
+        let name = format!("{}-presence", services.name);
         let worker = Worker { services, debounce, waiting: HashMap::new() };
-        let thread = std::thread::Builder::new()
-            .name(format!("{}-presence", worker.services.name))
-            .spawn(move || worker.run(events, flag))?;
-        Ok(PresenceNotifier { stop, thread: Some(thread) })
+        let thread = Background::start(name, move |stop| worker.run(events, stop))?;
+        Ok(PresenceNotifier { thread })
     }
 
     /// Stops the thread (waiting offline events are dropped). Any thread
     /// but the notifier's.
     pub fn stop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for PresenceNotifier {
-    fn drop(&mut self) {
-        self.stop();
+        self.thread.stop();
     }
 }
 
@@ -75,8 +61,8 @@ struct Worker {
 }
 
 impl Worker {
-    fn run(mut self, events: Receiver<PresenceEvent>, stop: Arc<AtomicBool>) {
-        while !stop.load(Ordering::Acquire) {
+    fn run(mut self, events: Receiver<PresenceEvent>, stop: StopFlag) {
+        while !stop.is_set() {
             let now = Instant::now();
             let next_due = self.waiting.values().map(|(due, _)| *due).min();
             let wait = next_due.map_or(Duration::from_millis(100), |due| due - now.min(due));

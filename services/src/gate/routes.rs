@@ -177,7 +177,7 @@ impl GateHandler {
                 false => store.user_by_email(&address),
             },
             move |h, ctx, found| match found {
-                Ok(Some(user)) if user.email == email => {
+                Ok(Some(user)) if user.email.eq_ignore_ascii_case(&email) => {
                     h.reset_check_code(ctx, pending, req, user)
                 }
                 Ok(Some(_)) => h.fail(ctx, pending, ErrorCode::EmailNotMatch),

@@ -163,9 +163,9 @@ pub trait StoreConn: Send + 'static {
     }
 
     /// Messages of a conversation with `after < seq < before` (`before` 0:
-    /// no bound), at most `limit`, in seq order: the lowest ones, or with
-    /// `newest` the highest ones (a history page backwards). `delivered` is
-    /// left false.
+    /// no bound), at most `limit`: the lowest ones in seq order, or with
+    /// `newest` the highest ones, highest first (a history page backwards).
+    /// `delivered` is left false.
     fn conversation_range(
         &mut self,
         thread_id: u64,
@@ -176,7 +176,7 @@ pub trait StoreConn: Send + 'static {
     ) -> Result<Vec<StoredMessage>, StoreError>;
 
     /// [`StoreConn::conversation_range`] for `uid`, who must be a member
-    /// (`None` otherwise), with `delivered` filled in.
+    /// (`None` otherwise), always in seq order, with `delivered` filled in.
     fn member_range(
         &mut self,
         uid: u64,
@@ -191,6 +191,9 @@ pub trait StoreConn: Send + 'static {
             _ => return Ok(None),
         }
         let mut page = self.conversation_range(thread_id, after, before, limit, newest)?;
+        if newest {
+            page.reverse();
+        }
         watermarks::fill_delivered(&mut page, |uid, thread| self.receiver_watermark(uid, thread))?;
         Ok(Some(page))
     }

@@ -19,3 +19,10 @@ pub(crate) const MESSAGE_COLUMNS: &str =
 pub(crate) fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
+
+/// The key a name or an e-mail address is unique by, and found by when it is
+/// not found as typed: A-Z lowered, nothing else (schema version 5; the
+/// migrations build the same keys in SQL).
+pub(crate) fn lookup_key(text: &str) -> String {
+    text.to_ascii_lowercase()
+}

@@ -6,7 +6,7 @@
 //! batch, so a batch of 1,000 costs one round trip and one commit.
 
 use super::api::StoreConn;
-use super::columns::{now_ms, MESSAGE_COLUMNS, USER_COLUMNS, USER_COLUMNS_OF_U};
+use super::columns::{lookup_key, now_ms, MESSAGE_COLUMNS, USER_COLUMNS, USER_COLUMNS_OF_U};
 use super::friends::{Application, FriendRows};
 use super::model::*;
 use super::pool::{Backend, StoreError};
@@ -23,6 +23,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (2, include_str!("migrations/mysql/0002_pending.sql")),
     (3, include_str!("migrations/mysql/0003_conversations.sql")),
     (4, include_str!("migrations/mysql/0004_devices_read_marks.sql")),
+    (5, include_str!("migrations/mysql/0005_case_insensitive_names.sql")),
 ];
 
 type UserRow = (u64, String, String, String, String, String, i32, String);
@@ -50,12 +51,15 @@ impl MysqlBackend {
 }
 
 const INSERT_USER: &str =
-    "INSERT INTO users (name, email, password_hash, nick, descr, sex, icon) VALUES (?, ?, ?, ?, ?, ?, ?)";
+    "INSERT INTO users (name, email, name_key, email_key, password_hash, nick, descr, sex, icon) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 fn user_params(user: &NewUser) -> Params {
     let values: Vec<Value> = vec![
         user.name.as_str().into(),
         user.email.as_str().into(),
+        lookup_key(&user.name).into(),
+        lookup_key(&user.email).into(),
         user.password_hash.as_str().into(),
         user.nick.as_str().into(),
         user.desc.as_str().into(),
@@ -260,11 +264,17 @@ impl StoreConn for MysqlConn {
     }
 
     fn user_by_name(&mut self, name: &str) -> Result<Option<UserRecord>, StoreError> {
-        self.user_where("name = ?", name.into())
+        match self.user_where("name = ?", name.into())? {
+            Some(user) => Ok(Some(user)),
+            None => self.user_where("name_key = ?", lookup_key(name).into()),
+        }
     }
 
     fn user_by_email(&mut self, email: &str) -> Result<Option<UserRecord>, StoreError> {
-        self.user_where("email = ?", email.into())
+        match self.user_where("email = ?", email.into())? {
+            Some(user) => Ok(Some(user)),
+            None => self.user_where("email_key = ?", lookup_key(email).into()),
+        }
     }
 
     fn update_password_hash(&mut self, uid: u64, hash: &str) -> Result<bool, StoreError> {
@@ -561,8 +571,7 @@ impl StoreConn for MysqlConn {
     ) -> Result<Vec<StoredMessage>, StoreError> {
         let before = if before == 0 { u64::MAX } else { before };
         let order = if newest { "DESC" } else { "ASC" };
-        let mut page = self
-            .conn
+        self.conn
             .exec_map(
                 format!(
                     "SELECT {MESSAGE_COLUMNS} FROM messages m \
@@ -571,11 +580,7 @@ impl StoreConn for MysqlConn {
                 (thread_id, after, before, limit as u64),
                 message_from_row,
             )
-            .map_err(db_error)?;
-        if newest {
-            page.reverse();
-        }
-        Ok(page)
+            .map_err(db_error)
     }
 
     fn register_device(

@@ -8,7 +8,7 @@
 //! since a 1018 reply promises the message is safe.
 
 use super::api::StoreConn;
-use super::columns::{now_ms, MESSAGE_COLUMNS, USER_COLUMNS, USER_COLUMNS_OF_U};
+use super::columns::{lookup_key, now_ms, MESSAGE_COLUMNS, USER_COLUMNS, USER_COLUMNS_OF_U};
 use super::friends::{Application, FriendRows};
 use super::model::*;
 use super::pool::{Backend, StoreError};
@@ -23,6 +23,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("migrations/sqlite/0002_pending.sql")),
     (3, include_str!("migrations/sqlite/0003_conversations.sql")),
     (4, include_str!("migrations/sqlite/0004_devices_read_marks.sql")),
+    (5, include_str!("migrations/sqlite/0005_case_insensitive_names.sql")),
 ];
 
 /// Opens connections to one SQLite file.
@@ -113,7 +114,9 @@ impl SqliteConn {
     }
 }
 
-const INSERT_USER: &str = "INSERT INTO users (name, email, password_hash, nick, descr, sex, icon) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+const INSERT_USER: &str =
+    "INSERT INTO users (name, email, password_hash, nick, descr, sex, icon, name_key, email_key) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
 /// Inserts `user` with `conn` (a connection or a transaction); returns the uid.
 fn insert_user(conn: &Connection, user: &NewUser) -> Result<u64, StoreError> {
@@ -126,7 +129,9 @@ fn insert_user(conn: &Connection, user: &NewUser) -> Result<u64, StoreError> {
                 user.nick,
                 user.desc,
                 user.sex,
-                user.icon
+                user.icon,
+                lookup_key(&user.name),
+                lookup_key(&user.email)
             ])
         })
         .map_err(db_error)?;
@@ -177,11 +182,17 @@ impl StoreConn for SqliteConn {
     }
 
     fn user_by_name(&mut self, name: &str) -> Result<Option<UserRecord>, StoreError> {
-        self.user_where("name = ?1", &name)
+        match self.user_where("name = ?1", &name)? {
+            Some(user) => Ok(Some(user)),
+            None => self.user_where("name_key = ?1", &lookup_key(name)),
+        }
     }
 
     fn user_by_email(&mut self, email: &str) -> Result<Option<UserRecord>, StoreError> {
-        self.user_where("email = ?1", &email)
+        match self.user_where("email = ?1", &email)? {
+            Some(user) => Ok(Some(user)),
+            None => self.user_where("email_key = ?1", &lookup_key(email)),
+        }
     }
 
     fn update_password_hash(&mut self, uid: u64, hash: &str) -> Result<bool, StoreError> {
@@ -546,8 +557,7 @@ impl StoreConn for SqliteConn {
     ) -> Result<Vec<StoredMessage>, StoreError> {
         let before = if before == 0 { i64::MAX } else { before as i64 };
         let order = if newest { "DESC" } else { "ASC" };
-        let mut page = self
-            .conn
+        self.conn
             .prepare_cached(&format!(
                 "SELECT {MESSAGE_COLUMNS} FROM messages m
                  WHERE m.thread_id = ?1 AND m.seq > ?2 AND m.seq < ?3 ORDER BY m.seq {order} LIMIT ?4"
@@ -556,11 +566,7 @@ impl StoreConn for SqliteConn {
                 let args = params![thread_id as i64, after as i64, before, limit as i64];
                 s.query_map(args, message_from_row)?.collect::<Result<Vec<_>, _>>()
             })
-            .map_err(db_error)?;
-        if newest {
-            page.reverse();
-        }
-        Ok(page)
+            .map_err(db_error)
     }
 
     fn register_device(

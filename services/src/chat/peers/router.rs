@@ -11,6 +11,7 @@
 //! (user offline, status server or peer down, queue full) is dropped, and
 //! the user gets the messages at the next login.
 
+use crate::background::{Background, StopFlag};
 use crate::chat::delivery::outbound::Outbound;
 use crate::chat::delivery::Push;
 use crate::chat::metrics::ChatMetrics;
@@ -25,9 +26,7 @@ use proto::rpc::chat::{
     ReadNotice, TextMessage, TextMessageBatch, UserBrief, UserNotice, UserNoticeBatch,
 };
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// Most items the router takes for one round.
@@ -35,8 +34,7 @@ const MAX_ROUND: usize = 4096;
 
 /// The router thread.
 pub struct Router {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    thread: Background,
 }
 
 impl Router {
@@ -48,32 +46,20 @@ impl Router {
         queue: Receiver<Outbound>,
         rpc_timeout: Duration,
     ) -> std::io::Result<Router> {
-        let stop = Arc::new(AtomicBool::new(false));
         let worker = Worker {
             call: CallOption::default().timeout(rpc_timeout),
             env: Arc::new(Environment::new(1)),
             peers: HashMap::new(),
             services,
         };
-        let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("{}-router", worker.services.name))
-            .spawn(move || worker.run(queue, flag))?;
-        Ok(Router { stop, thread: Some(thread) })
+        let name = format!("{}-router", worker.services.name);
+        let thread = Background::start(name, move |stop| worker.run(queue, stop))?;
+        Ok(Router { thread })
     }
 
     /// Finishes the current round and stops. Any thread but the router's.
     pub fn stop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for Router {
-    fn drop(&mut self) {
-        self.stop();
+        self.thread.stop();
     }
 }
 
@@ -130,11 +116,11 @@ struct Worker {
 }
 
 impl Worker {
-    fn run(mut self, queue: Receiver<Outbound>, stop: Arc<AtomicBool>) {
+    fn run(mut self, queue: Receiver<Outbound>, stop: StopFlag) {
         loop {
             let first = match queue.recv_timeout(Duration::from_millis(100)) {
                 Ok(first) => first,
-                Err(RecvTimeoutError::Timeout) if !stop.load(Ordering::Acquire) => continue,
+                Err(RecvTimeoutError::Timeout) if !stop.is_set() => continue,
                 Err(_) => return,
             };
             let mut round = vec![first];
