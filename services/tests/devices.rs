@@ -11,6 +11,7 @@ mod util;
 use proto::body::{ConversationAck, NotifyOffline};
 use proto::chat_client::ChatClient;
 use proto::MsgId;
+use services::store::StoreConn;
 use util::cluster::{Cluster, StoreKind, WAIT};
 use util::texts::{nothing_pushed, receive, send_text, wait_until_device_acknowledged};
 
@@ -92,6 +93,44 @@ fn every_device_keeps_the_conversation(kind: StoreKind) {
     let owed: Vec<u64> = receive(&mut legacy, 3).iter().map(|m| m.message_id).collect();
     assert_eq!(owed, [hello.message_id, third.message_id, fourth.message_id]);
     wait_for_locations(&cluster, bob, &["chat-2"]);
+}
+
+/// One user's two devices, on different chat servers, send the same
+/// unique_id at the same moment (a client's outbox replayed on both):
+/// one row, and both answers carry its message_id and seq.
+fn the_same_unique_id_from_two_servers_at_once_is_one_message(kind: StoreKind) {
+    let cluster = Cluster::start(&format!("same_id_{kind:?}"), kind, 2);
+    let (ann, bob) = (cluster.user("ann"), cluster.user("bob"));
+    cluster.befriend(ann, bob);
+    let (_b, _) = cluster.login(0, bob);
+    for round in 0..10 {
+        let (mut pc, _) = cluster.login_device(0, ann, "ann-pc", "desktop");
+        let (mut phone, _) = cluster.login_device(1, ann, "ann-phone", "mobile");
+        let id = format!("outbox-{round}");
+        let items = [(id.as_str(), "sent twice")];
+        let (one, two) = std::thread::scope(|scope| {
+            let one = scope.spawn(|| send_text(&mut pc, bob, &items));
+            let two = scope.spawn(|| send_text(&mut phone, bob, &items));
+            (one.join().unwrap(), two.join().unwrap())
+        });
+        let (one, two) = (&one.chat_datas[0], &two.chat_datas[0]);
+        assert_eq!((one.message_id, one.seq), (two.message_id, two.seq), "round {round}");
+    }
+    let thread = cluster.store().private_thread(ann, bob).unwrap();
+    let stored = cluster.store().thread_page(thread, 0, 100).unwrap();
+    let mut seqs: Vec<u64> = stored.iter().map(|m| m.seq).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=10).collect::<Vec<_>>(), "one row per unique_id, seqs without holes");
+}
+
+#[test]
+fn sqlite_the_same_unique_id_from_two_servers_at_once_is_one_message() {
+    the_same_unique_id_from_two_servers_at_once_is_one_message(StoreKind::Sqlite);
+}
+
+#[test]
+fn mysql_the_same_unique_id_from_two_servers_at_once_is_one_message() {
+    the_same_unique_id_from_two_servers_at_once_is_one_message(StoreKind::Mysql);
 }
 
 #[test]
