@@ -41,6 +41,12 @@ pub struct LoopConfig {
     pub events_capacity: usize,
     /// Resolution of each loop's timing wheel.
     pub timer_tick: Duration,
+    /// Wake for timers with a timerfd (nanosecond deadlines) instead of
+    /// poll's timeout (whole milliseconds). For a loop whose timers tick
+    /// faster than 1 ms (a load generator's send clock); two extra system
+    /// calls per wake-up. Falls back to poll's timeout if the timerfd
+    /// cannot be made.
+    pub precise_timers: bool,
     /// Set TCP_NODELAY on every connection (the loop coalesces writes itself).
     pub nodelay: bool,
     /// Listen backlog of a [`crate::Server`]: connections waiting to be accepted.
@@ -64,6 +70,7 @@ impl Default for LoopConfig {
             read_chunk: 64 * 1024,
             events_capacity: 1024,
             timer_tick: Duration::from_millis(10),
+            precise_timers: false,
             nodelay: true,
             backlog: 4096,
         }

@@ -34,6 +34,7 @@ use crate::connections::{Notice, TimerTask};
 use crate::context::Ctx;
 use crate::handler::Handler;
 use crate::inbox::{LoopShared, Task};
+use crate::precise_timer::PreciseTimer;
 use crate::stats::LoopStats;
 use crossbeam_channel::Receiver;
 use mio::{Events, Poll, Token};
@@ -44,6 +45,8 @@ use std::time::{Duration, Instant};
 
 /// The token of the inbox's waker; connections use their slab index.
 pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
+/// The token of the precise timer (`LoopConfig::precise_timers`).
+const TIMER_TOKEN: Token = Token(usize::MAX - 1);
 
 /// Tasks run per pass at most, so a flood of posts cannot starve the sockets.
 const MAX_TASKS_PER_PASS: usize = 4096;
@@ -64,6 +67,9 @@ pub(crate) struct EventLoop<H: Handler> {
     fired: Vec<TimerTask<H>>,
     /// Set once shutdown has begun: the instant by which to be done.
     stopping: Option<Instant>,
+    /// The timerfd that wakes the loop for timers, when they must be more
+    /// precise than poll's millisecond timeout (see `precise_timer.rs`).
+    precise_timer: Option<PreciseTimer>,
 }
 
 impl<H: Handler> EventLoop<H> {
@@ -77,6 +83,12 @@ impl<H: Handler> EventLoop<H> {
     ) -> Self {
         let events = Events::with_capacity(ctx.config().events_capacity);
         let read_buffer = vec![0; ctx.config().read_chunk.max(64)];
+        let precise_timer = match ctx.config().precise_timers {
+            true => PreciseTimer::new(poll.registry(), TIMER_TOKEN)
+                .map_err(|e| log::warn!("no timerfd ({e}): timers wake to the millisecond"))
+                .ok(),
+            false => None,
+        };
         EventLoop {
             poll,
             events,
@@ -87,13 +99,14 @@ impl<H: Handler> EventLoop<H> {
             read_buffer,
             fired: Vec::new(),
             stopping: None,
+            precise_timer,
         }
     }
 
     /// Runs passes until shutdown completes. Loop thread only (it is the loop).
     pub(crate) fn run(mut self) {
         loop {
-            let timeout = self.poll_timeout();
+            let timeout = self.wake_up_timeout();
             if let Err(e) = self.poll.poll(&mut self.events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -119,6 +132,20 @@ impl<H: Handler> EventLoop<H> {
         }
     }
 
+    /// The timeout to give poll: [`EventLoop::poll_timeout`]'s, or, with a
+    /// precise timer, none (the timerfd, armed for that instant, wakes it).
+    fn wake_up_timeout(&self) -> Option<Duration> {
+        let timeout = self.poll_timeout();
+        let Some(timer) = &self.precise_timer else { return timeout };
+        match timeout {
+            Some(wait) if !wait.is_zero() => match timer.arm(wait) {
+                Ok(()) => None,
+                Err(_) => Some(wait), // the millisecond timeout, then
+            },
+            other => other,
+        }
+    }
+
     /// How long the next poll may sleep: not at all while work is pending,
     /// else until the next timer (or the shutdown deadline), else forever.
     fn poll_timeout(&self) -> Option<Duration> {
@@ -141,6 +168,12 @@ impl<H: Handler> EventLoop<H> {
             let token = event.token();
             if token == WAKER_TOKEN {
                 continue; // the inbox is drained in every pass anyway
+            }
+            if token == TIMER_TOKEN {
+                if let Some(timer) = &self.precise_timer {
+                    timer.clear(); // the timers themselves run in every pass
+                }
+                continue;
             }
             // Closed connections stay in the slab until this batch is done,
             // so an index here cannot belong to a newer connection yet.

@@ -13,6 +13,7 @@
 //! | [`codec`] | turning bytes into frames; the project's two-stage frame codec |
 //! | `slab` | generational slab: connection ids that cannot go stale |
 //! | `timer_wheel` | hashed timing wheel: O(1) timers for idle timeouts |
+//! | `precise_timer` | a timerfd that wakes a loop for sub-millisecond timers (opt-in) |
 //! | `socket` | [`bind_listener`] and non-blocking connects |
 //! | `backpressure` | high-water mark, paused reading, slow-consumer deadline |
 //! | `connection` | one connection: reads, writes, closes, connects; returns outcomes |
@@ -79,6 +80,7 @@ mod event_loop;
 mod handler;
 mod inbox;
 mod loop_pool;
+mod precise_timer;
 mod server;
 mod slab;
 mod socket;

@@ -15,9 +15,10 @@
 //! The generator reports its own lateness: each open-loop send is due at an
 //! instant on the run's clock, and the time from then to the moment it is
 //! written to the socket goes into a histogram of its own. The loops wake
-//! every millisecond (their timer tick is 1 ms, the resolution epoll's
-//! timeout has), so a send is at most about a millisecond late on an idle
-//! machine; a latency figure counts only when that lateness is small.
+//! every [`TICK`] (250 us) on a timerfd (`LoopConfig::precise_timers`:
+//! epoll's own timeout counts whole milliseconds), so on an idle machine a
+//! send leaves within a quarter of a millisecond of when it is due; a
+//! latency figure counts only when that lateness is small.
 //!
 //! With several devices per user (`--devices 2`), each user logs in once
 //! per device; every receiving device counts its deliveries, and the
@@ -34,8 +35,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How often each loop checks which sends are due: the loops' timer tick
-/// (see `run.rs`), and the resolution of epoll's timeout.
-pub const TICK: Duration = Duration::from_millis(1);
+/// (see `run.rs`), woken by a timerfd.
+pub const TICK: Duration = Duration::from_micros(250);
 /// The delay that fires at the wheel's next tick. `run_after(TICK)` would
 /// round up to the tick after that (a deadline between two ticks waits for
 /// the later), and the loop would check every 2 ms.
@@ -130,7 +131,7 @@ impl Shared {
 
     /// When a sender's `nth` message (counted from 1) was due on the open
     /// loop's clock, in UNIX nanoseconds: the time its latency counts from.
-    /// A send that leaves late (a tick runs every millisecond, and a busy
+    /// A send that leaves late (a tick runs every 250 us, and a busy
     /// machine delays the loop) is timed from when it should have left, so the
     /// generator's own lateness is not hidden from the latency
     /// (coordinated omission).

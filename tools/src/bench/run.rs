@@ -124,10 +124,16 @@ impl Histograms {
     }
 }
 
-/// The client loops' configuration: their timers tick every [`TICK`], so
-/// that sends leave within about a millisecond of when they are due.
+/// The client loops' configuration: their timers tick every [`TICK`] and
+/// wake on a timerfd, so that sends leave close to when they are due.
 pub fn loop_config(name: &str, threads: usize) -> LoopConfig {
-    LoopConfig { name: name.into(), threads, timer_tick: TICK, ..LoopConfig::default() }
+    LoopConfig {
+        name: name.into(),
+        threads,
+        timer_tick: TICK,
+        precise_timers: true,
+        ..LoopConfig::default()
+    }
 }
 
 /// Milliseconds at quantile `q` of a microsecond histogram.
