@@ -223,6 +223,28 @@ fn messages_are_numbered_idempotent_paged_and_synced(store: &mut impl StoreConn)
     assert_eq!(backlog_ids(store, b), [left, vec![again[1].message_id]].concat());
 }
 
+/// The legacy device is not behind in a conversation where only its own
+/// messages are above its watermark; a named device is (it is given them).
+fn a_run_of_ones_own_messages_is_no_backlog_for_the_legacy_device(store: &mut impl StoreConn) {
+    let a = store.create_user(&new_user("own-a")).unwrap();
+    let b = store.create_user(&new_user("own-b")).unwrap();
+    let thread = store.append_messages(&[message(a, b, "o1")]).unwrap()[0].thread_id;
+    let up_to = |device: &str| DeliveryAck {
+        uid: b,
+        device: device.into(),
+        acknowledged: Acknowledged::UpTo { conversation: thread, seq: 1 },
+    };
+    store.acknowledge(&[up_to(LEGACY_DEVICE)]).unwrap();
+    store.register_device(b, "pc", 1, 10).unwrap(); // starts at seq 1
+    let own: Vec<NewMessage> = (2..5).map(|i| message(b, a, &format!("o{i}"))).collect();
+    store.append_messages(&own).unwrap();
+    assert!(store.conversations_behind(b, LEGACY_DEVICE, 0, 10).unwrap().is_empty());
+    assert_eq!(store.conversations_behind(b, "pc", 0, 10).unwrap(), [(thread, 1)]);
+    store.append_messages(&[message(a, b, "o5")]).unwrap();
+    assert_eq!(store.conversations_behind(b, LEGACY_DEVICE, 0, 10).unwrap(), [(thread, 1)]);
+    assert_eq!(backlog_ids(store, b).len(), 1, "only a's newest");
+}
+
 /// Everything `device` of `uid` has not received, by seq.
 fn device_backlog(store: &mut impl StoreConn, uid: u64, device: &str) -> Vec<u64> {
     let page = store.backlog(uid, device, SeqCursor::default(), 1000).unwrap();
@@ -591,6 +613,18 @@ fn sqlite_conversations_read_marks_and_ranges() {
 fn mysql_conversations_read_marks_and_ranges() {
     let db = TempMysql::new("conversations");
     conversations_read_marks_and_ranges(&mut db.connect());
+}
+
+#[test]
+fn sqlite_a_run_of_ones_own_messages_is_no_backlog_for_the_legacy_device() {
+    let db = TempSqlite::new("own_run");
+    a_run_of_ones_own_messages_is_no_backlog_for_the_legacy_device(&mut db.connect());
+}
+
+#[test]
+fn mysql_a_run_of_ones_own_messages_is_no_backlog_for_the_legacy_device() {
+    let db = TempMysql::new("own_run");
+    a_run_of_ones_own_messages_is_no_backlog_for_the_legacy_device(&mut db.connect());
 }
 
 #[test]

@@ -106,7 +106,9 @@ pub trait StoreConn: Send + 'static {
 
     /// `uid`'s conversations with id `from_thread` or above whose last seq is
     /// above `device`'s watermark, in id order, at most `limit`: each with
-    /// that watermark (0 if the device has none there).
+    /// that watermark (0 if the device has none there). For the legacy
+    /// device, only those with a message above it from someone else (its
+    /// user's own are never pushed to it, so a run of them is not a backlog).
     fn conversations_behind(
         &mut self,
         uid: u64,

@@ -447,8 +447,10 @@ impl StoreConn for MysqlConn {
                     (SELECT thread_id, last_seq FROM threads WHERE user2_id = ? AND thread_id >= ?)) AS t
                  LEFT JOIN watermarks w ON w.uid = ? AND w.device = ? AND w.thread_id = t.thread_id
                  WHERE t.last_seq > COALESCE(w.seq, 0)
+                   AND (? <> '' OR EXISTS (SELECT 1 FROM messages m WHERE m.thread_id = t.thread_id
+                                            AND m.seq > COALESCE(w.seq, 0) AND m.sender <> ?))
                  ORDER BY t.thread_id LIMIT ?",
-                (uid, from_thread, uid, from_thread, uid, device, limit as u64),
+                (uid, from_thread, uid, from_thread, uid, device, device, uid, limit as u64),
                 |(thread_id, mark): (u64, u64)| (thread_id, mark),
             )
             .map_err(db_error)

@@ -416,6 +416,8 @@ impl StoreConn for SqliteConn {
                     SELECT thread_id, last_seq FROM threads WHERE user2_id = ?1 AND thread_id >= ?3) AS t
                  LEFT JOIN watermarks w ON w.uid = ?1 AND w.device = ?2 AND w.thread_id = t.thread_id
                  WHERE t.last_seq > COALESCE(w.seq, 0)
+                   AND (?2 <> '' OR EXISTS (SELECT 1 FROM messages m WHERE m.thread_id = t.thread_id
+                                             AND m.seq > COALESCE(w.seq, 0) AND m.sender <> ?1))
                  ORDER BY t.thread_id LIMIT ?4",
             )
             .and_then(|mut s| {
