@@ -204,14 +204,21 @@ fn a_conversation_is_numbered_and_acknowledged_up_to_a_seq(kind: StoreKind) {
     assert!(nothing_pushed(&mut b));
 }
 
+/// A resend (and a repeat inside one request) is stored once, answered
+/// with the first ids, and pushed once, acknowledged or not.
 fn a_resend_is_stored_once(kind: StoreKind) {
     let cluster = Cluster::start(&format!("resend_{kind:?}"), kind, 1);
     let (ann, bob) = (cluster.user("ann"), cluster.user("bob"));
     cluster.befriend(ann, bob);
     let (mut a, _) = cluster.login(0, ann);
-    let first = send_text(&mut a, bob, &[("same-id", "once")]);
+    let (mut b, _) = cluster.login(0, bob);
+    let first = send_text(&mut a, bob, &[("same-id", "once"), ("same-id", "once")]);
+    assert_eq!(first.chat_datas[0].message_id, first.chat_datas[1].message_id);
+    let pushed: TextChatMsgRsp = b.recv_json(MsgId::NotifyTextChatMsgReq, WAIT).unwrap();
+    assert_eq!(pushed.chat_datas.len(), 1, "the repeat in the request is not pushed");
     let again = send_text(&mut a, bob, &[("same-id", "once")]);
     assert_eq!(first.chat_datas[0].message_id, again.chat_datas[0].message_id);
+    assert!(nothing_pushed(&mut b), "nor is the resend, unacknowledged as it is");
     let thread = cluster.store().private_thread(ann, bob).unwrap();
     assert_eq!(cluster.store().thread_page(thread, 0, 10).unwrap().len(), 1);
 }

@@ -172,9 +172,11 @@ fn messages_are_numbered_idempotent_paged_and_synced(store: &mut impl StoreConn)
 
     // A resend (same sender and unique_id) returns the stored message and
     // takes no seq; the new one beside it is numbered right after.
+    // It says it was stored before (so it is not pushed again).
     let resent = store.append_messages(&[message(a, b, "u3"), message(a, b, "u10")]).unwrap();
-    assert_eq!(resent[0], stored[3]);
-    assert_eq!(resent[1].seq, 11);
+    assert_eq!(resent[0], StoredMessage { resent: true, ..stored[3].clone() });
+    assert_eq!((resent[1].seq, resent[1].resent), (11, false));
+    assert!(stored.iter().all(|m| !m.resent));
     // The same unique_id twice in one batch is one message.
     let twice = store.append_messages(&[message(a, b, "u12"), message(a, b, "u12")]).unwrap();
     assert_eq!((twice[0].seq, twice[1].message_id), (12, twice[0].message_id));

@@ -347,6 +347,7 @@ mod tests {
             content: String::new(),
             chat_time: 0,
             delivered: false,
+            resent: false,
         }
     }
 

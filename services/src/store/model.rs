@@ -90,6 +90,10 @@ pub struct StoredMessage {
     pub chat_time: i64,
     /// The receiver has it: a watermark of theirs covers its seq.
     pub delivered: bool,
+    /// `append_messages` found it stored before (a resend of its
+    /// `(sender, unique_id)`, or a repeat within the batch): answered, not
+    /// pushed again. False wherever else a message is read.
+    pub resent: bool,
 }
 
 /// The device of a login that names none (the original clients, and every

@@ -857,6 +857,7 @@ impl MessageInsert<'_> {
                     content: m.content.clone(),
                     chat_time: self.chat_time,
                     delivered: false,
+                    resent: false,
                 }
             });
             return Ok(rows.collect());
@@ -884,6 +885,7 @@ impl MessageInsert<'_> {
         let mut found = read_by_key(tx, &keys)?;
         for m in found.iter_mut() {
             m.delivered = m.seq <= watermark_in(tx, m.receiver, m.thread_id)?;
+            m.resent = true;
         }
         let names: HashMap<(u64, &str), &'m str> = self
             .messages
@@ -1019,6 +1021,7 @@ fn message_from_row(row: MessageRow) -> StoredMessage {
         content,
         chat_time,
         delivered: false,
+        resent: false,
     }
 }
 

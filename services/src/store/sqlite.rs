@@ -356,6 +356,7 @@ impl StoreConn for SqliteConn {
                             content: m.content.clone(),
                             chat_time,
                             delivered: false,
+                            resent: false,
                         }
                     }
                     None => {
@@ -363,6 +364,7 @@ impl StoreConn for SqliteConn {
                             .query_row(params![m.sender as i64, m.unique_id], message_from_row)
                             .map_err(db_error)?;
                         old.delivered = old.seq <= watermark_in(&tx, old.receiver, old.thread_id)?;
+                        old.resent = true;
                         old
                     }
                 });
@@ -716,6 +718,7 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
         content: row.get(6)?,
         chat_time: row.get(7)?,
         delivered: false,
+        resent: false,
     })
 }
 

@@ -153,5 +153,6 @@ fn from_proto(m: TextMessage) -> StoredMessage {
         content: m.content,
         chat_time: m.chat_time,
         delivered: false,
+        resent: false,
     }
 }

@@ -91,14 +91,24 @@ fn store_texts<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, messages:
     let services = h.services().clone();
     let submitted = h.services().writer.submit(messages, move |stored| {
         if let Ok(stored) = &stored {
-            // A resend of what the receiver already acknowledged is answered
-            // (the same ids) but not pushed again.
-            let unacknowledged: Vec<_> = stored.iter().filter(|m| !m.delivered).cloned().collect();
-            if let Some(session) = sending_device {
-                services.delivery.push_everywhere(from, Push::Text(stored.clone()), Some(session));
+            // A resend (or a repeat in the request) is answered with the ids
+            // stored the first time, and not pushed again: that was done,
+            // and what the receiver does not have yet comes at its sync.
+            let mut fresh: Vec<StoredMessage> = Vec::with_capacity(stored.len());
+            for m in stored.iter().filter(|m| !m.resent) {
+                if !fresh.iter().any(|f| f.message_id == m.message_id) {
+                    fresh.push(m.clone());
+                }
             }
-            if !unacknowledged.is_empty() {
-                services.delivery.push_everywhere(to, Push::Text(unacknowledged), None);
+            if !fresh.is_empty() {
+                if let Some(session) = sending_device {
+                    services.delivery.push_everywhere(
+                        from,
+                        Push::Text(fresh.clone()),
+                        Some(session),
+                    );
+                }
+                services.delivery.push_everywhere(to, Push::Text(fresh), None);
             }
         }
         let posted = handle.post(move |h, ctx| on_texts_stored(h, ctx, conn, from, to, stored));
