@@ -140,7 +140,8 @@ impl Presence {
     }
 
     /// Where these users' sessions are (blocking, with the timeout); empty
-    /// if the status server cannot say. The router's thread only.
+    /// if the status server cannot say. Only threads of their own (the
+    /// router, the presence notifier), never a loop.
     pub fn locate(&self, uids: Vec<u64>) -> HashMap<u64, Vec<UserLocation>> {
         if uids.is_empty() {
             return HashMap::new();

@@ -68,6 +68,8 @@ impl ChatServer {
             StatusServiceClient::new(ChannelBuilder::new(env.clone()).connect(&config.status_addr));
         let presence = Presence::new(config.name.clone(), status, config.rpc_timeout());
         let (router_queue, router_receiver) = router_queue(config.router_queue);
+        // Presence changes come at most one per login or close: a queue the
+        // router's size holds any burst the loops can make.
         let (presence_events, presence_receiver) = presence_queue(config.router_queue);
 
         // Built in order: the loops' handles exist before the loops start,

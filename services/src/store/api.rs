@@ -283,7 +283,7 @@ fn summarize(
     threads
         .iter()
         .map(|t| {
-            let peer = if t.user1_id == uid { t.user2_id } else { t.user1_id };
+            let peer = t.other_member(uid);
             let last_message = rows.last_messages.iter().find(|m| m.thread_id == t.thread_id);
             ConversationSummary {
                 thread_id: t.thread_id,

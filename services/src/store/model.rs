@@ -62,6 +62,15 @@ impl ThreadRecord {
     pub fn has_member(&self, uid: u64) -> bool {
         self.user1_id == uid || self.user2_id == uid
     }
+
+    /// The member that is not `uid` (for a member `uid`).
+    pub fn other_member(&self, uid: u64) -> u64 {
+        if self.user1_id == uid {
+            self.user2_id
+        } else {
+            self.user1_id
+        }
+    }
 }
 
 /// A message to store.

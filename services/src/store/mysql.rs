@@ -488,8 +488,9 @@ impl StoreConn for MysqlConn {
                 (thread_id,),
             )
             .map_err(db_error)?;
-        let Some((user1, user2, last_seq)) = thread else { return Ok(None) };
-        if uid != user1 && uid != user2 {
+        let Some((user1_id, user2_id, last_seq)) = thread else { return Ok(None) };
+        let thread = ThreadRecord { thread_id, user1_id, user2_id };
+        if !thread.has_member(uid) {
             return Ok(None);
         }
         let seq = seq.min(last_seq);
@@ -505,7 +506,7 @@ impl StoreConn for MysqlConn {
             )
             .map_err(db_error)?;
         let raised = self.conn.affected_rows() > 0;
-        let peer = if user1 == uid { user2 } else { user1 };
+        let peer = thread.other_member(uid);
         Ok(raised.then_some(ReadMark { thread_id, reader: uid, peer, seq }))
     }
 

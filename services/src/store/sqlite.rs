@@ -483,7 +483,7 @@ impl StoreConn for SqliteConn {
             .and_then(|mut s| s.execute(params![uid as i64, thread_id as i64, seq as i64]))
             .map_err(db_error)?;
         tx.commit().map_err(db_error)?;
-        let peer = if thread.user1_id == uid { thread.user2_id } else { thread.user1_id };
+        let peer = thread.other_member(uid);
         Ok((raised > 0 && seq > 0).then_some(ReadMark { thread_id, reader: uid, peer, seq }))
     }
 

@@ -7,8 +7,9 @@
 //! sustains, with the latency it costs);
 //! receivers time each message from the send timestamp it carries,
 //! de-duplicate by message id and acknowledge cumulatively (1110: each
-//! connection tracks, per conversation, the seqs it holds, its own from
-//! 1018 too, and acknowledges up to the top of the contiguous run); idle
+//! connection tracks, per conversation, the seqs it holds, on a named
+//! device its own from 1018 too, and acknowledges up to the top of the
+//! contiguous run); idle
 //! users only log in and heartbeat. Every connection's connect-to-LOGIN_RSP
 //! time is recorded.
 //!
@@ -488,8 +489,11 @@ impl Handler for LoadClient {
                 match serde_json::from_slice::<TextChatMsgRsp>(frame.body) {
                     Ok(answer) if answer.error == 0 => {
                         self.shared.acknowledged.fetch_add(answer.chat_datas.len() as u64, Relaxed);
-                        if let Some(user) = self.users.get_mut(&conn) {
-                            // Its own messages are part of the conversation it holds.
+                        // A named device holds its own messages too (they are
+                        // pushed to it at its next login until acknowledged);
+                        // the legacy device is never owed them: nothing to say.
+                        let named = self.shared.devices > 1;
+                        if let Some(user) = self.users.get_mut(&conn).filter(|_| named) {
                             let seqs: Vec<u64> = answer.chat_datas.iter().map(|d| d.seq).collect();
                             Self::hold(ctx, user, conn, answer.conversation_id, &seqs);
                         }

@@ -50,15 +50,14 @@ pub fn deliver<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, route: Route, push: Pus
             let held_back = user.sync().holds_back_live();
             if held_back {
                 user.sync().hold_back(&messages); // the first message comes with the sync
+            } else {
+                user.sync().drop_covered(&mut messages); // a page was quicker
             }
             notice.chat_datas = messages.iter().map(history_item).collect();
             send(h, ctx, route.conn, MsgId::NotifyAuthFriendReq, &notice);
             let dialect = ctx.session(route.conn).map(|s| s.dialect()).unwrap_or_default();
             if dialect.acknowledgement() != Acknowledgement::Never {
                 if !held_back {
-                    if let Some(user) = ctx.session_mut(route.conn).and_then(|s| s.online_mut()) {
-                        user.sync().drop_covered(&mut messages); // a page was quicker
-                    }
                     write_texts(h, ctx, route.conn, &messages); // pushed as any message, and acknowledged
                 }
             } else {

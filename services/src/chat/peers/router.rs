@@ -154,9 +154,9 @@ impl Worker {
             let mut peers: Vec<&str> = Vec::new();
             for location in sessions {
                 if location.server == self.services.name {
+                    // A session here that was not reached logged in meanwhile.
                     if !reached.contains(&location.session_id) {
                         self.deliver_here(to, location.session_id, push.clone());
-                        // logged in meanwhile
                     }
                 } else if !peers.contains(&location.rpc_addr.as_str()) {
                     peers.push(&location.rpc_addr);

@@ -109,7 +109,7 @@ pub fn on_load_history<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, b
         reply_id,
         JobKind::Idempotent,
         move |store| match store.thread(thread_id)? {
-            Some(t) if t.user1_id == uid || t.user2_id == uid => {
+            Some(t) if t.has_member(uid) => {
                 store.thread_page(thread_id, before, page + 1).map(Some)
             }
             _ => Ok(None),
