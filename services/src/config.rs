@@ -14,16 +14,29 @@ use std::path::Path;
 
 /// Reads `path` (if given) and applies `<prefix>*` environment overrides.
 pub fn load<T: DeserializeOwned>(path: Option<&Path>, env_prefix: &str) -> Result<T, String> {
-    let mut table = match path {
+    let (text, source) = match path {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
-            text.parse::<toml::Table>().map_err(|e| format!("config {}: {e}", path.display()))?
+            (text, path.display().to_string())
         }
-        None => toml::Table::new(),
+        None => (String::new(), "defaults".to_string()),
     };
-    apply_env(&mut table, env_prefix, std::env::vars())?;
-    let source = path.map_or_else(|| "defaults".to_string(), |p| p.display().to_string());
+    parse(&text, &source, env_prefix, std::env::vars())
+}
+
+/// The configuration in `text` (read from `source`, named in errors) with
+/// the overrides among `vars` that start with `env_prefix`. Any text gives
+/// a configuration or an error, never a panic (the `config` fuzz target
+/// holds it to that).
+pub fn parse<T: DeserializeOwned>(
+    text: &str,
+    source: &str,
+    env_prefix: &str,
+    vars: impl Iterator<Item = (String, String)>,
+) -> Result<T, String> {
+    let mut table = text.parse::<toml::Table>().map_err(|e| format!("config {source}: {e}"))?;
+    apply_env(&mut table, env_prefix, vars)?;
     T::deserialize(toml::Value::Table(table)).map_err(|e| format!("config {source}: {e}"))
 }
 

@@ -7,90 +7,9 @@ use mysql::prelude::Queryable;
 use services::store::model::NewUser;
 use services::store::mysql::{MysqlBackend, MysqlConn};
 use services::store::{DbPool, JobKind, PoolConfig, StoreConn, StoreError};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-/// A mariadbd of the test's own; killed and its files removed on drop.
-struct ThrowawayMariadb {
-    dir: PathBuf,
-    port: u16,
-    child: Option<Child>,
-}
-
-impl ThrowawayMariadb {
-    fn start() -> ThrowawayMariadb {
-        let dir = std::env::temp_dir().join(format!("im-mariadb-faults-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let user =
-            String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
-        let installed = Command::new("mariadb-install-db")
-            .args(["--no-defaults", "--auth-root-authentication-method=normal"])
-            .arg(format!("--datadir={}", dir.join("data").display()))
-            .arg(format!("--user={}", user.trim()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("mariadb-install-db is needed for this test: apt-get install mariadb-server");
-        assert!(installed.success(), "mariadb-install-db failed");
-        let mut server = ThrowawayMariadb { dir, port, child: None };
-        server.run();
-        server
-    }
-
-    /// Starts mariadbd on the data directory and waits until it answers.
-    fn run(&mut self) {
-        let user =
-            String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
-        let child = Command::new("mariadbd")
-            .arg("--no-defaults")
-            .arg(format!("--datadir={}", self.dir.join("data").display()))
-            .arg(format!("--port={}", self.port))
-            .arg("--bind-address=127.0.0.1")
-            .arg(format!("--socket={}", self.dir.join("mysqld.sock").display()))
-            .arg(format!("--user={}", user.trim()))
-            .arg("--skip-grant-tables")
-            .arg(format!("--log-error={}", self.dir.join("error.log").display()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mariadbd is needed for this test: apt-get install mariadb-server");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while mysql::Conn::new(mysql::Opts::from_url(&self.server_url()).unwrap()).is_err() {
-            assert!(Instant::now() < deadline, "the throwaway mariadbd did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-            let _ = child.wait();
-        }
-    }
-
-    fn server_url(&self) -> String {
-        format!("mysql://root@127.0.0.1:{}", self.port)
-    }
-
-    fn admin(&self) -> mysql::Conn {
-        mysql::Conn::new(mysql::Opts::from_url(&self.server_url()).unwrap()).unwrap()
-    }
-}
-
-impl Drop for ThrowawayMariadb {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+use testkit::mariadb::ThrowawayMariadb;
 
 fn call<T: Send + 'static>(
     pool: &DbPool<MysqlBackend>,
@@ -106,7 +25,7 @@ fn call<T: Send + 'static>(
 
 #[test]
 fn killed_connections_and_a_restarted_server_are_survived_without_restarting_the_process() {
-    let mut db = ThrowawayMariadb::start();
+    let mut db = ThrowawayMariadb::start("pool-faults");
     db.admin().query_drop("CREATE DATABASE im").unwrap();
     let backend = MysqlBackend::new(&format!("{}/im", db.server_url())).unwrap();
     let config = PoolConfig {

@@ -9,7 +9,7 @@
 //! pool_workers = 4
 //! queue_capacity = 4096
 //! submit_timeout_ms = 100
-//! max_queue_wait_ms = 5000
+//! max_queue_wait_ms = 5000       # a job queued this long fails (1105); a writer stalled this long refuses
 //! ping_after_idle_ms = 30000
 //! writer_shards = 2
 //! writer_max_batch = 1024
@@ -170,6 +170,7 @@ impl StoreConfig {
             max_batch: self.writer_max_batch,
             max_delay: Duration::from_millis(self.writer_max_delay_ms),
             queue_capacity: self.queue_capacity,
+            stall_limit: Duration::from_millis(self.max_queue_wait_ms),
         }
     }
 }

@@ -19,12 +19,22 @@
 //! batch *is* and who hears about the outcome is the writer's: the `commit`
 //! function it starts the worker with.
 //!
+//! A stalled database (a frozen server, a disk that stopped answering) would
+//! otherwise leave every submitter waiting for as long as the stall lasts:
+//! the shard's thread sits inside one commit and its queue fills slowly.
+//! So each shard publishes when its current commit began, and `submit`
+//! refuses work (`Busy`, the client's 1105) for a shard whose commit has
+//! run longer than `stall_limit`. What was queued before stays queued and
+//! is committed when the database answers again: nothing is dropped, a
+//! sender just learns at once that it should retry later.
+//!
 //! Threads: `submit` from any thread (a loop thread too: it never blocks);
 //! `commit` on the shard's own thread.
 
 use super::pool::{Backend, StoreError};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -43,11 +53,14 @@ pub struct GroupCommitConfig {
     pub queue_capacity: usize,
     /// Ping a connection before use when it has been idle this long.
     pub ping_after_idle: Duration,
+    /// A shard whose commit has run this long takes no new work until it ends.
+    pub stall_limit: Duration,
 }
 
 impl GroupCommitConfig {
     /// Threads `<name>-<shard>`, pinging a connection idle for 30 s (as the
-    /// pool's workers do by default).
+    /// pool's workers do by default), refusing work during a commit that has
+    /// run for 5 s (the pool's default `max_queue_wait`).
     pub fn new(
         name: String,
         shards: usize,
@@ -56,7 +69,21 @@ impl GroupCommitConfig {
         queue_capacity: usize,
     ) -> GroupCommitConfig {
         let ping_after_idle = Duration::from_secs(30);
-        GroupCommitConfig { name, shards, max_weight, max_delay, queue_capacity, ping_after_idle }
+        let stall_limit = Duration::from_secs(5);
+        GroupCommitConfig {
+            name,
+            shards,
+            max_weight,
+            max_delay,
+            queue_capacity,
+            ping_after_idle,
+            stall_limit,
+        }
+    }
+
+    /// The same, refusing work during a commit that has run for `limit`.
+    pub fn stalled_after(self, limit: Duration) -> GroupCommitConfig {
+        GroupCommitConfig { stall_limit: limit, ..self }
     }
 }
 
@@ -111,7 +138,38 @@ impl<B: Backend> Link<B> {
 pub struct GroupCommit<J> {
     name: String,
     senders: Vec<Sender<J>>,
+    /// Per shard: when its current commit began, or 0 between commits.
+    committing: Vec<Arc<CommitClock>>,
+    stall_limit: Duration,
     threads: Vec<JoinHandle<()>>,
+}
+
+/// When a shard's current commit began, as milliseconds since `epoch` plus
+/// one (0: not committing). Written by the shard's thread, read by `submit`.
+struct CommitClock {
+    epoch: Instant,
+    began: AtomicU64,
+}
+
+impl CommitClock {
+    fn start(&self) {
+        self.began.store(self.epoch.elapsed().as_millis() as u64 + 1, Relaxed);
+    }
+
+    fn stop(&self) {
+        self.began.store(0, Relaxed);
+    }
+
+    /// How long the current commit has run (zero between commits).
+    fn running(&self) -> Duration {
+        match self.began.load(Relaxed) {
+            0 => Duration::ZERO,
+            began => {
+                let now = self.epoch.elapsed().as_millis() as u64 + 1;
+                Duration::from_millis(now.saturating_sub(began))
+            }
+        }
+    }
 }
 
 impl<J: Send + 'static> GroupCommit<J> {
@@ -130,7 +188,8 @@ impl<J: Send + 'static> GroupCommit<J> {
         B: Backend + Clone,
         F: Fn(Vec<J>, &mut Link<B>) + Clone + Send + 'static,
     {
-        let (mut senders, mut threads) = (Vec::new(), Vec::new());
+        let (mut senders, mut threads, mut committing) = (Vec::new(), Vec::new(), Vec::new());
+        let epoch = Instant::now();
         for shard in 0..config.shards.max(1) {
             let (sender, receiver) = bounded(config.queue_capacity.max(1));
             let link = Link {
@@ -141,21 +200,31 @@ impl<J: Send + 'static> GroupCommit<J> {
             };
             let shard_config = config.clone();
             let shard_commit = commit.clone();
-            let thread = std::thread::Builder::new()
-                .name(format!("{}-{shard}", config.name))
-                .spawn(move || run(receiver, weight, shard_commit, link, shard_config))?;
+            let clock = Arc::new(CommitClock { epoch, began: AtomicU64::new(0) });
+            let shard_clock = clock.clone();
+            let thread =
+                std::thread::Builder::new().name(format!("{}-{shard}", config.name)).spawn(
+                    move || run(receiver, weight, shard_commit, link, &shard_clock, shard_config),
+                )?;
             senders.push(sender);
+            committing.push(clock);
             threads.push(thread);
         }
-        Ok(GroupCommit { name: config.name, senders, threads })
+        let stall_limit = config.stall_limit;
+        Ok(GroupCommit { name: config.name, senders, committing, stall_limit, threads })
     }
 
     /// Queues `job` on the shard `key` picks (equal keys: one shard, in
-    /// order). Never blocks: a full queue is `Busy` at once, and counted in
+    /// order). Never blocks: a full queue, or a shard stalled in a commit
+    /// for longer than `stall_limit`, is `Busy` at once, and counted in
     /// `busy`. Any thread.
     pub fn submit(&self, key: u64, job: J, busy: &AtomicU64) -> Result<(), StoreError> {
         let shard = (key % self.senders.len().max(1) as u64) as usize;
         let Some(sender) = self.senders.get(shard) else { return Err(self.stopped()) };
+        if self.committing[shard].running() > self.stall_limit {
+            busy.fetch_add(1, Relaxed);
+            return Err(StoreError::Busy);
+        }
         match sender.try_send(job) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => {
@@ -191,6 +260,7 @@ fn run<B: Backend, J>(
     weight: fn(&J) -> usize,
     commit: impl Fn(Vec<J>, &mut Link<B>),
     mut link: Link<B>,
+    clock: &CommitClock,
     config: GroupCommitConfig,
 ) {
     while let Ok(first) = queue.recv() {
@@ -211,6 +281,65 @@ fn run<B: Backend, J>(
                 Err(_) => break, // nothing more now (or the queue closed)
             }
         }
+        clock.start();
         commit(batch, &mut link);
+        clock.stop();
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossbeam_channel::unbounded;
+
+    /// A backend whose connections cost nothing: the commit function is the
+    /// whole test.
+    #[derive(Clone)]
+    struct NoDatabase;
+
+    impl Backend for NoDatabase {
+        type Conn = ();
+        fn connect(&self) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn ping(&self, _: &mut ()) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn a_shard_stalled_in_a_commit_refuses_new_work_and_commits_what_it_queued() {
+        // The commit of job 0 hangs until the test lets it go, as on a frozen database.
+        let (release, hold) = unbounded::<()>();
+        let (committed_tx, committed) = unbounded::<u64>();
+        let config = GroupCommitConfig::new("stall".into(), 1, 1, Duration::ZERO, 16)
+            .stalled_after(Duration::from_millis(50));
+        let commits = GroupCommit::start(
+            NoDatabase,
+            config,
+            |_: &u64| 1,
+            move |batch: Vec<u64>, _: &mut Link<NoDatabase>| {
+                if batch.contains(&0) {
+                    let _ = hold.recv_timeout(Duration::from_secs(10));
+                }
+                batch.into_iter().for_each(|job| committed_tx.send(job).unwrap());
+            },
+        )
+        .unwrap();
+        let busy = AtomicU64::new(0);
+        commits.submit(0, 0, &busy).unwrap();
+        std::thread::sleep(Duration::from_millis(10));
+        commits.submit(0, 1, &busy).unwrap(); // the commit is young: queued
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(matches!(commits.submit(0, 2, &busy), Err(StoreError::Busy)), "stalled: refused");
+        assert_eq!(busy.load(Relaxed), 1);
+
+        release.send(()).unwrap();
+        let first: Vec<u64> = (0..2).map(|_| committed.recv_timeout(WAIT).unwrap()).collect();
+        assert_eq!(first, [0, 1], "what was queued is committed, in order");
+        commits.submit(0, 3, &busy).unwrap(); // no longer stalled: taken again
+        assert_eq!(committed.recv_timeout(WAIT).unwrap(), 3);
+    }
+
+    const WAIT: Duration = Duration::from_secs(10);
 }

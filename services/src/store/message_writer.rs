@@ -45,6 +45,9 @@ pub struct WriterConfig {
     pub max_delay: Duration,
     /// Submissions that may wait for the writer.
     pub queue_capacity: usize,
+    /// A shard whose commit has run this long refuses new messages (1105 to
+    /// their senders) until it ends: a stalled database answers at once.
+    pub stall_limit: Duration,
 }
 
 impl Default for WriterConfig {
@@ -55,6 +58,7 @@ impl Default for WriterConfig {
             max_batch: 1024,
             max_delay: Duration::ZERO,
             queue_capacity: 16 * 1024,
+            stall_limit: Duration::from_secs(5),
         }
     }
 }
@@ -68,7 +72,7 @@ pub struct WriterMetrics {
     pub batches: AtomicU64,
     /// Batches that failed (their submitters got the error).
     pub failed_batches: AtomicU64,
-    /// Submissions refused because the queue was full.
+    /// Submissions refused because the queue was full or the commit stalled.
     pub busy: AtomicU64,
     /// From a submission to its commit (the wait in the queue included):
     /// the part of a message's latency that is the database.
@@ -107,7 +111,8 @@ impl MessageWriter {
             config.max_batch,
             config.max_delay,
             config.queue_capacity,
-        );
+        )
+        .stalled_after(config.stall_limit);
         let shared = metrics.clone();
         let commits = GroupCommit::start(
             backend,

@@ -272,9 +272,22 @@ impl Cluster {
     /// Stops the status server and starts a new one (empty state) on the
     /// same address.
     pub fn restart_status(&mut self) {
+        let addr = self.stop_status(Duration::from_secs(2));
+        self.start_status(addr);
+    }
+
+    /// Stops the status server, giving its calls in flight `grace` (zero:
+    /// they are cut off, as by a crash; its state is lost either way).
+    /// Returns its address, for [`Cluster::start_status`].
+    pub fn stop_status(&mut self, grace: Duration) -> SocketAddr {
         let status = self.status.take().expect("status server running");
         let addr = status.local_addr();
-        status.shutdown(Duration::from_secs(2));
+        status.shutdown(grace);
+        addr
+    }
+
+    /// Starts a new status server (empty state) at `addr`.
+    pub fn start_status(&mut self, addr: SocketAddr) {
         let config = StatusConfig { listen: addr.to_string(), ..self.status_config.clone() };
         self.status = Some(StatusServer::start(&config).expect("restart the status server"));
     }
