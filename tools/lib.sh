@@ -69,21 +69,26 @@ start_throwaway_mariadb() {
         exit 1
     fi
     mysql_dir=$(mktemp -d)
-    local port=$((33000 + RANDOM % 2000))
-    step "starting a throwaway mariadbd on 127.0.0.1:$port ($mysql_dir)"
+    mysql_port=$((33000 + RANDOM % 2000)) mysql_pid=""
+    step "starting a throwaway mariadbd on 127.0.0.1:$mysql_port ($mysql_dir)"
     mariadb-install-db --no-defaults --datadir="$mysql_dir/data" --user="$(id -un)" \
         --auth-root-authentication-method=normal >"$mysql_dir/install.log" 2>&1
-    mariadbd --no-defaults --datadir="$mysql_dir/data" --port="$port" --bind-address=127.0.0.1 \
+    on_exit 'kill "$mysql_pid" 2>/dev/null; wait "$mysql_pid" 2>/dev/null; rm -rf "$mysql_dir"'
+    run_throwaway_mariadb
+    export IM_TEST_MYSQL_URL="mysql://root@127.0.0.1:$mysql_port"
+}
+# run_throwaway_mariadb: (re)starts mariadbd on $mysql_dir and $mysql_port
+# (set by start_throwaway_mariadb) and waits until it answers; $mysql_pid.
+run_throwaway_mariadb() {
+    mariadbd --no-defaults --datadir="$mysql_dir/data" --port="$mysql_port" --bind-address=127.0.0.1 \
         --socket="$mysql_dir/mysqld.sock" --user="$(id -un)" --skip-grant-tables \
         --log-error="$mysql_dir/error.log" &
     mysql_pid=$!
-    on_exit 'kill "$mysql_pid" 2>/dev/null; wait "$mysql_pid" 2>/dev/null; rm -rf "$mysql_dir"'
     for _ in $(seq 1 60); do
-        mysql_answers 127.0.0.1 "$port" && break
+        mysql_answers 127.0.0.1 "$mysql_port" && break
         sleep 0.5
     done
-    mysql_answers 127.0.0.1 "$port" || { cat "$mysql_dir/error.log" >&2; exit 1; }
-    export IM_TEST_MYSQL_URL="mysql://root@127.0.0.1:$port"
+    mysql_answers 127.0.0.1 "$mysql_port" || { cat "$mysql_dir/error.log" >&2; exit 1; }
 }
 ensure_test_mysql() {
     [[ -z ${IM_TEST_MYSQL_URL:-} ]] || return 0

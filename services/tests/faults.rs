@@ -217,17 +217,14 @@ fn status_server_lost_under_load(kind: StoreKind) {
     let (log, live, slowest_heartbeat) = traffic.stop();
 
     assert!(slowest_heartbeat < Duration::from_secs(1), "a heartbeat took {slowest_heartbeat:?}");
-    // Routing came back by itself: what was acknowledged from a second after
-    // the restart on reached bob live, without a new login.
+    let after = log.acknowledged.iter().filter(|(_, _, at)| *at > restarted).count();
+    assert!(after > 20, "only {after} messages acknowledged after the restart");
+    // Everything reached bob while he stayed online, without a new login:
+    // what was pushed while routing was blind too (his server caught his
+    // session up once the status server knew it again).
     let live_ids: HashSet<u64> = live.iter().map(|(m, _)| m.message_id).collect();
-    let late: Vec<u64> = log
-        .acknowledged
-        .iter()
-        .filter(|(_, _, at)| *at > restarted + Duration::from_secs(1))
-        .map(|(_, id, _)| *id)
-        .collect();
-    assert!(!late.is_empty(), "nothing was acknowledged after the restart");
-    assert!(late.iter().all(|id| live_ids.contains(id)), "routing did not come back");
+    let missed = log.acknowledged.iter().filter(|(_, id, _)| !live_ids.contains(id)).count();
+    assert_eq!(missed, 0, "acknowledged messages that bob, online throughout, did not get");
     check_nothing_lost(&cluster, bob, &log, live);
 }
 

@@ -242,6 +242,7 @@ fn a_duplicate_login_produces_a_kick_and_a_stale_offline_removes_nothing() {
 struct FakeChatServer {
     sessions: Vec<Session>,
     kicked: Mutex<Vec<UserLocation>>,
+    catch_ups: std::sync::atomic::AtomicUsize,
 }
 
 impl ReportSource for FakeChatServer {
@@ -254,6 +255,9 @@ impl ReportSource for FakeChatServer {
     fn kick(&self, replaced: Vec<UserLocation>) {
         self.kicked.lock().extend(replaced);
     }
+    fn catch_up(&self) {
+        self.catch_ups.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 #[test]
@@ -264,6 +268,7 @@ fn after_a_restart_chat_servers_rebuild_the_soft_state_within_one_heartbeat() {
     let chat = Arc::new(FakeChatServer {
         sessions: (1..=2500).map(|uid| session(uid, uid * 10)).collect(),
         kicked: Mutex::new(Vec::new()),
+        catch_ups: Default::default(),
     });
     let mut reporter =
         StatusReporter::start(&addr.to_string(), info("chat-a", 9001), interval, chat.clone());
@@ -275,6 +280,8 @@ fn after_a_restart_chat_servers_rebuild_the_soft_state_within_one_heartbeat() {
             .unwrap_or(0)
     };
     assert!(wait_until(Duration::from_secs(5), || routed(&client) == 2500), "first registration");
+    let catch_ups = || chat.catch_ups.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(catch_ups(), 0, "nothing was missed at the first registration");
 
     // Restart the status server on the same address: its state is gone.
     server.shutdown(Duration::from_secs(2));
@@ -290,6 +297,10 @@ fn after_a_restart_chat_servers_rebuild_the_soft_state_within_one_heartbeat() {
     let chosen = client.get_chat_server(&GetChatServerRequest { uid: 1 }).unwrap().server.unwrap();
     assert_eq!(chosen.name, "chat-a", "registered again");
     assert!(chat.kicked.lock().is_empty());
+    // Pushes for its sessions found no route meanwhile: they catch up, once.
+    assert!(wait_until(Duration::from_secs(5), || catch_ups() == 1), "caught up");
+    std::thread::sleep(interval * 3);
+    assert_eq!(catch_ups(), 1, "once per gap, not per heartbeat");
     reporter.stop();
     restarted.shutdown(Duration::from_secs(2));
 }

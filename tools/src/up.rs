@@ -2,6 +2,12 @@
 //! two chat servers and the gate — from the files in `conf/`, with their
 //! logs interleaved and prefixed. Ctrl-C or SIGTERM stops them all
 //! gracefully (in reverse order of start); none outlives imctl.
+//!
+//! A daemon that dies on its own: a chat server is let go (its users log
+//! in again elsewhere), anything else stops the cluster; with `--restart`
+//! every one is started again after [`RESTART_DELAY`], as the systemd units
+//! of `conf/systemd` do (`Restart=on-failure`, `RestartSec=2`), which is how
+//! `perf/faults.sh` measures a kill -9 the way production would see it.
 
 use crate::daemons::{sibling_binary, Daemon, Output};
 use crossbeam_channel::{bounded, RecvTimeoutError};
@@ -9,7 +15,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What `imctl up` was asked for.
 #[derive(Debug, Clone)]
@@ -22,10 +28,16 @@ pub struct UpOptions {
     pub data: PathBuf,
     /// Use ports from here up instead of the ones in the files.
     pub port_base: Option<u16>,
+    /// Start a daemon that died again after [`RESTART_DELAY`].
+    pub restart: bool,
 }
 
 /// How long each daemon gets to stop gracefully.
 const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// With `--restart`: how long after a daemon died it is started again (the
+/// `RestartSec` of the systemd units).
+pub const RESTART_DELAY: Duration = Duration::from_secs(2);
 
 /// Runs the cluster until a signal; returns the process exit code.
 pub fn run(options: &UpOptions) -> Result<i32, String> {
@@ -47,15 +59,17 @@ pub fn run(options: &UpOptions) -> Result<i32, String> {
         ("chat-2", "chat-server", "chat2.toml", 33),
         ("gate", "gate-server", "gate.toml", 34),
     ];
-    let mut running: Vec<Daemon> = Vec::new();
-    for (name, binary, file, ansi) in plan {
-        let started = sibling_binary(binary).and_then(|binary| {
+    let start = |(name, binary, file, ansi): (&str, &str, &str, u8)| {
+        sibling_binary(binary).and_then(|binary| {
             let mut envs = common.clone();
             envs.extend(ports(options.port_base, name));
             let config = options.conf.join(file);
             Daemon::start(name, &binary, &config, &envs, &output, color.then_some(ansi))
-        });
-        match started {
+        })
+    };
+    let mut running: Vec<Daemon> = Vec::new();
+    for entry in plan {
+        match start(entry) {
             Ok(daemon) => running.push(daemon),
             Err(e) => {
                 stop_all(&mut running);
@@ -74,6 +88,8 @@ pub fn run(options: &UpOptions) -> Result<i32, String> {
         }
     });
     let mut exit_code = 0;
+    // With --restart: daemons that died, and when to start each again.
+    let mut restarts: Vec<(Instant, usize)> = Vec::new();
     loop {
         match wake.recv_timeout(Duration::from_millis(200)) {
             Ok(signal) => {
@@ -84,10 +100,35 @@ pub fn run(options: &UpOptions) -> Result<i32, String> {
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
+        let now = Instant::now();
+        let due: Vec<(Instant, usize)> = restarts.extract_if(.., |(at, _)| *at <= now).collect();
+        for (_, entry) in due {
+            match start(plan[entry]) {
+                Ok(daemon) => {
+                    say(&output, &format!("imctl: {} started again", daemon.name));
+                    running.push(daemon);
+                }
+                Err(e) => {
+                    say(&output, &format!("imctl: {} did not start again: {e}", plan[entry].0));
+                    restarts.push((now + RESTART_DELAY, entry));
+                }
+            }
+        }
         let dead = running.iter_mut().position(|d| matches!(d.child.try_wait(), Ok(Some(_))));
         if let Some(dead) = dead {
-            exit_code = 1;
             let daemon = running.remove(dead);
+            if options.restart {
+                let entry = plan.iter().position(|p| p.0 == daemon.name).expect("a planned daemon");
+                let line = format!(
+                    "imctl: {} exited; starting it again in {} s",
+                    daemon.name,
+                    RESTART_DELAY.as_secs()
+                );
+                say(&output, &line);
+                restarts.push((Instant::now() + RESTART_DELAY, entry));
+                continue;
+            }
+            exit_code = 1;
             // A cluster outlives a chat server (its users log in again through
             // the gate, elsewhere); not its status server, verify server or gate.
             if daemon.name.starts_with("chat-") {

@@ -113,12 +113,8 @@ fn run_once(
         .expect("start the client loop");
     for (sender, receiver) in users {
         for (uid, role, addr) in [
-            (sender, Role::Sender { to: receiver, sent: 0, answered: 0 }, cluster.chat_addr(0)),
-            (
-                receiver,
-                Role::Receiver { seen: Default::default() },
-                cluster.chat_addr(if same_server { 0 } else { 1 }),
-            ),
+            (sender, Role::sender(receiver), cluster.chat_addr(0)),
+            (receiver, Role::receiver(false), cluster.chat_addr(if same_server { 0 } else { 1 })),
         ] {
             let user = User::new(uid, cluster.token(uid), role, 0);
             clients.next_handle().post(move |h, ctx| h.add(ctx, addr, None, user)).expect("post");

@@ -16,6 +16,9 @@ pub struct ChatMetrics {
     pub logins: AtomicU64,
     pub login_failures: AtomicU64,
     pub kicks: AtomicU64,
+    /// Sessions caught up from their watermark after the status server
+    /// lost track of them.
+    pub catch_ups: AtomicU64,
     pub frames_out: AtomicU64,
     pub bad_requests: AtomicU64,
     /// Messages handed to a local connection (live pushes and sync pages).
@@ -94,7 +97,7 @@ impl MetricsView<'_> {
         };
         let c = self.chat;
         let peak_output = self.loops.iter().map(|s| s.peak_output.load(Relaxed)).max().unwrap_or(0);
-        let rows: [(&str, &str, &str, u64); 25] = [
+        let rows: [(&str, &str, &str, u64); 26] = [
             ("im_chat_connections", "gauge", "open connections", sum(|s| &s.connections)),
             ("im_chat_online_users", "gauge", "logged-in users", self.online_users as u64),
             (
@@ -115,6 +118,12 @@ impl MetricsView<'_> {
                 "counter",
                 "sessions replaced by a newer login",
                 c.kicks.load(Relaxed),
+            ),
+            (
+                "im_chat_catch_ups_total",
+                "counter",
+                "sessions synced again after the status server lost track of them",
+                c.catch_ups.load(Relaxed),
             ),
             ("im_chat_frames_in_total", "counter", "frames received", sum(|s| &s.frames_in)),
             ("im_chat_frames_out_total", "counter", "frames sent", c.frames_out.load(Relaxed)),

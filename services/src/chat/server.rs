@@ -277,6 +277,11 @@ impl ReportSource for Source {
         sessions.iter().map(status_session).collect()
     }
 
+    fn catch_up(&self) {
+        let sessions = self.services.delivery.catch_up_everyone();
+        log::info!("{sessions} sessions catch up from their watermarks");
+    }
+
     fn kick(&self, replaced: Vec<UserLocation>) {
         for location in replaced {
             if location.server == self.services.name {

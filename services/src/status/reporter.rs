@@ -8,6 +8,16 @@
 //! a network split), the reporter registers again and re-reports every online
 //! session, in batches, at once: the status server's routing is whole again
 //! within one heartbeat interval of its restart.
+//!
+//! While the status server could not say where our sessions were (it was
+//! down, or restarted and had not heard from us yet), other chat servers'
+//! pushes for them found no route and were dropped (the messages are
+//! stored). So once the status server knows us again after such a gap, the
+//! reporter has every session here catch up from its device's watermark
+//! ([`ReportSource::catch_up`]): an online user gets those messages within
+//! a heartbeat interval of the status server's return, not at its next
+//! login. It runs after the re-report, so anything a blind lookup missed
+//! was committed before the catch-up reads the store.
 
 use super::registry::MAX_BATCH;
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
@@ -28,6 +38,9 @@ pub trait ReportSource: Send + Sync + 'static {
     fn sessions(&self) -> Vec<Session>;
     /// Sessions the status server says were replaced by newer logins.
     fn kick(&self, replaced: Vec<UserLocation>);
+    /// Every session here is pushed what its device has not acknowledged
+    /// (pushes for them may have been dropped while routing was blind).
+    fn catch_up(&self);
 }
 
 /// Heartbeats a status server on behalf of one chat server until stopped.
@@ -50,7 +63,7 @@ impl StatusReporter {
         let client = StatusServiceClient::new(channel);
         let (stop, stopped) = bounded(1);
         let name = format!("{}-status", info.name);
-        let worker = Worker { client, info, interval, source, registered: false };
+        let worker = Worker { client, info, interval, source, registered: false, blind: false };
         let thread = std::thread::Builder::new()
             .name(name)
             .spawn(move || worker.run(stopped))
@@ -80,6 +93,9 @@ struct Worker {
     source: Arc<dyn ReportSource>,
     /// The status server knows us (as far as we know).
     registered: bool,
+    /// Since the last good beat, the status server may not have known
+    /// where our sessions are: a heartbeat failed, or it had forgotten us.
+    blind: bool,
 }
 
 impl Worker {
@@ -104,16 +120,31 @@ impl Worker {
             let request =
                 HeartbeatRequest { name: self.info.name.clone(), load: self.source.load() };
             match self.client.heartbeat_opt(&request, self.call_option()) {
-                Ok(reply) if reply.registered => return,
+                Ok(reply) if reply.registered => {
+                    self.catch_up_if_blind();
+                    return;
+                }
                 Ok(_) => log::warn!("status server forgot {}: registering again", self.info.name),
                 Err(e) => {
                     log::warn!("status heartbeat failed: {e}");
+                    self.blind = true;
                     return; // keep trying; it may only be a blip
                 }
             }
             self.registered = false;
+            self.blind = true;
         }
         self.register_and_report();
+        if self.registered {
+            self.catch_up_if_blind();
+        }
+    }
+
+    fn catch_up_if_blind(&mut self) {
+        if std::mem::take(&mut self.blind) {
+            log::info!("{}: routing was blind for a while: sessions catch up", self.info.name);
+            self.source.catch_up();
+        }
     }
 
     fn register_and_report(&mut self) {

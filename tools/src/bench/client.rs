@@ -24,13 +24,21 @@
 //! With several devices per user (`--devices 2`), each user logs in once
 //! per device; every receiving device counts its deliveries, and the
 //! sender's other device counts the copies of its own messages.
+//!
+//! In fault mode ([`Shared::retrying`], `imbench p2p --retry`) the clients
+//! behave as a real client must through a fault: a user whose connection
+//! closes is handed back ([`Shared::dropped`]) to log in again, a sender
+//! keeps what has no 1018 in an outbox and sends it again under the same
+//! unique id after [`RESEND_AFTER`] (and at once after a new login), and
+//! each receiver keeps a ledger of what it got, by the sender's message
+//! number, to count messages stored twice and stored out of send order.
 
 use hdrhistogram::Histogram;
 use proto::body::{ConversationAck, LoginReq, LoginRsp, TextChatMsgReq, TextChatMsgRsp, TextItem};
 use proto::MsgId;
 use reactor::{ConnId, Ctx, Frame, FrameCodec, Handler};
 use serde::Serialize;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,6 +51,13 @@ pub const TICK: Duration = Duration::from_micros(250);
 /// the later), and the loop would check every 2 ms.
 pub const NEXT_TICK: Duration = Duration::ZERO;
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
+/// How often [`Shared::send_for`] samples the counters.
+pub const SAMPLE_EVERY: Duration = Duration::from_millis(100);
+/// In fault mode, a message with no 1018 this long after it was sent goes
+/// again (same unique id: the server stores it once).
+pub const RESEND_AFTER: Duration = Duration::from_secs(1);
+/// How often the outboxes are looked through for what to resend.
+const RESEND_SCAN_EVERY: Duration = Duration::from_millis(100);
 
 /// Counters and switches shared by the main thread and the client loops.
 pub struct Shared {
@@ -77,6 +92,18 @@ pub struct Shared {
     pub stale: AtomicU64,
     /// Users whose connection closed, for the caller to log in again.
     pub lost_users: parking_lot::Mutex<Vec<u64>>,
+    /// Fault mode: set before any user connects (see the module doc).
+    pub retrying: AtomicBool,
+    /// Fault mode: users whose connection closed, with everything they
+    /// know, waiting to log in again.
+    pub dropped: parking_lot::Mutex<Vec<User>>,
+    /// Fault mode: copies sent again (the same unique id).
+    pub resent: AtomicU64,
+    /// Fault mode: logins after a lost connection.
+    pub reconnected: AtomicU64,
+    /// Fault mode: messages a receiver got under two message ids (one
+    /// message stored twice).
+    pub stored_twice: AtomicU64,
 }
 
 impl Shared {
@@ -106,6 +133,11 @@ impl Shared {
             connect_failed: AtomicU64::new(0),
             stale: AtomicU64::new(0),
             lost_users: parking_lot::Mutex::new(Vec::new()),
+            retrying: AtomicBool::new(false),
+            dropped: parking_lot::Mutex::new(Vec::new()),
+            resent: AtomicU64::new(0),
+            reconnected: AtomicU64::new(0),
+            stored_twice: AtomicU64::new(0),
         }
     }
 
@@ -163,30 +195,34 @@ impl Shared {
         }
     }
 
-    /// Lets the senders send for `seconds`, calling `each_second` with the
-    /// time elapsed after every second, then waits (up to 5 s) for what is
-    /// in flight: until every acknowledged message is delivered and every
-    /// sent one answered.
-    pub fn send_for(&self, seconds: f64, mut each_second: impl FnMut(f64)) {
+    /// Lets the senders send for `seconds`, calling `each_sample` with the
+    /// time elapsed every [`SAMPLE_EVERY`] (and at the end), then waits (up
+    /// to 5 s; 30 s in fault mode) for what is in flight: until every
+    /// acknowledged message is delivered and every sent one answered (in
+    /// fault mode: acknowledged). Sampling goes on through the drain.
+    pub fn send_for(&self, seconds: f64, mut each_sample: impl FnMut(f64)) {
         self.send_start_ns.store(self.now_ns(), Relaxed);
         self.sending.store(true, Relaxed);
         let started = Instant::now();
         while started.elapsed().as_secs_f64() < seconds {
-            let left = (seconds - started.elapsed().as_secs_f64()).max(0.01);
-            std::thread::sleep(Duration::from_secs(1).min(Duration::from_secs_f64(left)));
-            each_second(started.elapsed().as_secs_f64());
+            let left = (seconds - started.elapsed().as_secs_f64()).max(0.001);
+            std::thread::sleep(SAMPLE_EVERY.min(Duration::from_secs_f64(left)));
+            each_sample(started.elapsed().as_secs_f64());
         }
         self.sending.store(false, Relaxed);
         // Drain: everything sent is answered and everything acknowledged
         // arrived, and it stays so for a while: a client loop may still be
         // writing a send that was due just before `sending` went false, so
         // one moment where the counts agree is not the end.
-        let drain = Instant::now() + Duration::from_secs(5);
+        let retrying = self.retrying.load(Relaxed);
+        let drain = Instant::now() + Duration::from_secs(if retrying { 30 } else { 5 });
         let mut settled_since: Option<(Instant, u64)> = None;
+        let mut next_sample = Instant::now();
         while Instant::now() < drain {
             let sent = self.sent.load(Relaxed);
             let acknowledged = self.acknowledged.load(Relaxed);
-            let answered = acknowledged + self.refused.load(Relaxed);
+            let answered =
+                if retrying { acknowledged } else { acknowledged + self.refused.load(Relaxed) };
             let caught_up = self.delivered.load(Relaxed) >= acknowledged * self.devices
                 && self.mirrored.load(Relaxed) >= acknowledged * (self.devices - 1)
                 && answered >= sent;
@@ -200,6 +236,10 @@ impl Shared {
                 break;
             }
             std::thread::sleep(Duration::from_millis(10));
+            if next_sample.elapsed() >= SAMPLE_EVERY {
+                next_sample = Instant::now();
+                each_sample(started.elapsed().as_secs_f64());
+            }
         }
     }
 
@@ -239,23 +279,89 @@ pub struct User {
     pub started: Option<Instant>,
     /// Per conversation, the seqs this connection holds (for 1110).
     pub held: HashMap<u64, Contiguous>,
+    /// Successful logins so far (more than one: it reconnected).
+    pub logins: u64,
 }
 
 impl User {
     pub fn new(uid: u64, token: String, role: Role, device: usize) -> User {
-        User { uid, token, role, device, started: None, held: HashMap::new() }
+        User { uid, token, role, device, started: None, held: HashMap::new(), logins: 0 }
+    }
+
+    /// Fault mode: messages its ledger shows stored out of send order.
+    pub fn reordered(&self) -> u64 {
+        match &self.role {
+            Role::Receiver { ledger: Some(ledger), .. } => ledger.reordered(),
+            _ => 0,
+        }
     }
 }
 
 pub enum Role {
-    /// Sends to `to` on the clock or in a closed loop; `answered` counts its 1018s.
-    Sender { to: u64, sent: u64, answered: u64 },
-    /// Receives, times and acknowledges.
-    Receiver { seen: HashSet<u64> },
+    /// Sends to `to` on the clock or in a closed loop; `answered` counts its
+    /// 1018s; in fault mode `outbox` holds what has no 1018 yet.
+    Sender { to: u64, sent: u64, answered: u64, outbox: BTreeMap<u64, Outgoing> },
+    /// Receives, times and acknowledges; in fault mode `ledger` keeps what
+    /// arrived.
+    Receiver { seen: HashSet<u64>, ledger: Option<Box<Ledger>> },
     /// The sender's other device: receives copies of its own messages.
     Mirror { seen: HashSet<u64> },
     /// Logs in and heartbeats only (connection scaling).
     Idle,
+}
+
+impl Role {
+    pub fn sender(to: u64) -> Role {
+        Role::Sender { to, sent: 0, answered: 0, outbox: BTreeMap::new() }
+    }
+
+    /// A receiver, keeping a ledger if `ledger` (fault mode).
+    pub fn receiver(ledger: bool) -> Role {
+        Role::Receiver { seen: HashSet::new(), ledger: ledger.then(Box::default) }
+    }
+
+    pub fn mirror() -> Role {
+        Role::Mirror { seen: HashSet::new() }
+    }
+}
+
+/// A message a sender has sent and not yet seen acknowledged (fault mode).
+#[derive(Debug, Clone, Copy)]
+pub struct Outgoing {
+    /// The send time it carries (its latency counts from there, resends too).
+    pub stamp: u64,
+    pub last_sent: Instant,
+}
+
+/// What one receiving device got, by the sender's message number (the last
+/// part of the unique id): to find a message stored twice (one number, two
+/// message ids) and messages stored out of send order (seq order against
+/// number order).
+#[derive(Debug, Default)]
+pub struct Ledger {
+    message_of: HashMap<u64, u64>,
+    number_at_seq: BTreeMap<u64, u64>,
+}
+
+impl Ledger {
+    /// Notes a delivery; false if this number came before under another
+    /// message id.
+    pub fn note(&mut self, number: u64, message_id: u64, seq: u64) -> bool {
+        self.number_at_seq.insert(seq, number);
+        *self.message_of.entry(number).or_insert(message_id) == message_id
+    }
+
+    /// Messages stored after one their sender sent later (in seq order, a
+    /// number lower than the one before it).
+    pub fn reordered(&self) -> u64 {
+        let numbers: Vec<u64> = self.number_at_seq.values().copied().collect();
+        numbers.windows(2).filter(|w| w[1] < w[0]).count() as u64
+    }
+}
+
+/// The sender's message number in a unique id `<run>-<uid>-<n>`.
+fn message_number(unique_id: &str) -> Option<u64> {
+    unique_id.rsplit('-').next()?.parse().ok()
 }
 
 /// The seqs of one conversation a connection holds: everything up to `top`,
@@ -304,6 +410,7 @@ pub struct LoadClient {
     pub login_latency: Histogram<u64>,
     ticking: bool,
     last_heartbeat: Instant,
+    last_resend_scan: Instant,
 }
 
 impl LoadClient {
@@ -318,6 +425,7 @@ impl LoadClient {
             login_latency: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
             ticking: false,
             last_heartbeat: Instant::now(),
+            last_resend_scan: Instant::now(),
         }
     }
 
@@ -345,6 +453,12 @@ impl LoadClient {
         }
     }
 
+    /// Fault mode: messages stored out of send order, over this loop's
+    /// receivers.
+    pub fn reordered(&self) -> u64 {
+        self.users.values().map(User::reordered).sum()
+    }
+
     fn send_json<T: Serialize>(ctx: &mut Ctx<Self>, conn: ConnId, id: MsgId, body: &T) {
         let _ = ctx.send_frame_with(conn, id.code(), |out| {
             serde_json::to_writer(out, body).map_err(std::io::Error::other)
@@ -366,7 +480,59 @@ impl LoadClient {
         for &conn in &senders {
             self.send_due(ctx, conn, due);
         }
+        if self.shared.retrying.load(Relaxed)
+            && self.last_resend_scan.elapsed() >= RESEND_SCAN_EVERY
+        {
+            self.last_resend_scan = Instant::now();
+            for &conn in &senders {
+                self.resend(ctx, conn, RESEND_AFTER);
+            }
+        }
         self.senders = senders;
+    }
+
+    /// Fault mode: sends again what `conn`'s sender has had no 1018 for
+    /// since `older_than` (zero: everything, after a new login).
+    fn resend(&mut self, ctx: &mut Ctx<Self>, conn: ConnId, older_than: Duration) {
+        let Some(User { uid, role: Role::Sender { to, outbox, .. }, .. }) =
+            self.users.get_mut(&conn)
+        else {
+            return;
+        };
+        let (uid, to) = (*uid, *to);
+        let run = self.shared.run_start_ns;
+        for (&number, outgoing) in outbox.iter_mut() {
+            if outgoing.last_sent.elapsed() >= older_than {
+                outgoing.last_sent = Instant::now();
+                Self::send_text(ctx, conn, run, uid, to, number, outgoing.stamp);
+                self.shared.resent.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    /// Sends message `number` of sender `uid` to `to`, carrying `stamp`.
+    fn send_text(
+        ctx: &mut Ctx<Self>,
+        conn: ConnId,
+        run: u64,
+        uid: u64,
+        to: u64,
+        number: u64,
+        stamp: u64,
+    ) {
+        // The send time rides in the content; padded to 64 bytes.
+        let content = format!("{stamp:020}{:x<44}", "");
+        let request = TextChatMsgReq {
+            touid: to,
+            thread_id: None,
+            text_array: vec![TextItem {
+                content,
+                // Unique across runs too: a repeated id is a resend.
+                unique_id: format!("{run}-{uid}-{number}"),
+            }],
+            fromuid: None,
+        };
+        Self::send_json(ctx, conn, MsgId::TextChatMsgReq, &request);
     }
 
     /// Sends what `conn`'s sender owes: on the clock, up to `due` messages
@@ -377,31 +543,29 @@ impl LoadClient {
             return;
         }
         let window = self.shared.in_flight.load(Relaxed);
-        let Some(User { uid, role: Role::Sender { to, sent, answered }, .. }) =
+        let retrying = self.shared.retrying.load(Relaxed);
+        let Some(User { uid, role: Role::Sender { to, sent, answered, outbox }, .. }) =
             self.users.get_mut(&conn)
         else {
             return;
         };
         let now = self.shared.now_ns();
-        let owed = |sent: u64| if window == 0 { sent < due } else { sent - *answered < window };
-        while owed(*sent) {
+        let unanswered = |sent: u64, outbox: &BTreeMap<u64, Outgoing>| {
+            if retrying {
+                outbox.len() as u64
+            } else {
+                sent - *answered
+            }
+        };
+        while if window == 0 { *sent < due } else { unanswered(*sent, outbox) < window } {
             *sent += 1;
-            // The send time rides in the content; padded to 64 bytes. In a
-            // closed loop a message is due when it leaves.
+            // In a closed loop a message is due when it leaves.
             let stamp =
                 if window == 0 { self.shared.intended_ns(*sent) } else { self.shared.now_ns() };
-            let content = format!("{stamp:020}{:x<44}", "");
-            let request = TextChatMsgReq {
-                touid: *to,
-                thread_id: None,
-                text_array: vec![TextItem {
-                    content,
-                    // Unique across runs too: a repeated id is a resend.
-                    unique_id: format!("{}-{uid}-{sent}", self.shared.run_start_ns),
-                }],
-                fromuid: None,
-            };
-            Self::send_json(ctx, conn, MsgId::TextChatMsgReq, &request);
+            Self::send_text(ctx, conn, self.shared.run_start_ns, *uid, *to, *sent, stamp);
+            if retrying {
+                outbox.insert(*sent, Outgoing { stamp, last_sent: Instant::now() });
+            }
             self.shared.sent.fetch_add(1, Relaxed);
             if window == 0 {
                 let _ = self.lateness.record((now.saturating_sub(stamp) / 1000).max(1));
@@ -428,9 +592,16 @@ impl LoadClient {
         let Some(user) = self.users.get_mut(&conn) else { return };
         let device = user.device;
         match &mut user.role {
-            Role::Receiver { seen } => {
+            Role::Receiver { seen, ledger } => {
                 for data in &push.chat_datas {
                     let first_time = seen.insert(data.message_id);
+                    if let (Some(ledger), Some(number)) =
+                        (ledger.as_mut(), message_number(&data.unique_id))
+                    {
+                        if !ledger.note(number, data.message_id, data.seq) {
+                            self.shared.stored_twice.fetch_add(1, Relaxed);
+                        }
+                    }
                     let sent_ns =
                         data.content.get(..20).and_then(|t| t.parse::<u64>().ok()).unwrap_or(0);
                     if self.shared.arrived(sent_ns, first_time, device) {
@@ -481,12 +652,34 @@ impl Handler for LoadClient {
                     let _ =
                         self.login_latency.record((started.elapsed().as_micros() as u64).max(1));
                 }
+                let reconnecting = user.logins > 0;
                 if matches!(user.role, Role::Sender { .. }) {
                     self.senders.push(conn);
                 }
+                if let Some(user) = self.users.get_mut(&conn) {
+                    user.logins += 1;
+                }
+                if reconnecting {
+                    self.shared.reconnected.fetch_add(1, Relaxed);
+                    self.resend(ctx, conn, Duration::ZERO); // what the old connection left unanswered
+                }
             }
             Some(MsgId::TextChatMsgRsp) => {
+                let retrying = self.shared.retrying.load(Relaxed);
                 match serde_json::from_slice::<TextChatMsgRsp>(frame.body) {
+                    Ok(answer) if answer.error == 0 && retrying => {
+                        // Only the first 1018 of a message counts (copies are answered too).
+                        let Some(User { role: Role::Sender { outbox, .. }, .. }) =
+                            self.users.get_mut(&conn)
+                        else {
+                            return;
+                        };
+                        let first = answer.chat_datas.iter().filter(|d| {
+                            message_number(&d.unique_id)
+                                .is_some_and(|n| outbox.remove(&n).is_some())
+                        });
+                        self.shared.acknowledged.fetch_add(first.count() as u64, Relaxed);
+                    }
                     Ok(answer) if answer.error == 0 => {
                         self.shared.acknowledged.fetch_add(answer.chat_datas.len() as u64, Relaxed);
                         // A named device holds its own messages too (they are
@@ -532,7 +725,11 @@ impl Handler for LoadClient {
             if self.online.remove(&conn) {
                 self.shared.closed.fetch_add(1, Relaxed);
             }
-            self.shared.lost_users.lock().push(user.uid);
+            if self.shared.retrying.load(Relaxed) {
+                self.shared.dropped.lock().push(user);
+            } else {
+                self.shared.lost_users.lock().push(user.uid);
+            }
         }
     }
 }

@@ -8,9 +8,9 @@ use hdrhistogram::Histogram;
 use proto::rpc::status::{GetChatServerRequest, StatusServiceClient};
 use reactor::{FrameCodec, LoopConfig, LoopPool};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The status server of the cluster under test.
 pub fn status_client(addr: &str) -> StatusServiceClient {
@@ -104,9 +104,67 @@ impl Load {
         merged.expect("the loops answer")
     }
 
+    /// Fault mode: logs in again, through the status server (which picks a
+    /// live chat server and issues a token), every user whose connection
+    /// closed, until `stop`. Each waits a jittered backoff first (50-250 ms,
+    /// doubling per failed attempt up to 2 s), so that thousands of users
+    /// dropped at once do not come back in the same millisecond.
+    pub fn reconnect_dropped(&self, status: &StatusServiceClient, stop: &AtomicBool) {
+        let mut waiting: Vec<(Instant, u32, User)> = Vec::new();
+        while !stop.load(Relaxed) {
+            std::thread::sleep(Duration::from_millis(10));
+            let now = Instant::now();
+            for user in std::mem::take(&mut *self.shared.dropped.lock()) {
+                waiting.push((now + backoff(user.uid, 0), 0, user));
+            }
+            let (due, later): (Vec<_>, Vec<_>) =
+                waiting.drain(..).partition(|(at, _, _)| *at <= now);
+            waiting = later;
+            for (_, attempt, mut user) in due {
+                match assign(status, user.uid) {
+                    Ok((server, token)) => {
+                        user.token = token;
+                        user.started = Some(Instant::now());
+                        self.connect_device(user, server, None);
+                    }
+                    Err(_) => {
+                        let attempt = attempt + 1;
+                        waiting.push((Instant::now() + backoff(user.uid, attempt), attempt, user));
+                    }
+                }
+            }
+        }
+        self.shared.dropped.lock().extend(waiting.into_iter().map(|(_, _, user)| user));
+    }
+
+    /// Fault mode: messages stored out of send order, over every receiver
+    /// (connected, or still waiting to log in again).
+    pub fn reordered(&self) -> u64 {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        for handle in self.pool.handles().iter() {
+            let sender = sender.clone();
+            let _ = handle.post(move |h, _| {
+                let _ = sender.send(h.reordered());
+            });
+        }
+        let connected: u64 = (0..self.pool.len())
+            .filter_map(|_| receiver.recv_timeout(Duration::from_secs(5)).ok())
+            .sum();
+        connected + self.shared.dropped.lock().iter().map(User::reordered).sum::<u64>()
+    }
+
     pub fn stop(mut self) {
         self.pool.shutdown(Duration::from_secs(2));
     }
+}
+
+/// How long user `uid` waits before its `attempt`-th login after a lost
+/// connection: 50-250 ms (spread by the uid), doubled per failed attempt,
+/// at most 2 s.
+fn backoff(uid: u64, attempt: u32) -> Duration {
+    let spread = uid.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40; // 0 .. 2^24
+    let base = 50 + spread % 200;
+    Duration::from_millis((base << attempt.min(5)).min(2_000))
 }
 
 /// What the client loops measured, in microseconds.

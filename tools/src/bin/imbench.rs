@@ -1,7 +1,7 @@
 //! `imbench`: the load generator, against a running cluster.
 //!
 //! ```text
-//! imbench p2p  --status 127.0.0.1:7100 [--pairs 100] [--rate 50 | --in-flight K] [--seconds 10] [--mixed] [--devices 2] [common]
+//! imbench p2p  --status 127.0.0.1:7100 [--pairs 100] [--rate 50 | --in-flight K] [--seconds 10] [--mixed] [--devices 2] [--retry] [common]
 //! imbench conn --status 127.0.0.1:7100 [--conns 1000] [--ramp 2000] [--hold 10] [--sources N] [common]
 //! imbench mqtt --broker 127.0.0.1:1883 [--pairs 100] [--rate 50] [--seconds 10] [--threads 2] [--json FILE]
 //! imbench storm --gate 127.0.0.1:8080 [--users 2000] [--clients 8] [--kill PID] [common]
@@ -23,7 +23,13 @@
 //!   in on a desktop and a mobile device on different chat servers: both
 //!   of the receiver's devices count deliveries, the sender's mobile counts
 //!   the copies of its own messages. Every report carries the generator's
-//!   own lateness (due → written) beside the latency it measured.
+//!   own lateness (due → written) beside the latency it measured, and a
+//!   timeline (the counters after every second). With `--retry` (fault
+//!   mode, for `perf/faults.sh`), clients ride through faults as a real
+//!   client must: users whose connection closes log in again through the
+//!   status server with jittered backoff, senders resend what has no 1018
+//!   under the same unique id, and receivers count messages stored twice
+//!   or out of send order.
 //! * `conn`: `--conns` users log in at `--ramp` per second from `--sources`
 //!   loopback addresses (127.0.0.1, .2, ...: past the ~28k ephemeral ports
 //!   of one address) and stay connected with heartbeats for `--hold`
@@ -121,8 +127,10 @@ fn p2p(o: &Options) -> Result<serde_json::Value, String> {
     if !(1..=2).contains(&devices) {
         return Err("--devices: 1 or 2".into());
     }
+    let retry = o.args.iter().any(|a| a == "--retry");
     let load = Load::start_devices(o.number("--threads", 2usize), rate, devices);
     load.shared.in_flight.store(in_flight, Relaxed);
+    load.shared.retrying.store(retry, Relaxed);
     let mut cross = 0;
     let mut servers: Vec<std::net::SocketAddr> = Vec::new();
     for (n, pair) in uids.chunks_exact(2).enumerate() {
@@ -144,8 +152,8 @@ fn p2p(o: &Options) -> Result<serde_json::Value, String> {
                 servers.push(at);
             }
         }
-        let sender_role = Role::Sender { to: pair[1], sent: 0, answered: 0 };
-        let receiver_role = Role::Receiver { seen: Default::default() };
+        let sender_role = Role::sender(pair[1]);
+        let receiver_role = Role::receiver(retry);
         load.connect_device(
             User::new(pair[0], sender_token.clone(), sender_role, 0),
             sender_at,
@@ -159,13 +167,13 @@ fn p2p(o: &Options) -> Result<serde_json::Value, String> {
         if devices == 2 {
             // The second device of each user on another server than its first.
             let other = |at| *servers.iter().find(|&&s| s != at).unwrap_or(&at);
-            let mirror = Role::Mirror { seen: Default::default() };
+            let mirror = Role::mirror();
             load.connect_device(
                 User::new(pair[0], sender_token, mirror, 1),
                 other(sender_at),
                 None,
             );
-            let receiver_role = Role::Receiver { seen: Default::default() };
+            let receiver_role = Role::receiver(retry);
             load.connect_device(
                 User::new(pair[1], receiver_token, receiver_role, 1),
                 other(receiver_at),
@@ -184,10 +192,28 @@ fn p2p(o: &Options) -> Result<serde_json::Value, String> {
     } else {
         println!("{pairs} pairs logged in ({cross} split over two servers); sending {offered} msg/s for {seconds} s");
     }
-    let report = drive_and_report(&load.shared, offered, seconds, || {
-        let h = load.histograms();
-        (h.latency, h.lateness)
+    let stop_reconnecting = std::sync::atomic::AtomicBool::new(false);
+    let mut report = std::thread::scope(|scope| {
+        if retry {
+            scope.spawn(|| load.reconnect_dropped(&status, &stop_reconnecting));
+        }
+        let report = drive_and_report(&load.shared, offered, seconds, || {
+            let h = load.histograms();
+            (h.latency, h.lateness)
+        });
+        stop_reconnecting.store(true, Relaxed);
+        report
     });
+    if retry {
+        let s = &load.shared;
+        let faults = json!({
+            "resent": s.resent.load(Relaxed), "reconnected": s.reconnected.load(Relaxed),
+            "stored_twice": s.stored_twice.load(Relaxed), "reordered": load.reordered(),
+            "still_disconnected": s.dropped.lock().len(),
+        });
+        println!("fault mode: {faults}");
+        report["faults"] = faults;
+    }
     load.stop();
     Ok(json!({"scenario": "p2p", "pairs": pairs, "cross_server_pairs": cross,
               "devices_per_user": devices, "in_flight_per_sender": in_flight, "result": report}))
@@ -259,17 +285,26 @@ fn drive_and_report(
     seconds: f64,
     histograms: impl FnOnce() -> (hdrhistogram::Histogram<u64>, hdrhistogram::Histogram<u64>),
 ) -> serde_json::Value {
-    let (mut last_sent, mut last_delivered) = (0, 0);
+    let (mut last_sent, mut last_delivered, mut last_print) = (0, 0, 0.0);
+    // The counters every 100 ms, through the drain: [seconds, sent,
+    // acknowledged, delivered, refused, closed] (perf/faults.sh reads
+    // recovery from it).
+    let mut timeline: Vec<[f64; 6]> = Vec::new();
     s.send_for(seconds, |elapsed| {
         let (sent, delivered) = (s.sent.load(Relaxed), s.delivered.load(Relaxed));
-        println!(
-            "  {elapsed:>5.1} s  sent {:>7}/s  delivered {:>7}/s  refused {}  closed {}",
-            sent - last_sent,
-            delivered - last_delivered,
-            s.refused.load(Relaxed),
-            s.closed.load(Relaxed)
-        );
-        (last_sent, last_delivered) = (sent, delivered);
+        let (refused, closed) = (s.refused.load(Relaxed), s.closed.load(Relaxed));
+        let acknowledged = s.acknowledged.load(Relaxed);
+        let row = [sent, acknowledged, delivered, refused, closed].map(|c| c as f64);
+        timeline.push([(elapsed * 1000.0).round() / 1000.0, row[0], row[1], row[2], row[3], row[4]]);
+        if elapsed - last_print >= 0.999 && elapsed <= seconds + 0.05 {
+            let per_s = |now: u64, before: u64| (now - before) as f64 / (elapsed - last_print);
+            println!(
+                "  {elapsed:>5.1} s  sent {:>7.0}/s  delivered {:>7.0}/s  refused {refused}  closed {closed}",
+                per_s(sent, last_sent),
+                per_s(delivered, last_delivered),
+            );
+            (last_sent, last_delivered, last_print) = (sent, delivered, elapsed);
+        }
     });
     let (latency, lateness) = histograms();
     let (sent, acked, delivered) =
@@ -293,6 +328,7 @@ fn drive_and_report(
         // written. The latency above is only trustworthy while this is small.
         "generator_lateness_ms": {"p50": ms(&lateness, 0.5), "p99": ms(&lateness, 0.99),
                                   "max": lateness.max() as f64 / 1000.0},
+        "timeline": timeline,
     });
     println!();
     println!("| sent | acknowledged | delivered | delivered/s | lost | wire dup removed | p50 ms | p90 | p99 | p999 | max |");

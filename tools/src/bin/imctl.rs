@@ -1,7 +1,7 @@
 //! `imctl`: a local cluster in one command, and a demo against it.
 //!
 //! ```text
-//! imctl up   [--conf conf] [--profile embedded|mysql] [--data data] [--port-base N]
+//! imctl up   [--conf conf] [--profile embedded|mysql] [--data data] [--port-base N] [--restart]
 //! imctl demo [--gate 127.0.0.1:8080] [--spool data/mail]
 //! ```
 
@@ -9,9 +9,10 @@ use std::path::PathBuf;
 use tools::up::UpOptions;
 
 const USAGE: &str = "usage:
-  imctl up   [--conf DIR] [--profile embedded|mysql] [--data DIR] [--port-base N]
+  imctl up   [--conf DIR] [--profile embedded|mysql] [--data DIR] [--port-base N] [--restart]
       starts status, verify, two chat servers and the gate in the foreground;
-      Ctrl-C stops them all
+      Ctrl-C stops them all; with --restart, a daemon that dies is started
+      again after 2 s (as the systemd units in conf/systemd do)
   imctl demo [--gate HOST:PORT] [--spool DIR]
       registers two users, makes them friends on two chat servers and has
       them talk (against a cluster started with `imctl up`)";
@@ -29,6 +30,7 @@ fn main() {
                 data: option("--data").unwrap_or_else(|| "data".into()).into(),
                 port_base: option("--port-base")
                     .map(|p| p.parse().unwrap_or_else(|_| fail("--port-base: a port"))),
+                restart: args.iter().any(|a| a == "--restart"),
             };
             tools::up::run(&options)
         }

@@ -70,6 +70,15 @@ pub fn deliver<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, route: Route, push: Pus
         Push::Presence(notice) => {
             send(h, ctx, route.conn, MsgId::NotifyPresence, &notice);
         }
+        Push::CatchUp => {
+            // Only where a login syncs: a foreign client loads what it
+            // missed at its next login (project_show's asks with its 1023).
+            let dialect = ctx.session(route.conn).map(|s| s.dialect()).unwrap_or_default();
+            if dialect.syncs_at_login() {
+                ChatMetrics::add(&h.services().metrics.catch_ups, 1);
+                super::sync::start(h, ctx, route.conn);
+            }
+        }
         Push::Kick => {
             ChatMetrics::add(&h.services().metrics.kicks, 1);
             // The session ends now, not when the socket is finally gone

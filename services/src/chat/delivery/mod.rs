@@ -80,6 +80,20 @@ impl Delivery {
         posted.is_ok()
     }
 
+    /// Has every session here caught up from its device's watermark
+    /// ([`Push::CatchUp`]): after the status server lost track of them,
+    /// other servers' pushes for them were dropped unseen. Returns how many
+    /// sessions were asked. Any thread.
+    pub fn catch_up_everyone(&self) -> usize {
+        let sessions = self.directory.sessions();
+        for session in &sessions {
+            if let Some(route) = self.directory.route(session.uid, session.session_id) {
+                self.push_to(route, Push::CatchUp);
+            }
+        }
+        sessions.len()
+    }
+
     /// Kicks `uid`'s session `session_id` if it is connected here.
     pub fn kick_local(&self, uid: u64, session_id: u64) -> bool {
         match self.directory.route(uid, session_id) {

@@ -24,4 +24,9 @@ pub enum Push {
     Presence(NotifyPresence),
     /// 1021, then close: a newer login replaced this session.
     Kick,
+    /// Pushes for this session may have been lost on their way (the status
+    /// server had restarted and did not know where it was): push what its
+    /// device has not acknowledged, from the watermark, as a login does.
+    /// Made by the status reporter (see `Delivery::catch_up_everyone`).
+    CatchUp,
 }

@@ -102,7 +102,8 @@ impl PeerRound {
                 to_uid: to,
                 notice: Some(Notice::Presence(PresenceNotice { uid: n.uid, online: n.online })),
             }),
-            Push::Kick => {} // kicks name a session: `Outbound::Kick`
+            Push::Kick => {}    // kicks name a session: `Outbound::Kick`
+            Push::CatchUp => {} // for sessions here only
         }
     }
 }
