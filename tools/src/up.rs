@@ -101,7 +101,8 @@ pub fn run(options: &UpOptions) -> Result<i32, String> {
             Err(RecvTimeoutError::Disconnected) => break,
         }
         let now = Instant::now();
-        let due: Vec<(Instant, usize)> = restarts.extract_if(.., |(at, _)| *at <= now).collect();
+        let (due, later): (Vec<_>, Vec<_>) = restarts.drain(..).partition(|(at, _)| *at <= now);
+        restarts = later;
         for (_, entry) in due {
             match start(plan[entry]) {
                 Ok(daemon) => {

@@ -34,8 +34,11 @@ use serde::Serialize;
 use services::dialect::{Dialect, Inbound};
 use services::gate::http::{HttpCodec, HttpEvent};
 
+/// A check: returns for a good outcome, panics for a bad one.
+pub type Check = fn(&[u8]);
+
 /// The fuzz targets, by name: the directory names under `corpus/`.
-pub const TARGETS: [(&str, fn(&[u8])); 4] =
+pub const TARGETS: [(&str, Check); 4] =
     [("frame", frame), ("bodies", bodies), ("http", http), ("config", config)];
 
 /// Sizes that add up to `len`, between 1 and 64 bytes, chosen by `seed`:

@@ -104,6 +104,9 @@ pub struct Shared {
     /// Fault mode: messages a receiver got under two message ids (one
     /// message stored twice).
     pub stored_twice: AtomicU64,
+    /// Idle users logged out on purpose (the soak's churn); in fault mode
+    /// each logs in again.
+    pub churned: AtomicU64,
 }
 
 impl Shared {
@@ -138,6 +141,7 @@ impl Shared {
             resent: AtomicU64::new(0),
             reconnected: AtomicU64::new(0),
             stored_twice: AtomicU64::new(0),
+            churned: AtomicU64::new(0),
         }
     }
 
@@ -403,6 +407,11 @@ pub struct LoadClient {
     online: HashSet<ConnId>,
     /// End-to-end latency in microseconds.
     pub latency: Histogram<u64>,
+    /// The same since the last [`LoadClient::take_interval_latency`].
+    interval_latency: Histogram<u64>,
+    /// Logged-in idle users of this loop, oldest login first (the churn
+    /// logs them out in turn).
+    idle_online: std::collections::VecDeque<ConnId>,
     /// The generator's own lateness: from when a send was due to when it
     /// was written, in microseconds.
     pub lateness: Histogram<u64>,
@@ -421,6 +430,9 @@ impl LoadClient {
             senders: Vec::new(),
             online: HashSet::new(),
             latency: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
+            interval_latency: Histogram::new_with_bounds(1, 60_000_000, 3)
+                .expect("histogram bounds"),
+            idle_online: std::collections::VecDeque::new(),
             lateness: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
             login_latency: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
             ticking: false,
@@ -451,6 +463,25 @@ impl LoadClient {
             self.ticking = true;
             ctx.run_after(NEXT_TICK, |h, ctx| h.tick(ctx));
         }
+    }
+
+    /// The latency recorded since the last call, and a fresh start.
+    pub fn take_interval_latency(&mut self) -> Histogram<u64> {
+        let fresh = Histogram::new_from(&self.interval_latency);
+        std::mem::replace(&mut self.interval_latency, fresh)
+    }
+
+    /// Logs out (closes) this loop's idle user that logged in longest ago;
+    /// false if it has none online.
+    pub fn log_out_one_idle(&mut self, ctx: &mut Ctx<Self>) -> bool {
+        while let Some(conn) = self.idle_online.pop_front() {
+            if self.online.contains(&conn) {
+                ctx.force_close(conn);
+                self.shared.churned.fetch_add(1, Relaxed);
+                return true;
+            }
+        }
+        false
     }
 
     /// Fault mode: messages stored out of send order, over this loop's
@@ -605,8 +636,9 @@ impl LoadClient {
                     let sent_ns =
                         data.content.get(..20).and_then(|t| t.parse::<u64>().ok()).unwrap_or(0);
                     if self.shared.arrived(sent_ns, first_time, device) {
-                        let micros = now.saturating_sub(sent_ns) / 1000;
-                        let _ = self.latency.record(micros.max(1));
+                        let micros = (now.saturating_sub(sent_ns) / 1000).max(1);
+                        let _ = self.latency.record(micros);
+                        let _ = self.interval_latency.record(micros);
                     }
                 }
             }
@@ -653,8 +685,10 @@ impl Handler for LoadClient {
                         self.login_latency.record((started.elapsed().as_micros() as u64).max(1));
                 }
                 let reconnecting = user.logins > 0;
-                if matches!(user.role, Role::Sender { .. }) {
-                    self.senders.push(conn);
+                match user.role {
+                    Role::Sender { .. } => self.senders.push(conn),
+                    Role::Idle => self.idle_online.push_back(conn),
+                    _ => {}
                 }
                 if let Some(user) = self.users.get_mut(&conn) {
                     user.logins += 1;

@@ -137,6 +137,31 @@ impl Load {
         self.shared.dropped.lock().extend(waiting.into_iter().map(|(_, _, user)| user));
     }
 
+    /// The end-to-end latency recorded since the last call, over all loops
+    /// (each starts afresh).
+    pub fn take_interval_latency(&self) -> Histogram<u64> {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        for handle in self.pool.handles().iter() {
+            let sender = sender.clone();
+            let _ = handle.post(move |h, _| {
+                let _ = sender.send(h.take_interval_latency());
+            });
+        }
+        let mut merged = Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+        for _ in 0..self.pool.len() {
+            let Ok(part) = receiver.recv_timeout(Duration::from_secs(5)) else { break };
+            let _ = merged.add(&part);
+        }
+        merged
+    }
+
+    /// Logs out one idle user (on the next loop in turn): the soak's churn.
+    pub fn log_out_idle(&self) {
+        let _ = self.pool.next_handle().post(|h, ctx| {
+            h.log_out_one_idle(ctx);
+        });
+    }
+
     /// Fault mode: messages stored out of send order, over every receiver
     /// (connected, or still waiting to log in again).
     pub fn reordered(&self) -> u64 {

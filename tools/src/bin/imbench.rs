@@ -1,7 +1,8 @@
 //! `imbench`: the load generator, against a running cluster.
 //!
 //! ```text
-//! imbench p2p  --status 127.0.0.1:7100 [--pairs 100] [--rate 50 | --in-flight K] [--seconds 10] [--mixed] [--devices 2] [--retry] [common]
+//! imbench p2p  --status 127.0.0.1:7100 [--pairs 100] [--rate 50 | --in-flight K] [--seconds 10] [--mixed] [--devices 2]
+//!              [--retry [--idle M --churn N]] [--report-every S] [common]
 //! imbench conn --status 127.0.0.1:7100 [--conns 1000] [--ramp 2000] [--hold 10] [--sources N] [common]
 //! imbench mqtt --broker 127.0.0.1:1883 [--pairs 100] [--rate 50] [--seconds 10] [--threads 2] [--json FILE]
 //! imbench storm --gate 127.0.0.1:8080 [--users 2000] [--clients 8] [--kill PID] [common]
@@ -29,7 +30,10 @@
 //!   client must: users whose connection closes log in again through the
 //!   status server with jittered backoff, senders resend what has no 1018
 //!   under the same unique id, and receivers count messages stored twice
-//!   or out of send order.
+//!   or out of send order. With `--idle M --churn N` (the soak), M more
+//!   users stay logged in doing nothing, and N of them per second log out
+//!   (close) and log in again. `--report-every S` adds a row every S
+//!   seconds (counters, and the latency of that interval alone).
 //! * `conn`: `--conns` users log in at `--ramp` per second from `--sources`
 //!   loopback addresses (127.0.0.1, .2, ...: past the ~28k ephemeral ports
 //!   of one address) and stay connected with heartbeats for `--hold`
@@ -127,7 +131,12 @@ fn p2p(o: &Options) -> Result<serde_json::Value, String> {
     if !(1..=2).contains(&devices) {
         return Err("--devices: 1 or 2".into());
     }
+    let (idle, churn) = (o.number("--idle", 0usize), o.number("--churn", 0.0f64));
     let retry = o.args.iter().any(|a| a == "--retry");
+    if churn > 0.0 && (idle == 0 || !retry) {
+        return Err("--churn needs --idle M and --retry (churned users log in again)".into());
+    }
+    let report_every = o.number("--report-every", 0.0f64);
     let load = Load::start_devices(o.number("--threads", 2usize), rate, devices);
     load.shared.in_flight.store(in_flight, Relaxed);
     load.shared.retrying.store(retry, Relaxed);
@@ -181,7 +190,16 @@ fn p2p(o: &Options) -> Result<serde_json::Value, String> {
             );
         }
     }
-    let logins = 2 * pairs as u64 * devices;
+    let idle_uids = if idle > 0 {
+        provision::users(&o.store(), &format!("{prefix}idle"), idle, false)?
+    } else {
+        Vec::new()
+    };
+    for &uid in &idle_uids {
+        let (server, token) = assign(&status, uid)?;
+        load.connect(uid, token, Role::Idle, server, None);
+    }
+    let logins = 2 * pairs as u64 * devices + idle as u64;
     if !load.wait_logged_in(logins, Duration::from_secs(60)) {
         return Err("not every user could log in".into());
     }
@@ -193,17 +211,39 @@ fn p2p(o: &Options) -> Result<serde_json::Value, String> {
         println!("{pairs} pairs logged in ({cross} split over two servers); sending {offered} msg/s for {seconds} s");
     }
     let stop_reconnecting = std::sync::atomic::AtomicBool::new(false);
+    let mut intervals: Vec<serde_json::Value> = Vec::new();
+    let mut next_report = report_every;
     let mut report = std::thread::scope(|scope| {
         if retry {
             scope.spawn(|| load.reconnect_dropped(&status, &stop_reconnecting));
         }
-        let report = drive_and_report(&load.shared, offered, seconds, || {
+        if churn > 0.0 {
+            scope.spawn(|| {
+                let every = Duration::from_secs_f64(1.0 / churn);
+                while !stop_reconnecting.load(Relaxed) {
+                    std::thread::sleep(every);
+                    load.log_out_idle();
+                }
+            });
+        }
+        let on_sample = |elapsed: f64| {
+            if report_every > 0.0 && elapsed >= next_report && elapsed <= seconds + 0.05 {
+                next_report += report_every;
+                let row = interval_row(&load, elapsed);
+                println!("  interval: {row}");
+                intervals.push(row);
+            }
+        };
+        let report = drive_and_report(&load.shared, offered, seconds, on_sample, || {
             let h = load.histograms();
             (h.latency, h.lateness)
         });
         stop_reconnecting.store(true, Relaxed);
         report
     });
+    if report_every > 0.0 {
+        report["intervals"] = json!(intervals);
+    }
     if retry {
         let s = &load.shared;
         let faults = json!({
@@ -272,17 +312,36 @@ fn mqtt(o: &Options) -> Result<serde_json::Value, String> {
         }
         (latency, lateness)
     };
-    let report = drive_and_report(&shared, pairs as f64 * rate, seconds, histograms);
+    let report = drive_and_report(&shared, pairs as f64 * rate, seconds, |_| {}, histograms);
     pool.shutdown(Duration::from_secs(2));
     Ok(json!({"scenario": "mqtt", "broker": broker.to_string(), "pairs": pairs, "result": report}))
 }
 
 /// Sends for `seconds` with a progress line each second, waits for what is
 /// in flight, then prints and returns the outcome.
+/// The counters now and the latency since the last row (`--report-every`).
+fn interval_row(load: &Load, elapsed: f64) -> serde_json::Value {
+    let s = &load.shared;
+    let latency = load.take_interval_latency();
+    let (acknowledged, delivered) = (s.acknowledged.load(Relaxed), s.delivered.load(Relaxed));
+    json!({
+        "seconds": (elapsed * 10.0).round() / 10.0, "sent": s.sent.load(Relaxed),
+        "acknowledged": acknowledged, "delivered": delivered,
+        "undelivered_now": acknowledged.saturating_sub(delivered),
+        "refused": s.refused.load(Relaxed), "closed": s.closed.load(Relaxed),
+        "reconnected": s.reconnected.load(Relaxed), "churned": s.churned.load(Relaxed),
+        "latency_ms": {"p50": ms(&latency, 0.5), "p99": ms(&latency, 0.99),
+                       "max": latency.max() as f64 / 1000.0},
+    })
+}
+
+/// Sends for `seconds`, printing a line a second and calling `on_sample`
+/// at every sample (100 ms), then reports.
 fn drive_and_report(
     s: &std::sync::Arc<tools::bench::client::Shared>,
     offered: f64,
     seconds: f64,
+    mut on_sample: impl FnMut(f64),
     histograms: impl FnOnce() -> (hdrhistogram::Histogram<u64>, hdrhistogram::Histogram<u64>),
 ) -> serde_json::Value {
     let (mut last_sent, mut last_delivered, mut last_print) = (0, 0, 0.0);
@@ -305,6 +364,7 @@ fn drive_and_report(
             );
             (last_sent, last_delivered, last_print) = (sent, delivered, elapsed);
         }
+        on_sample(elapsed);
     });
     let (latency, lateness) = histograms();
     let (sent, acked, delivered) =
