@@ -90,3 +90,63 @@ fn up_runs_the_demo_and_stops_cleanly_on_sigterm() {
     }
     let _ = std::fs::remove_dir_all(&data);
 }
+
+#[test]
+fn up_with_restart_starts_a_killed_daemon_again() {
+    let data = std::env::temp_dir().join(format!("imctl-restart-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    // Clear of the test above and below the ephemeral range.
+    let port_base = 26_000 + (std::process::id() % 100) as u16 * 30;
+    let conf = concat!(env!("CARGO_MANIFEST_DIR"), "/../conf");
+    let mut up = imctl()
+        .args(["up", "--restart", "--conf", conf, "--data"])
+        .arg(&data)
+        .args(["--port-base", &port_base.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start imctl up --restart");
+    let (lines, received) = mpsc::channel();
+    let stdout = BufReader::new(up.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let wait_for = |wanted: &str| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = received.recv_timeout(left).unwrap_or_else(|_| panic!("no {wanted:?}"));
+            if line.contains(wanted) {
+                return;
+            }
+        }
+    };
+    wait_for("imctl: ready");
+    let status = children_of(up.id())
+        .into_iter()
+        .find(|&pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.contains("status-server"))
+        })
+        .expect("a status server among the daemons");
+    let killed = Command::new("kill").args(["-KILL", &status.to_string()]).status().unwrap();
+    assert!(killed.success());
+
+    wait_for("imctl: status exited; starting it again in 2 s");
+    wait_for("imctl: status started again");
+    assert!(up.try_wait().unwrap().is_none(), "the cluster goes on");
+    let daemons = children_of(up.id());
+    assert_eq!(daemons.iter().filter(|&&pid| alive(pid)).count(), 5, "all five again");
+    let listening = std::net::TcpStream::connect(("127.0.0.1", port_base));
+    assert!(listening.is_ok(), "the new status server listens on the same port");
+
+    let _ = Command::new("kill").args(["-TERM", &up.id().to_string()]).status();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while up.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "imctl up did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = std::fs::remove_dir_all(&data);
+}
