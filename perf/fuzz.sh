@@ -7,9 +7,9 @@
 # The targets are the checks of perf/fuzz/src/lib.rs (what each input must
 # satisfy), built by cargo-fuzz from perf/fuzz/targets. The fuzzer starts
 # from the committed corpus (perf/fuzz/corpus/TARGET) and writes what it
-# finds to a scratch directory; at the end the inputs that add coverage are
-# merged into the committed corpus (commit them: the normal test suite
-# replays every one, tests/corpus_replay.rs). A crash is saved under
+# finds to a scratch directory; at the end the corpus becomes the fewest
+# inputs that cover every edge found so far (commit it: the normal test
+# suite replays every one, tests/corpus_replay.rs). A crash is saved under
 # perf/fuzz/artifacts/TARGET/; fix it, then copy the input into the corpus
 # so that the suite checks it from then on. One line per run goes to
 # perf/results/fuzz.md: target, seconds, executions, crashes, corpus size.
@@ -63,8 +63,17 @@ set -e
 runs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' || echo 0)
 crashes=$(find "$artifacts" -type f -name 'crash-*' -newer "$started" | wc -l)
 
-step "merging what reached new coverage into $corpus"
-"$binary" -merge=1 "$corpus" "$scratch" -max_len=8192 2>&1 | grep -E 'MERGE-OUTER: [0-9]+ new files' || true
+# The committed corpus stays small: the fewest inputs that cover every edge
+# the old corpus and this run's finds cover (counters and value profiles
+# would keep thousands). Hand-written seeds (seed-*) and past crashes
+# (crash-*) are kept as they are, whether or not they add coverage.
+step "keeping the fewest inputs that cover every edge in $corpus"
+minimized=$(mktemp -d)
+on_exit "rm -rf '$minimized'"
+"$binary" -set_cover_merge=1 -use_counters=0 "$minimized" "$corpus" "$scratch" -max_len=8192 2>&1 |
+    grep -E 'MERGE-OUTER: [0-9]+ new files' || true
+find "$corpus" -type f ! -name 'seed-*' ! -name 'crash-*' -delete
+cp -n "$minimized"/* "$corpus"/ 2>/dev/null || true
 after=$(find "$corpus" -type f | wc -l)
 
 row="| $(date -u +%F) | $target | $seconds | $runs | $crashes | $before → $after |"

@@ -71,9 +71,13 @@ impl Codec for HttpCodec {
         }
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut parsed = httparse::Request::new(&mut headers);
-        let head_len = match parsed.parse(input) {
-            Ok(httparse::Status::Complete(len)) if len <= self.max_head => len,
-            Ok(httparse::Status::Complete(_)) => return Ok(self.refuse(input, 431)),
+        // Only the first `max_head` bytes are looked at: what lies beyond
+        // cannot change the answer, so a head that is too long is a 431
+        // however TCP cut it (whole, a later bad byte would have made it a
+        // 400; the `http` fuzz target found that).
+        let head = &input[..input.len().min(self.max_head)];
+        let head_len = match parsed.parse(head) {
+            Ok(httparse::Status::Complete(len)) => len,
             Ok(httparse::Status::Partial) if input.len() > self.max_head => {
                 return Ok(self.refuse(input, 431))
             }
@@ -193,6 +197,26 @@ mod tests {
         assert_eq!(refused(b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"), 411);
         assert_eq!(refused(&[b'a'; 2000]), 431);
         assert_eq!(refused(b"POST /x HTTP/1.1\r\nContent-Length: -1\r\n\r\n"), 400);
+    }
+
+    #[test]
+    fn a_head_over_the_limit_is_a_431_however_it_arrives() {
+        // A bad byte after the limit: whole, it once made a 400; in pieces,
+        // the limit is reached first and it was a 431 (found by fuzzing).
+        let mut input = b"GET /".to_vec();
+        input.extend([b'a'; 1100]);
+        input.extend(b"\x01 HTTP/1.1\r\n\r\n");
+        let whole = match decode(&input) {
+            Decoded::Frame { frame: HttpEvent::Refused(status), .. } => status,
+            other => panic!("{other:?}"),
+        };
+        let mut codec = HttpCodec::new(1024, 64);
+        assert!(matches!(codec.decode(&input[..1000]), Ok(Decoded::NeedMore { .. })));
+        let in_pieces = match codec.decode(&input[..1030]).unwrap() {
+            Decoded::Frame { frame: HttpEvent::Refused(status), .. } => status,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!((whole, in_pieces), (431, 431));
     }
 
     #[test]

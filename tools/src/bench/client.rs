@@ -54,8 +54,11 @@ const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
 /// How often [`Shared::send_for`] samples the counters.
 pub const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 /// In fault mode, a message with no 1018 this long after it was sent goes
-/// again (same unique id: the server stores it once).
+/// again (same unique id: the server stores it once); each further resend
+/// of it waits twice as long, up to [`MAX_RESEND_AFTER`], so that an
+/// overloaded server is not answered with a resend storm.
 pub const RESEND_AFTER: Duration = Duration::from_secs(1);
+const MAX_RESEND_AFTER: Duration = Duration::from_secs(16);
 /// How often the outboxes are looked through for what to resend.
 const RESEND_SCAN_EVERY: Duration = Duration::from_millis(100);
 
@@ -335,6 +338,20 @@ pub struct Outgoing {
     /// The send time it carries (its latency counts from there, resends too).
     pub stamp: u64,
     pub last_sent: Instant,
+    /// Times it was sent again (its next resend waits 2^resends × RESEND_AFTER).
+    pub resends: u32,
+}
+
+impl Outgoing {
+    /// True if it is due to be sent again: `older_than` zero (a new login)
+    /// or its backoff since the last send has passed.
+    fn due_again(&self, older_than: Duration) -> bool {
+        if older_than.is_zero() {
+            return true;
+        }
+        let backoff = (older_than * 2u32.pow(self.resends.min(4))).min(MAX_RESEND_AFTER);
+        self.last_sent.elapsed() >= backoff
+    }
 }
 
 /// What one receiving device got, by the sender's message number (the last
@@ -523,7 +540,8 @@ impl LoadClient {
     }
 
     /// Fault mode: sends again what `conn`'s sender has had no 1018 for
-    /// since `older_than` (zero: everything, after a new login).
+    /// since `older_than`, doubled per earlier resend of the message (zero:
+    /// everything, after a new login).
     fn resend(&mut self, ctx: &mut Ctx<Self>, conn: ConnId, older_than: Duration) {
         let Some(User { uid, role: Role::Sender { to, outbox, .. }, .. }) =
             self.users.get_mut(&conn)
@@ -533,8 +551,9 @@ impl LoadClient {
         let (uid, to) = (*uid, *to);
         let run = self.shared.run_start_ns;
         for (&number, outgoing) in outbox.iter_mut() {
-            if outgoing.last_sent.elapsed() >= older_than {
+            if outgoing.due_again(older_than) {
                 outgoing.last_sent = Instant::now();
+                outgoing.resends += 1;
                 Self::send_text(ctx, conn, run, uid, to, number, outgoing.stamp);
                 self.shared.resent.fetch_add(1, Relaxed);
             }
@@ -595,7 +614,7 @@ impl LoadClient {
                 if window == 0 { self.shared.intended_ns(*sent) } else { self.shared.now_ns() };
             Self::send_text(ctx, conn, self.shared.run_start_ns, *uid, *to, *sent, stamp);
             if retrying {
-                outbox.insert(*sent, Outgoing { stamp, last_sent: Instant::now() });
+                outbox.insert(*sent, Outgoing { stamp, last_sent: Instant::now(), resends: 0 });
             }
             self.shared.sent.fetch_add(1, Relaxed);
             if window == 0 {
