@@ -97,7 +97,7 @@ impl MetricsView<'_> {
         };
         let c = self.chat;
         let peak_output = self.loops.iter().map(|s| s.peak_output.load(Relaxed)).max().unwrap_or(0);
-        let rows: [(&str, &str, &str, u64); 26] = [
+        let rows: [(&str, &str, &str, u64); 28] = [
             ("im_chat_connections", "gauge", "open connections", sum(|s| &s.connections)),
             ("im_chat_online_users", "gauge", "logged-in users", self.online_users as u64),
             (
@@ -144,6 +144,18 @@ impl MetricsView<'_> {
                 "counter",
                 "writer transactions",
                 self.writer.batches.load(Relaxed),
+            ),
+            (
+                "im_chat_writer_refused_total",
+                "counter",
+                "message submissions refused (1105): writer queue full or its commit stalled",
+                self.writer.busy.load(Relaxed),
+            ),
+            (
+                "im_chat_writer_failed_batches_total",
+                "counter",
+                "writer transactions that failed (their senders got the error)",
+                self.writer.failed_batches.load(Relaxed),
             ),
             (
                 "im_chat_messages_pushed_total",

@@ -29,7 +29,7 @@
 //! behave as a real client must through a fault: a user whose connection
 //! closes is handed back ([`Shared::dropped`]) to log in again, a sender
 //! keeps what has no 1018 in an outbox and sends it again under the same
-//! unique id after [`RESEND_AFTER`] (and at once after a new login), and
+//! unique id after [`Shared::resend_after`] (and at once after a new login), and
 //! each receiver keeps a ledger of what it got, by the sender's message
 //! number, to count messages stored twice and stored out of send order.
 
@@ -54,11 +54,11 @@ const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
 /// How often [`Shared::send_for`] samples the counters.
 pub const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 /// In fault mode, a message with no 1018 this long after it was sent goes
-/// again (same unique id: the server stores it once); each further resend
-/// of it waits twice as long, up to [`MAX_RESEND_AFTER`], so that an
-/// overloaded server is not answered with a resend storm.
+/// again (same unique id: the server stores it once), unless
+/// [`Shared::resend_after`] says otherwise; each further resend of it waits
+/// twice as long, up to 16 times this, so that an overloaded server is not
+/// answered with a resend storm.
 pub const RESEND_AFTER: Duration = Duration::from_secs(1);
-const MAX_RESEND_AFTER: Duration = Duration::from_secs(16);
 /// How often the outboxes are looked through for what to resend.
 const RESEND_SCAN_EVERY: Duration = Duration::from_millis(100);
 
@@ -102,6 +102,12 @@ pub struct Shared {
     pub dropped: parking_lot::Mutex<Vec<User>>,
     /// Fault mode: copies sent again (the same unique id).
     pub resent: AtomicU64,
+    /// Fault mode: how long a message waits for its 1018 on a live
+    /// connection before it is sent again, in milliseconds (default
+    /// [`RESEND_AFTER`]). A 1105 does not say which message it refuses, so
+    /// the wait is what retries it; a soak at the edge of capacity wants it
+    /// well above the latency, or every slow answer doubles the load.
+    pub resend_after_ms: AtomicU64,
     /// Fault mode: logins after a lost connection.
     pub reconnected: AtomicU64,
     /// Fault mode: messages a receiver got under two message ids (one
@@ -142,6 +148,7 @@ impl Shared {
             retrying: AtomicBool::new(false),
             dropped: parking_lot::Mutex::new(Vec::new()),
             resent: AtomicU64::new(0),
+            resend_after_ms: AtomicU64::new(RESEND_AFTER.as_millis() as u64),
             reconnected: AtomicU64::new(0),
             stored_twice: AtomicU64::new(0),
             churned: AtomicU64::new(0),
@@ -349,7 +356,7 @@ impl Outgoing {
         if older_than.is_zero() {
             return true;
         }
-        let backoff = (older_than * 2u32.pow(self.resends.min(4))).min(MAX_RESEND_AFTER);
+        let backoff = older_than * 2u32.pow(self.resends.min(4));
         self.last_sent.elapsed() >= backoff
     }
 }
@@ -533,7 +540,8 @@ impl LoadClient {
         {
             self.last_resend_scan = Instant::now();
             for &conn in &senders {
-                self.resend(ctx, conn, RESEND_AFTER);
+                let wait = Duration::from_millis(self.shared.resend_after_ms.load(Relaxed));
+                self.resend(ctx, conn, wait);
             }
         }
         self.senders = senders;

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! imbench p2p  --status 127.0.0.1:7100 [--pairs 100] [--rate 50 | --in-flight K] [--seconds 10] [--mixed] [--devices 2]
-//!              [--retry [--idle M --churn N]] [--report-every S] [common]
+//!              [--retry [--resend-after MS] [--idle M --churn N]] [--report-every S] [common]
 //! imbench conn --status 127.0.0.1:7100 [--conns 1000] [--ramp 2000] [--hold 10] [--sources N] [common]
 //! imbench mqtt --broker 127.0.0.1:1883 [--pairs 100] [--rate 50] [--seconds 10] [--threads 2] [--json FILE]
 //! imbench storm --gate 127.0.0.1:8080 [--users 2000] [--clients 8] [--kill PID] [common]
@@ -140,6 +140,10 @@ fn p2p(o: &Options) -> Result<serde_json::Value, String> {
     let load = Load::start_devices(o.number("--threads", 2usize), rate, devices);
     load.shared.in_flight.store(in_flight, Relaxed);
     load.shared.retrying.store(retry, Relaxed);
+    if let Some(ms) = o.get("--resend-after") {
+        let ms: u64 = ms.parse().map_err(|_| "--resend-after: milliseconds")?;
+        load.shared.resend_after_ms.store(ms.max(1), Relaxed);
+    }
     let mut cross = 0;
     let mut servers: Vec<std::net::SocketAddr> = Vec::new();
     for (n, pair) in uids.chunks_exact(2).enumerate() {
