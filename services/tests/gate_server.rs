@@ -343,6 +343,37 @@ fn a_slow_loris_is_dropped_while_others_are_served() {
 }
 
 #[test]
+fn a_request_that_begins_just_before_the_keep_alive_deadline_is_served() {
+    // Found by the llfcchat client on MariaDB: Qt reuses a kept-alive
+    // connection ~10 s later and writes the head and the body separately;
+    // the deadline (counted from the previous answer) fired between them
+    // and answered 408.
+    let stack = GateStack::start_with(
+        "gate_late_keepalive",
+        StoreKind::Sqlite,
+        |_| {},
+        |g| g.request_timeout_ms = 600,
+    );
+    let mut client = TcpStream::connect(stack.addr()).unwrap();
+    client.set_read_timeout(Some(WAIT)).unwrap();
+    let health = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    client.write_all(health).unwrap();
+    let mut first = [0u8; 12];
+    client.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200");
+    let mut buffer = [0u8; 4096];
+    let _ = client.read(&mut buffer); // the rest of the first answer
+    std::thread::sleep(Duration::from_millis(500)); // just before the deadline
+    client.write_all(b"POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(300)); // the deadline passes mid-request
+    client.write_all(b"{}").unwrap();
+    let mut answer = [0u8; 12];
+    client.read_exact(&mut answer).unwrap();
+    let status = String::from_utf8_lossy(&answer[9..12]).to_string();
+    assert_ne!(status, "408", "a request that had only begun got a 408");
+}
+
+#[test]
 fn health_and_metrics_are_served() {
     let stack = GateStack::start("gate_metrics", StoreKind::Sqlite);
     stack.error_of("/user_login", json!({"email": "nobody", "passwd": "x"}));

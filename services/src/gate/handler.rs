@@ -31,6 +31,9 @@ pub struct GateSession {
     early: BTreeMap<u64, Answer>,
     /// A `Connection: close` answer (or a refusal) went out: nothing follows.
     closing: bool,
+    /// The request whose deadline already found it partly arrived once and
+    /// gave it one more `request_timeout` (it may have started just now).
+    extended: Option<u64>,
 }
 
 struct Answer {
@@ -178,6 +181,17 @@ impl GateHandler {
                 // connections (Qt does) would read a 408 as the answer to
                 // its next request; a plain close it retries (RFC 9112 §9.3.1).
                 return ctx.shutdown(conn);
+            }
+            // The deadline counts from the previous answer, so a request on
+            // a kept-alive connection may have begun to arrive a moment ago
+            // (Qt writes the head and the body separately, and reuses a
+            // connection after up to ~10 s): give it one full timeout of
+            // its own before the 408. A trickle still ends within two.
+            if session.extended != Some(expected) {
+                if let Some(session) = ctx.session_mut(conn) {
+                    session.extended = Some(expected);
+                }
+                return handler.arm_deadline(ctx, conn, expected);
             }
             let pending = Pending {
                 conn,
