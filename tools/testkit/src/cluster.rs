@@ -276,8 +276,10 @@ impl Cluster {
         self.start_status(addr);
     }
 
-    /// Stops the status server, giving its calls in flight `grace` (zero:
-    /// they are cut off, as by a crash; its state is lost either way).
+    /// Stops the status server, giving its calls in flight `grace` (its
+    /// state is lost either way). Not zero with calls in flight: gRPC's C
+    /// core can then abort the whole test process (an assertion in
+    /// `grpc_cq_begin_op`); a kill -9 is a child process's job.
     /// Returns its address, for [`Cluster::start_status`].
     pub fn stop_status(&mut self, grace: Duration) -> SocketAddr {
         let status = self.status.take().expect("status server running");
