@@ -512,6 +512,25 @@ pub struct UserLoginReq {
     #[serde(alias = "user")]
     pub email: String,
     pub passwd: String,
+    /// The device logging in (as in 1005): named, the answer carries a
+    /// session token for it (this protocol's listener only).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub device_id: String,
+}
+
+/// `POST /resume_session`: log `uid` in again on `device_id` with the
+/// session token its password login handed out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResumeSessionReq {
+    pub uid: u64,
+    pub device_id: String,
+    pub session_token: String,
+}
+
+/// `POST /logout`: revoke this session token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogoutReq {
+    pub session_token: String,
 }
 
 /// Reply of the gate's routes; fields a route does not use are left out.
@@ -531,6 +550,11 @@ pub struct GateRsp {
     pub host: String,
     #[serde(skip_serializing_if = "is_zero_port")]
     pub port: u16,
+    /// `/user_login` with a `device_id`: resumes with `/resume_session`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub session_token: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub session_expires_in_ms: u64,
 }
 
 fn is_zero(n: &u64) -> bool {

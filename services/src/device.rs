@@ -78,6 +78,13 @@ pub struct Device {
     pub kind: DeviceKind,
 }
 
+/// A client's id for a device: 1 to [`MAX_DEVICE_ID`] bytes of `[A-Za-z0-9._:-]`.
+pub fn valid_device_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_DEVICE_ID
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
+}
+
 impl Device {
     /// The device a LOGIN names: both fields empty is the legacy device;
     /// otherwise the id is 1 to [`MAX_DEVICE_ID`] bytes of
@@ -86,11 +93,8 @@ impl Device {
         if id.is_empty() && kind.is_empty() {
             return Some(Device::default());
         }
-        let valid_id = !id.is_empty()
-            && id.len() <= MAX_DEVICE_ID
-            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
         let kind = DeviceKind::from_name(kind)?;
-        valid_id.then(|| Device { id: id.to_string(), kind })
+        valid_device_id(id).then(|| Device { id: id.to_string(), kind })
     }
 
     pub fn is_legacy(&self) -> bool {

@@ -463,3 +463,116 @@ fn wrong_passwords_back_off_without_locking_the_owner_out() {
         assert!(count.parse::<u64>().unwrap() > 0, "{by}: {text}");
     }
 }
+
+/// Logs `token` in on the chat server `answer` names; true if it is welcomed.
+fn chat_login_works(answer: &serde_json::Value) -> bool {
+    let uid = answer["uid"].as_u64().unwrap();
+    let addr = format!("{}:{}", answer["host"].as_str().unwrap(), answer["port"]).parse().unwrap();
+    let mut chat = ChatClient::connect(addr, WAIT).unwrap();
+    let token = answer["token"].as_str().unwrap().to_string();
+    let login = LoginReq { uid, token, device_id: "phone-1".into(), kind: "mobile".into() };
+    chat.send(MsgId::LoginReq, &login).unwrap();
+    chat.recv_json::<LoginRsp>(MsgId::LoginRsp, WAIT).unwrap().error == 0
+}
+
+/// A password login that names a device gets a session token; the device
+/// logs in again with it and no password, until it expires, is replaced by
+/// the device's next password login, is logged out, or the password is reset.
+fn sessions_resume_without_the_password_until_revoked(kind: StoreKind) {
+    let stack = GateStack::start(&format!("gate_sessions_{kind:?}"), kind);
+    let ann = stack.register("ann", "ann@example.com");
+    let bob = stack.register("bob", "bob@example.com");
+    let password_login = |who: &str, device: &str| {
+        let (_, answer) = stack.post(
+            "/user_login",
+            json!({"email": who, "passwd": format!("pw-{who}"), "device_id": device}),
+        );
+        assert_eq!(answer["error"], 0, "{answer}");
+        answer
+    };
+    let plain = stack.post("/user_login", json!({"email": "ann", "passwd": "pw-ann"})).1;
+    assert!(plain.get("session_token").is_none(), "no device, no session: {plain}");
+    assert_eq!(
+        stack.error_of(
+            "/user_login",
+            json!({"email": "ann", "passwd": "pw-ann", "device_id": "a b"})
+        ),
+        1001
+    );
+
+    let first = password_login("ann", "phone-1");
+    let session = first["session_token"].as_str().unwrap().to_string();
+    assert_eq!(session.len(), 32);
+    assert!(first["session_expires_in_ms"].as_u64().unwrap() > 0);
+    let resume = |uid: u64, device: &str, session: &str| {
+        stack
+            .post(
+                "/resume_session",
+                json!({"uid": uid, "device_id": device, "session_token": session}),
+            )
+            .1
+    };
+    let resumed = resume(ann, "phone-1", &session);
+    assert_eq!((resumed["error"].as_i64(), resumed["uid"].as_u64()), (Some(0), Some(ann)));
+    assert!(resumed.get("session_token").is_none(), "the same token goes on: {resumed}");
+    assert!(chat_login_works(&resumed), "the chat server takes the resumed login");
+    // Bound to its user and its device; nothing but ours is looked up.
+    assert_eq!(resume(bob, "phone-1", &session)["error"], 1010);
+    assert_eq!(resume(ann, "desk", &session)["error"], 1010);
+    assert_eq!(resume(ann, "phone-1", &"0".repeat(32))["error"], 1010);
+    assert_eq!(resume(ann, "phone-1", "not a token")["error"], 1010);
+    assert_eq!(stack.error_of("/resume_session", json!({"uid": ann})), 1001);
+    assert_eq!(resume(ann, "", &session)["error"], 1001);
+
+    // The device's next password login replaces its token.
+    let second = password_login("ann", "phone-1")["session_token"].as_str().unwrap().to_string();
+    assert_eq!(resume(ann, "phone-1", &session)["error"], 1010);
+    assert_eq!(resume(ann, "phone-1", &second)["error"], 0);
+
+    // A logout revokes that token, not the user's others.
+    let desk = password_login("ann", "desk")["session_token"].as_str().unwrap().to_string();
+    assert_eq!(stack.error_of("/logout", json!({ "session_token": second })), 0);
+    assert_eq!(stack.error_of("/logout", json!({ "session_token": second })), 1010);
+    assert_eq!(resume(ann, "phone-1", &second)["error"], 1010);
+    assert_eq!(resume(ann, "desk", &desk)["error"], 0);
+
+    // A password reset revokes every token of the user; others keep theirs.
+    let bobs = password_login("bob", "laptop")["session_token"].as_str().unwrap().to_string();
+    let code = stack.code("ann@example.com");
+    let reset =
+        json!({"email": "ann@example.com", "user": "ann", "passwd": "new", "varifycode": code});
+    assert_eq!(stack.error_of("/reset_pwd", reset), 0);
+    assert_eq!(resume(ann, "desk", &desk)["error"], 1010);
+    assert_eq!(resume(bob, "laptop", &bobs)["error"], 0);
+
+    let metrics = proto::http_client::request(stack.addr(), "GET", "/metrics", b"", WAIT).unwrap();
+    let text = String::from_utf8(metrics.body).unwrap();
+    assert!(text.contains("im_gate_sessions_resumed_total 4"), "{text}");
+}
+
+#[test]
+fn sqlite_sessions_resume_without_the_password_until_revoked() {
+    sessions_resume_without_the_password_until_revoked(StoreKind::Sqlite);
+}
+
+#[test]
+fn mysql_sessions_resume_without_the_password_until_revoked() {
+    sessions_resume_without_the_password_until_revoked(StoreKind::Mysql);
+}
+
+#[test]
+fn a_session_token_expires() {
+    let stack = GateStack::start_with(
+        "gate_session_expiry",
+        StoreKind::Sqlite,
+        |_| {},
+        |gate| gate.sessions.ttl_ms = 1_500,
+    );
+    let ann = stack.register("ann", "ann@example.com");
+    let (_, login) = stack
+        .post("/user_login", json!({"email": "ann", "passwd": "pw-ann", "device_id": "phone-1"}));
+    let body = json!({"uid": ann, "device_id": "phone-1", "session_token": login["session_token"]});
+    assert_eq!(stack.error_of("/resume_session", body.clone()), 0);
+    std::thread::sleep(Duration::from_millis(1_600));
+    assert_eq!(stack.error_of("/resume_session", body), 1010);
+}

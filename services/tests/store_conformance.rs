@@ -43,6 +43,61 @@ fn users_are_unique_by_name_and_email(store: &mut impl StoreConn) {
     assert!(!store.update_password_hash(9999, "x").unwrap());
 }
 
+fn session_token(uid: u64, device: &str, tag: u8, created_ms: i64) -> SessionToken {
+    SessionToken {
+        token_hash: [tag; 32],
+        uid,
+        device: device.into(),
+        created_ms,
+        expires_ms: created_ms + 1_000,
+    }
+}
+
+/// Session tokens (schema 6): found by hash until they expire, one per
+/// (user, device), a bounded number per user, gone after a logout and after
+/// a password reset.
+fn session_tokens_resume_until_revoked(store: &mut impl StoreConn) {
+    let ann = store.create_user(&new_user("ann")).unwrap();
+    let bob = store.create_user(&new_user("bob")).unwrap();
+    let phone = session_token(ann, "phone", 1, 10_000);
+    store.store_session_token(&phone, 3).unwrap();
+    assert_eq!(store.session_token(&[1; 32], 10_999).unwrap(), Some(phone.clone()));
+    assert_eq!(store.session_token(&[1; 32], 11_000).unwrap(), None, "expired");
+    assert_eq!(store.session_token(&[9; 32], 10_000).unwrap(), None, "unknown");
+
+    // A new login of the same device replaces its token.
+    store.store_session_token(&session_token(ann, "phone", 2, 10_100), 3).unwrap();
+    assert_eq!(store.session_token(&[1; 32], 10_100).unwrap(), None);
+    assert!(store.session_token(&[2; 32], 10_100).unwrap().is_some());
+
+    // Beyond the cap, the oldest go; other users are untouched.
+    store.store_session_token(&session_token(bob, "desk", 3, 10_200), 3).unwrap();
+    for (tag, device, at) in [(4, "desk", 10_300), (5, "web", 10_400), (6, "tablet", 10_500)] {
+        store.store_session_token(&session_token(ann, device, tag, at), 3).unwrap();
+    }
+    assert_eq!(store.session_token(&[2; 32], 10_500).unwrap(), None, "the oldest of four");
+    for tag in [3, 4, 5, 6] {
+        assert!(store.session_token(&[tag; 32], 10_500).unwrap().is_some(), "token {tag}");
+    }
+
+    // A logout revokes its token only.
+    assert!(store.revoke_session_token(&[4; 32]).unwrap());
+    assert!(!store.revoke_session_token(&[4; 32]).unwrap());
+    assert_eq!(store.session_token(&[4; 32], 10_500).unwrap(), None);
+    assert!(store.session_token(&[5; 32], 10_500).unwrap().is_some());
+
+    // A new password revokes every token of its user, not another's.
+    assert!(store.update_password_hash(ann, "$argon2id$reset").unwrap());
+    for tag in [5, 6] {
+        assert_eq!(store.session_token(&[tag; 32], 10_500).unwrap(), None, "token {tag}");
+    }
+    assert!(store.session_token(&[3; 32], 10_500).unwrap().is_some(), "bob's stays");
+
+    // Expired tokens of a user are swept when it stores another.
+    store.store_session_token(&session_token(bob, "web", 7, 20_000), 3).unwrap();
+    assert_eq!(store.session_token(&[3; 32], 0).unwrap(), None, "swept, whatever the clock");
+}
+
 /// Names and addresses are one whatever the case of their ASCII letters
 /// (schema 5): a second `EXIST` beside `exist` is refused, and either
 /// spelling finds the account, which keeps the spelling it was given.
@@ -563,6 +618,12 @@ fn sqlite_users_are_unique_by_name_and_email() {
 }
 
 #[test]
+fn sqlite_session_tokens_resume_until_revoked() {
+    let db = TempSqlite::new("sessions");
+    session_tokens_resume_until_revoked(&mut db.connect());
+}
+
+#[test]
 fn sqlite_names_and_addresses_ignore_case() {
     let db = TempSqlite::new("case");
     names_and_addresses_ignore_case(&mut db.connect());
@@ -702,7 +763,7 @@ fn sqlite_migrations_are_idempotent_and_data_survives_reopening() {
     let raw = rusqlite::Connection::open(db.file()).unwrap();
     let versions: i64 =
         raw.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
-    assert_eq!(versions, 5);
+    assert_eq!(versions, 6);
 }
 
 // ----- MySQL / MariaDB runs the same suite ---------------------------------
@@ -711,6 +772,12 @@ fn sqlite_migrations_are_idempotent_and_data_survives_reopening() {
 fn mysql_users_are_unique_by_name_and_email() {
     let db = TempMysql::new("users");
     users_are_unique_by_name_and_email(&mut db.connect());
+}
+
+#[test]
+fn mysql_session_tokens_resume_until_revoked() {
+    let db = TempMysql::new("sessions");
+    session_tokens_resume_until_revoked(&mut db.connect());
 }
 
 #[test]
@@ -804,7 +871,7 @@ fn mysql_migrations_are_idempotent_and_data_survives_reconnecting() {
     assert_eq!(again.user_by_uid(uid).unwrap().unwrap().name, "kept");
     let mut raw = db.raw();
     let versions: Option<u64> = raw.query_first("SELECT COUNT(*) FROM schema_migrations").unwrap();
-    assert_eq!(versions, Some(5));
+    assert_eq!(versions, Some(6));
 }
 
 /// A MySQL store at schema `version` (its migrations applied by hand) with `rows`.

@@ -126,7 +126,7 @@ fn register(gate: SocketAddr, spool: &Path, name: &str) -> Result<(), String> {
 /// `avoid` is given, asks the gate again (a few times) for another server.
 fn log_in(gate: SocketAddr, name: &str, avoid: Option<SocketAddr>) -> Result<Person, String> {
     for attempt in 0..6 {
-        let granted = crate::gate::login(gate, name, &format!("demo-{name}"), WAIT)?;
+        let granted = crate::gate::login(gate, name, &format!("demo-{name}"), "", WAIT)?;
         if avoid == Some(granted.server) && attempt < 5 {
             continue; // the status server spreads logins; ask again
         }

@@ -4,7 +4,9 @@
 
 mod util;
 
+use serde_json::json;
 use std::process::Command;
+use std::time::Duration;
 
 fn imbench(args: &[&str]) -> serde_json::Value {
     let json =
@@ -146,17 +148,7 @@ fn the_mqtt_peer_run_measures_a_broker_of_its_own() {
 fn a_login_storm_then_a_killed_chat_server_whose_users_come_back() {
     let port_base = 8_000 + (std::process::id() % 150) as u16 * 30;
     let mut cluster = util::up("imbench-storm", port_base);
-    // chat-2, one of imctl's children.
-    let children =
-        std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", cluster.pid())).unwrap();
-    let chat2 = children
-        .split_whitespace()
-        .find(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("chat2.toml"))
-        })
-        .expect("chat-2 runs")
-        .to_string();
+    let chat2 = cluster.daemon_pid("chat2.toml").expect("chat-2 runs").to_string();
     let report = imbench(&[
         "storm",
         "--gate",
@@ -167,11 +159,35 @@ fn a_login_storm_then_a_killed_chat_server_whose_users_come_back() {
         "300",
         "--kill",
         &chat2,
+        "--kill-after",
+        "1",
+        "--seconds",
+        "6",
+        "--resume",
+        "--rate",
+        "2",
     ]);
     assert_eq!(report["logged_in"], 300, "{report}");
-    let lost = report["reconnect"]["connections_lost"].as_u64().unwrap();
+    let reconnect = &report["reconnect"];
+    let lost = reconnect["connections_lost"].as_u64().unwrap();
     assert!(lost > 0 && lost <= 300, "{report}");
-    assert!(report["reconnect"]["all_back_seconds"].as_f64().unwrap() > 0.0);
+    assert!(reconnect["all_back_seconds"].as_f64().unwrap() > 0.0, "{report}");
+    // Back by session token: a gate login for each lost connection (and
+    // some that landed on the dead server first), not one refused.
+    assert!(reconnect["gate_logins"].as_u64().unwrap() >= lost, "{report}");
+    assert_eq!(reconnect["still_disconnected"], 0, "{report}");
+    let messages = &reconnect["messages"];
+    assert!(messages["acknowledged"].as_u64().unwrap() > 0, "{report}");
+    assert_eq!((&messages["lost"], &messages["stored_twice"]), (&json!(0), &json!(0)), "{report}");
+    let gate = format!("127.0.0.1:{}", port_base + 2).parse().unwrap();
+    let metrics = proto::http_client::request(gate, "GET", "/metrics", b"", Duration::from_secs(5));
+    let metrics = String::from_utf8(metrics.unwrap().body).unwrap();
+    let resumed = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("im_gate_sessions_resumed_total "))
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap();
+    assert!(resumed >= lost, "{resumed} resumed, {lost} lost");
     // The cluster went on without chat-2.
     assert!(cluster.is_running(), "imctl stopped when a chat server died");
 }

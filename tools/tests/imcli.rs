@@ -2,7 +2,8 @@
 //! (codes read from the mail spool), become friends and chat through a
 //! cluster started with `imctl up`; each screen shows the conversation,
 //! read marks and presence; one user on a desktop and a mobile imcli sees
-//! the same conversation on both.
+//! the same conversation on both; a client whose chat server dies comes
+//! back on the other by its session token, and `/logout` ends the session.
 
 mod util;
 
@@ -157,6 +158,32 @@ fn two_imcli_users_register_befriend_and_chat() {
     tmux.keys("bob", &["Escape"]);
     tmux.wait_for("alice", "bob is offline");
     tmux.wait_for("alice-phone", "│○ bob");
+
+    // Alice's desktop loses its chat server (kill -9): it comes back on the
+    // other one by itself, resuming with its session token (the password
+    // is not kept, and the gate counts a resume).
+    let screen = tmux.screen("alice");
+    let at = screen.split(" @ 127.0.0.1:").nth(1).and_then(|rest| rest.get(..5));
+    let port: u16 = at.and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("{screen}"));
+    let (config, other) = if port == port_base + 10 {
+        ("chat1.toml", port_base + 20)
+    } else {
+        ("chat2.toml", port_base + 10)
+    };
+    let pid = cluster.daemon_pid(config).expect("alice's chat server runs");
+    testkit::process::send_signal(pid, "-KILL");
+    tmux.wait_for("alice", &format!("@ 127.0.0.1:{other}"));
+    tmux.wait_for("alice", "online");
+    let gate = format!("127.0.0.1:{}", port_base + 2).parse().unwrap();
+    let metrics = proto::http_client::request(gate, "GET", "/metrics", b"", Duration::from_secs(5));
+    let metrics = String::from_utf8(metrics.unwrap().body).unwrap();
+    let resumed = metrics.lines().find_map(|l| l.strip_prefix("im_gate_sessions_resumed_total "));
+    assert!(resumed.and_then(|n| n.parse::<u64>().ok()).is_some_and(|n| n >= 1), "{metrics}");
+
+    // /logout: the gate forgets the session, and the login form is back.
+    tmux.type_text("alice", "/logout");
+    tmux.keys("alice", &["Enter"]);
+    tmux.wait_for("alice", "Logged out");
 
     tmux.keys("alice", &["Escape"]);
     tmux.keys("alice-phone", &["Escape"]);

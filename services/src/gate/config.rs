@@ -3,6 +3,7 @@
 
 use super::login_limits::LoginLimitsConfig;
 use super::password::HashCost;
+use super::sessions::SessionsConfig;
 use crate::dialect::Dialect;
 use crate::store::config::StoreConfig;
 use serde::Deserialize;
@@ -40,6 +41,8 @@ pub struct GateConfig {
     pub password_hash: HashCost,
     /// Backoff after wrong passwords (`gate/login_limits.rs`).
     pub login_limits: LoginLimitsConfig,
+    /// Session tokens: resuming without the password (`gate/sessions.rs`).
+    pub sessions: SessionsConfig,
     pub store: StoreConfig,
 }
 
@@ -61,6 +64,7 @@ impl Default for GateConfig {
             log_level: "info".into(),
             password_hash: HashCost::default(),
             login_limits: LoginLimitsConfig::default(),
+            sessions: SessionsConfig::default(),
             store: StoreConfig::default(),
         }
     }
@@ -101,6 +105,7 @@ impl GateConfig {
         }
         self.password_hash.validate()?;
         self.login_limits.validate()?;
+        self.sessions.validate()?;
         self.store.validate()?;
         Ok(listen)
     }

@@ -115,6 +115,8 @@ fn route_name(path: &str) -> &'static str {
         "/user_register" => "user_register",
         "/reset_pwd" | "/reset_password" => "reset_pwd",
         "/user_login" => "user_login",
+        "/resume_session" => "resume_session",
+        "/logout" => "logout",
         "/search_friends" => "search_friends",
         "/get_friend_requests" => "get_friend_requests",
         "/get_my_friends" => "get_my_friends",
@@ -133,6 +135,16 @@ impl GateHandler {
             ("POST", "user_register") => self.register(ctx, pending, request.body),
             ("POST", "reset_pwd") => self.reset_password(ctx, pending, request.body),
             ("POST", "user_login") => self.login(ctx, pending, request.body),
+            // Session tokens are this protocol's: the Qt clients have none.
+            ("POST", "resume_session") if pending.dialect == Dialect::Own => {
+                self.resume_session(ctx, pending, request.body)
+            }
+            ("POST", "logout") if pending.dialect == Dialect::Own => {
+                self.logout(ctx, pending, request.body)
+            }
+            (_, "resume_session" | "logout") if pending.dialect != Dialect::Own => {
+                self.answer_status(ctx, pending, 404)
+            }
             // The project_show client's friend routes, on its listener only.
             (_, route) if FRIEND_ROUTES.contains(&route) => {
                 self.friend_route(ctx, pending, request)

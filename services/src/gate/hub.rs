@@ -7,6 +7,7 @@ use super::login_limits::LoginLimits;
 use super::metrics::GateMetrics;
 use super::password::HashCost;
 use super::peers::ChatPeers;
+use super::sessions::SessionsConfig;
 use crate::store::{AnyBackend, AnyConn, DbPool, JobKind, StoreError};
 use proto::body::GateRsp;
 use proto::rpc::status::StatusServiceClient;
@@ -31,6 +32,7 @@ pub struct GateHub {
     pub verify: VerifyServiceClient,
     pub metrics: GateMetrics,
     pub hash_cost: HashCost,
+    pub sessions: SessionsConfig,
     pub rpc_timeout: Duration,
     pub request_timeout: Duration,
     pub max_pipelined: usize,

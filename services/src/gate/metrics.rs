@@ -20,6 +20,8 @@ pub struct GateMetrics {
     pub login_refused_address: AtomicU64,
     /// Logins refused (1104) because the account was, for that address.
     pub login_refused_account: AtomicU64,
+    /// Logins by session token (no password hash).
+    pub sessions_resumed: AtomicU64,
 }
 
 impl GateMetrics {
@@ -59,6 +61,10 @@ impl GateMetrics {
                 counter.load(Relaxed)
             );
         }
+        out.push_str("# HELP im_gate_sessions_resumed_total logins by session token\n");
+        out.push_str("# TYPE im_gate_sessions_resumed_total counter\n");
+        let _ =
+            writeln!(out, "im_gate_sessions_resumed_total {}", self.sessions_resumed.load(Relaxed));
         out
     }
 }

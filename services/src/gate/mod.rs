@@ -10,6 +10,7 @@
 //! | [`peers`] | notices to users on the chat servers (status lookup, then ChatService) |
 //! | [`hub`] | shared state; store jobs and async gRPC calls that come back to the loop |
 //! | [`password`] | argon2id hashes |
+//! | [`sessions`] | session tokens: resuming after a dropped connection without the password |
 //! | [`metrics`] | requests by route and status, latency histogram, in flight |
 //! | [`config`] / [`server`] | `conf/gate.toml`, start and stop |
 
@@ -25,6 +26,7 @@ pub mod password;
 pub mod peers;
 mod routes;
 pub mod server;
+pub mod sessions;
 
 pub use config::GateConfig;
 pub use server::GateServer;

@@ -6,15 +6,22 @@
 //! Passwords are hashed and checked on store workers (argon2 is slow on
 //! purpose) and never logged; codes are only passed through to the verify
 //! server. Wrong passwords back off per address and per account
-//! (`login_limits`).
+//! (`login_limits`). A login that names a device also gets a session token,
+//! with which the client resumes after a dropped connection without the
+//! password (`sessions`); `/logout` revokes it.
 
 use super::handler::{GateHandler, Pending};
 use super::password;
+use super::sessions;
+use crate::device::valid_device_id;
 use crate::dialect::Dialect;
+use crate::store::columns::now_ms;
 use crate::store::model::{NewUser, UserRecord};
 use crate::store::{StoreConn, StoreError};
 use crate::verify::service::normalize_email;
-use proto::body::{GateRsp, GetVerifyCodeReq, RegisterReq, ResetPwdReq, UserLoginReq};
+use proto::body::{
+    GateRsp, GetVerifyCodeReq, LogoutReq, RegisterReq, ResetPwdReq, ResumeSessionReq, UserLoginReq,
+};
 use proto::rpc::status::GetChatServerRequest;
 use proto::rpc::verify::{CheckVerifyCodeRequest, GetVerifyCodeRequest};
 use proto::ErrorCode;
@@ -236,9 +243,11 @@ impl GateHandler {
         );
     }
 
-    /// `POST /user_login {email, passwd}` (a user name in `email` works
-    /// too): one error, 1009, whether the user is unknown or the password
-    /// wrong. Then the status server picks a chat server and issues a token.
+    /// `POST /user_login {email, passwd, device_id?}` (a user name in
+    /// `email` works too): one error, 1009, whether the user is unknown or
+    /// the password wrong. Then the status server picks a chat server and
+    /// issues a token. With a `device_id` (this protocol's listener), the
+    /// device's session token is stored with the check and handed out too.
     pub(super) fn login(&mut self, ctx: &mut Ctx<Self>, pending: Pending, body: &[u8]) {
         let Some(req) = parse::<UserLoginReq>(body) else {
             return self.fail(ctx, pending, ErrorCode::Json);
@@ -246,6 +255,12 @@ impl GateHandler {
         if req.email.trim().is_empty() || !valid_password(&req.passwd) {
             return self.fail(ctx, pending, ErrorCode::PasswdInvalid);
         }
+        let device = match req.device_id.as_str() {
+            "" => None,
+            id if valid_device_id(id) && pending.dialect == Dialect::Own => Some(id.to_string()),
+            _ => return self.fail(ctx, pending, ErrorCode::Json),
+        };
+        let sessions = self.hub.sessions.clone();
         let Some(ip) = ctx.peer_addr(pending.conn).map(|peer| peer.ip()) else {
             return self.fail(ctx, pending, ErrorCode::PasswdInvalid); // already closed
         };
@@ -271,7 +286,12 @@ impl GateHandler {
                         }
                         if password::verify(&user.password_hash, &req.passwd) {
                             limits.succeeded(user.uid, ip, Instant::now());
-                            Login::Right(user)
+                            let Some(device) = &device else {
+                                return Ok(Login::Right(user, None));
+                            };
+                            let (token, row) = sessions.issue(user.uid, device, now_ms());
+                            store.store_session_token(&row, sessions.per_user)?;
+                            Login::Right(user, Some(token))
                         } else {
                             limits.failed(Some(user.uid), ip, Instant::now());
                             Login::Wrong
@@ -285,7 +305,7 @@ impl GateHandler {
                 })
             },
             move |h, ctx, checked| match checked {
-                Ok(Login::Right(user)) => h.login_pick_server(ctx, pending, user),
+                Ok(Login::Right(user, session)) => h.login_pick_server(ctx, pending, user, session),
                 Ok(Login::Wrong) => h.fail(ctx, pending, ErrorCode::PasswdInvalid),
                 Ok(Login::Refused) => {
                     h.hub.metrics.login_refused_account.fetch_add(1, Relaxed);
@@ -296,7 +316,91 @@ impl GateHandler {
         );
     }
 
-    fn login_pick_server(&mut self, ctx: &mut Ctx<Self>, pending: Pending, user: UserRecord) {
+    /// `POST /resume_session {uid, device_id, session_token}`: logs the
+    /// device in again without its password (this protocol's listener).
+    /// 1010 for a token that is unknown, expired, revoked or another
+    /// user's or device's; those count as failures from the address, like
+    /// wrong passwords, and back off the same way.
+    pub(super) fn resume_session(&mut self, ctx: &mut Ctx<Self>, pending: Pending, body: &[u8]) {
+        let Some(req) = parse::<ResumeSessionReq>(body) else {
+            return self.fail(ctx, pending, ErrorCode::Json);
+        };
+        if !valid_device_id(&req.device_id) {
+            return self.fail(ctx, pending, ErrorCode::Json);
+        }
+        let Some(ip) = ctx.peer_addr(pending.conn).map(|peer| peer.ip()) else {
+            return self.fail(ctx, pending, ErrorCode::TokenInvalid); // already closed
+        };
+        if self.hub.login_limits.check_address(ip, Instant::now()).is_err() {
+            self.hub.metrics.login_refused_address.fetch_add(1, Relaxed);
+            return self.fail(ctx, pending, ErrorCode::RateLimited);
+        }
+        let limits = self.hub.login_limits.clone();
+        self.store_job(
+            ctx,
+            pending,
+            move |store| {
+                let found = match sessions::well_formed(&req.session_token) {
+                    true => {
+                        store.session_token(&sessions::token_hash(&req.session_token), now_ms())?
+                    }
+                    false => None,
+                };
+                let user = match found {
+                    Some(t) if t.uid == req.uid && t.device == req.device_id => {
+                        store.user_by_uid(t.uid)?
+                    }
+                    _ => None,
+                };
+                if user.is_none() {
+                    limits.failed(None, ip, Instant::now());
+                }
+                Ok(user)
+            },
+            move |h, ctx, found| match found {
+                Ok(Some(user)) => {
+                    h.hub.metrics.sessions_resumed.fetch_add(1, Relaxed);
+                    h.login_pick_server(ctx, pending, user, None)
+                }
+                Ok(None) => h.fail(ctx, pending, ErrorCode::TokenInvalid),
+                Err(e) => h.fail(ctx, pending, e.error_code()),
+            },
+        );
+    }
+
+    /// `POST /logout {session_token}`: the token resumes no more (1010 if
+    /// it did not exist). The chat connection is the client's to close.
+    pub(super) fn logout(&mut self, ctx: &mut Ctx<Self>, pending: Pending, body: &[u8]) {
+        let Some(req) = parse::<LogoutReq>(body) else {
+            return self.fail(ctx, pending, ErrorCode::Json);
+        };
+        if !sessions::well_formed(&req.session_token) {
+            return self.fail(ctx, pending, ErrorCode::TokenInvalid);
+        }
+        let hash = sessions::token_hash(&req.session_token);
+        self.store_job(
+            ctx,
+            pending,
+            move |store| store.revoke_session_token(&hash),
+            move |h, ctx, revoked| match revoked {
+                Ok(true) => h.answer_json(ctx, pending, &GateRsp::default()),
+                Ok(false) => h.fail(ctx, pending, ErrorCode::TokenInvalid),
+                Err(e) => h.fail(ctx, pending, e.error_code()),
+            },
+        );
+    }
+
+    /// The status server picks a chat server and issues its token; the
+    /// answer in the client's dialect (with the session token, if one was
+    /// issued).
+    fn login_pick_server(
+        &mut self,
+        ctx: &mut Ctx<Self>,
+        pending: Pending,
+        user: UserRecord,
+        session: Option<String>,
+    ) {
+        let session_expires_in_ms = if session.is_some() { self.hub.sessions.ttl_ms } else { 0 };
         let call = self
             .hub
             .status
@@ -345,6 +449,8 @@ impl GateHandler {
                     token: reply.token,
                     host: server.host,
                     port: u16::try_from(server.port).unwrap_or(0),
+                    session_token: session.unwrap_or_default(),
+                    session_expires_in_ms,
                     ..GateRsp::default()
                 };
                 h.answer_json(ctx, pending, &answer);
@@ -359,7 +465,8 @@ impl GateHandler {
 
 /// What a login attempt came to, on the store worker.
 enum Login {
-    Right(UserRecord),
+    /// With the device's new session token, if the login named a device.
+    Right(UserRecord, Option<String>),
     /// Wrong password or unknown user: one answer, 1009, for both.
     Wrong,
     /// The account is in backoff for this address (`login_limits`): 1104.

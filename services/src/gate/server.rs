@@ -47,6 +47,7 @@ impl GateServer {
             verify: VerifyServiceClient::new(ChannelBuilder::new(env).connect(&config.verify_addr)),
             metrics: GateMetrics::default(),
             hash_cost: config.password_hash.clone(),
+            sessions: config.sessions.clone(),
             rpc_timeout,
             request_timeout: Duration::from_millis(config.request_timeout_ms),
             max_pipelined: config.max_pipelined,

@@ -100,6 +100,23 @@ impl StoreConn for AnyConn {
     fn update_password_hash(&mut self, uid: u64, hash: &str) -> Result<bool, StoreError> {
         forward!(self.update_password_hash(uid, hash))
     }
+    fn store_session_token(
+        &mut self,
+        token: &SessionToken,
+        per_user: usize,
+    ) -> Result<(), StoreError> {
+        forward!(self.store_session_token(token, per_user))
+    }
+    fn session_token(
+        &mut self,
+        token_hash: &[u8; 32],
+        now_ms: i64,
+    ) -> Result<Option<SessionToken>, StoreError> {
+        forward!(self.session_token(token_hash, now_ms))
+    }
+    fn revoke_session_token(&mut self, token_hash: &[u8; 32]) -> Result<bool, StoreError> {
+        forward!(self.revoke_session_token(token_hash))
+    }
     fn friend_transaction(
         &mut self,
         rules: &mut dyn FnMut(&mut dyn FriendRows) -> Result<u64, StoreError>,

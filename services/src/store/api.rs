@@ -13,8 +13,26 @@ pub trait StoreConn: Send + 'static {
     fn user_by_uid(&mut self, uid: u64) -> Result<Option<UserRecord>, StoreError>;
     fn user_by_name(&mut self, name: &str) -> Result<Option<UserRecord>, StoreError>;
     fn user_by_email(&mut self, email: &str) -> Result<Option<UserRecord>, StoreError>;
-    /// Returns false if there is no such user.
+    /// Sets a new password hash and, in the same transaction, deletes every
+    /// session token of the user (a new password ends every resumable
+    /// session). Returns false if there is no such user.
     fn update_password_hash(&mut self, uid: u64, hash: &str) -> Result<bool, StoreError>;
+
+    /// Stores `token`, replacing the token of the same (user, device), and
+    /// deletes the user's expired tokens and, beyond `per_user`, the oldest.
+    fn store_session_token(
+        &mut self,
+        token: &SessionToken,
+        per_user: usize,
+    ) -> Result<(), StoreError>;
+    /// The token whose hash is `token_hash`, if it has not expired at `now_ms`.
+    fn session_token(
+        &mut self,
+        token_hash: &[u8; 32],
+        now_ms: i64,
+    ) -> Result<Option<SessionToken>, StoreError>;
+    /// Deletes the token (a logout). False if there was none.
+    fn revoke_session_token(&mut self, token_hash: &[u8; 32]) -> Result<bool, StoreError>;
 
     /// Runs `rules` on this connection's friendship rows inside one
     /// transaction, committed if `rules` succeeds and rolled back if not.

@@ -208,3 +208,16 @@ pub struct Backlog {
     /// False once every conversation has been read to its end.
     pub more: bool,
 }
+
+/// A resumable session's token, as stored: who it logs in, on which device,
+/// until when (`gate/sessions.rs`). The token itself is never stored, only
+/// `token_hash`, its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionToken {
+    pub token_hash: [u8; 32],
+    pub uid: u64,
+    pub device: String,
+    /// Unix milliseconds.
+    pub created_ms: i64,
+    pub expires_ms: i64,
+}

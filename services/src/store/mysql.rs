@@ -24,6 +24,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (3, include_str!("migrations/mysql/0003_conversations.sql")),
     (4, include_str!("migrations/mysql/0004_devices_read_marks.sql")),
     (5, include_str!("migrations/mysql/0005_case_insensitive_names.sql")),
+    (6, include_str!("migrations/mysql/0006_session_tokens.sql")),
 ];
 
 type UserRow = (u64, String, String, String, String, String, i32, String);
@@ -278,8 +279,76 @@ impl StoreConn for MysqlConn {
     }
 
     fn update_password_hash(&mut self, uid: u64, hash: &str) -> Result<bool, StoreError> {
+        let mut tx = self.conn.start_transaction(TxOpts::default()).map_err(db_error)?;
+        tx.exec_drop("UPDATE users SET password_hash = ? WHERE uid = ?", (hash, uid))
+            .map_err(db_error)?;
+        // 0 rows when the hash is the same: the user exists if it is found.
+        let found = tx.affected_rows() == 1
+            || tx
+                .exec_first::<u64, _, _>("SELECT uid FROM users WHERE uid = ?", (uid,))
+                .map_err(db_error)?
+                .is_some();
+        tx.exec_drop("DELETE FROM session_tokens WHERE uid = ?", (uid,)).map_err(db_error)?;
+        tx.commit().map_err(db_error)?;
+        Ok(found)
+    }
+
+    fn store_session_token(
+        &mut self,
+        token: &SessionToken,
+        per_user: usize,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.conn.start_transaction(TxOpts::default()).map_err(db_error)?;
+        tx.exec_drop(
+            "DELETE FROM session_tokens WHERE uid = ? AND (device = ? OR expires_ms <= ?)",
+            (token.uid, &token.device, token.created_ms),
+        )
+        .map_err(db_error)?;
+        tx.exec_drop(
+            "INSERT INTO session_tokens (token_hash, uid, device, created_ms, expires_ms)
+             VALUES (?, ?, ?, ?, ?)",
+            (&token.token_hash[..], token.uid, &token.device, token.created_ms, token.expires_ms),
+        )
+        .map_err(db_error)?;
+        let beyond: Vec<Vec<u8>> = tx
+            .exec(
+                "SELECT token_hash FROM session_tokens WHERE uid = ?
+                 ORDER BY created_ms DESC, token_hash LIMIT 18446744073709551615 OFFSET ?",
+                (token.uid, per_user.max(1) as u64),
+            )
+            .map_err(db_error)?;
+        for old in &beyond {
+            tx.exec_drop("DELETE FROM session_tokens WHERE token_hash = ?", (old,))
+                .map_err(db_error)?;
+        }
+        tx.commit().map_err(db_error)
+    }
+
+    fn session_token(
+        &mut self,
+        token_hash: &[u8; 32],
+        now_ms: i64,
+    ) -> Result<Option<SessionToken>, StoreError> {
+        let row: Option<(u64, String, i64, i64)> = self
+            .conn
+            .exec_first(
+                "SELECT uid, device, created_ms, expires_ms FROM session_tokens
+                 WHERE token_hash = ? AND expires_ms > ?",
+                (&token_hash[..], now_ms),
+            )
+            .map_err(db_error)?;
+        Ok(row.map(|(uid, device, created_ms, expires_ms)| SessionToken {
+            token_hash: *token_hash,
+            uid,
+            device,
+            created_ms,
+            expires_ms,
+        }))
+    }
+
+    fn revoke_session_token(&mut self, token_hash: &[u8; 32]) -> Result<bool, StoreError> {
         self.conn
-            .exec_drop("UPDATE users SET password_hash = ? WHERE uid = ?", (hash, uid))
+            .exec_drop("DELETE FROM session_tokens WHERE token_hash = ?", (&token_hash[..],))
             .map_err(db_error)?;
         Ok(self.conn.affected_rows() == 1)
     }

@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("migrations/sqlite/0003_conversations.sql")),
     (4, include_str!("migrations/sqlite/0004_devices_read_marks.sql")),
     (5, include_str!("migrations/sqlite/0005_case_insensitive_names.sql")),
+    (6, include_str!("migrations/sqlite/0006_session_tokens.sql")),
 ];
 
 /// Opens connections to one SQLite file.
@@ -196,12 +197,91 @@ impl StoreConn for SqliteConn {
     }
 
     fn update_password_hash(&mut self, uid: u64, hash: &str) -> Result<bool, StoreError> {
-        let changed = self
+        let tx = self
             .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_error)?;
+        let changed = tx
             .prepare_cached("UPDATE users SET password_hash = ?1 WHERE uid = ?2")
             .and_then(|mut s| s.execute(params![hash, uid as i64]))
             .map_err(db_error)?;
+        tx.prepare_cached("DELETE FROM session_tokens WHERE uid = ?1")
+            .and_then(|mut s| s.execute(params![uid as i64]))
+            .map_err(db_error)?;
+        tx.commit().map_err(db_error)?;
         Ok(changed == 1)
+    }
+
+    fn store_session_token(
+        &mut self,
+        token: &SessionToken,
+        per_user: usize,
+    ) -> Result<(), StoreError> {
+        let uid = token.uid as i64;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_error)?;
+        tx.prepare_cached(
+            "DELETE FROM session_tokens WHERE uid = ?1 AND (device = ?2 OR expires_ms <= ?3)",
+        )
+        .and_then(|mut s| s.execute(params![uid, token.device, token.created_ms]))
+        .map_err(db_error)?;
+        tx.prepare_cached(
+            "INSERT INTO session_tokens (token_hash, uid, device, created_ms, expires_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                &token.token_hash[..],
+                uid,
+                token.device,
+                token.created_ms,
+                token.expires_ms
+            ])
+        })
+        .map_err(db_error)?;
+        tx.prepare_cached(
+            "DELETE FROM session_tokens WHERE token_hash IN (SELECT token_hash FROM session_tokens
+             WHERE uid = ?1 ORDER BY created_ms DESC, token_hash LIMIT -1 OFFSET ?2)",
+        )
+        .and_then(|mut s| s.execute(params![uid, per_user.max(1) as i64]))
+        .map_err(db_error)?;
+        tx.commit().map_err(db_error)
+    }
+
+    fn session_token(
+        &mut self,
+        token_hash: &[u8; 32],
+        now_ms: i64,
+    ) -> Result<Option<SessionToken>, StoreError> {
+        self.conn
+            .prepare_cached(
+                "SELECT uid, device, created_ms, expires_ms FROM session_tokens
+                 WHERE token_hash = ?1 AND expires_ms > ?2",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![&token_hash[..], now_ms], |r| {
+                    Ok(SessionToken {
+                        token_hash: *token_hash,
+                        uid: r.get::<_, i64>(0)? as u64,
+                        device: r.get(1)?,
+                        created_ms: r.get(2)?,
+                        expires_ms: r.get(3)?,
+                    })
+                })
+                .optional()
+            })
+            .map_err(db_error)
+    }
+
+    fn revoke_session_token(&mut self, token_hash: &[u8; 32]) -> Result<bool, StoreError> {
+        let deleted = self
+            .conn
+            .prepare_cached("DELETE FROM session_tokens WHERE token_hash = ?1")
+            .and_then(|mut s| s.execute(params![&token_hash[..]]))
+            .map_err(db_error)?;
+        Ok(deleted == 1)
     }
 
     fn friend_transaction(

@@ -2,8 +2,9 @@
 //! bulk (thousands per transaction), so a 20,000-user run starts in seconds
 //! instead of registering each user through the gate and the mail.
 //!
-//! Users are `<prefix><i>` with the password `bench`, hashed once at the
-//! cheapest argon2id cost; a second run with the same prefix reuses them.
+//! Users are `<prefix><i>` with the password `bench`, hashed once (at the
+//! cheapest argon2id cost unless asked for another: a gate checks a hash at
+//! the cost it was made with); a second run with the same prefix reuses them.
 
 use services::gate::password::{self, HashCost};
 use services::store::config::StoreConfig;
@@ -23,10 +24,21 @@ pub fn users(
     count: usize,
     befriend: bool,
 ) -> Result<Vec<u64>, String> {
+    users_hashed_at(store, prefix, count, befriend, &HashCost::benchmark())
+}
+
+/// [`users`] with their password hashed at `cost`.
+pub fn users_hashed_at(
+    store: &StoreConfig,
+    prefix: &str,
+    count: usize,
+    befriend: bool,
+    cost: &HashCost,
+) -> Result<Vec<u64>, String> {
     let started = Instant::now();
     let backend = AnyBackend::from_config(store)?;
     let mut conn = backend.connect().map_err(|e| e.to_string())?;
-    let hash = password::hash(&HashCost::benchmark(), PASSWORD)?;
+    let hash = password::hash(cost, PASSWORD)?;
     let mut uids = Vec::with_capacity(count);
     let mut created = 0;
     for start in (0..count).step_by(BATCH) {

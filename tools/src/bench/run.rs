@@ -30,6 +30,10 @@ pub fn assign(status: &StatusServiceClient, uid: u64) -> Result<(SocketAddr, Str
     Ok((addr, reply.token))
 }
 
+/// How a dropped user gets a chat server and a token again (called on the
+/// reconnecting thread, one user at a time).
+pub type Relogin<'a> = dyn Fn(u64) -> Result<(SocketAddr, String), String> + Sync + 'a;
+
 /// The client loops and their shared counters.
 pub struct Load {
     pub pool: LoopPool<LoadClient>,
@@ -104,37 +108,66 @@ impl Load {
         merged.expect("the loops answer")
     }
 
-    /// Fault mode: logs in again, through the status server (which picks a
-    /// live chat server and issues a token), every user whose connection
-    /// closed, until `stop`. Each waits a jittered backoff first (50-250 ms,
-    /// doubling per failed attempt up to 2 s), so that thousands of users
-    /// dropped at once do not come back in the same millisecond.
-    pub fn reconnect_dropped(&self, status: &StatusServiceClient, stop: &AtomicBool) {
-        let mut waiting: Vec<(Instant, u32, User)> = Vec::new();
-        while !stop.load(Relaxed) {
-            std::thread::sleep(Duration::from_millis(10));
-            let now = Instant::now();
-            for user in std::mem::take(&mut *self.shared.dropped.lock()) {
-                waiting.push((now + backoff(user.uid, 0), 0, user));
-            }
-            let (due, later): (Vec<_>, Vec<_>) =
-                waiting.drain(..).partition(|(at, _, _)| *at <= now);
-            waiting = later;
-            for (_, attempt, mut user) in due {
-                match assign(status, user.uid) {
-                    Ok((server, token)) => {
-                        user.token = token;
-                        user.started = Some(Instant::now());
-                        self.connect_device(user, server, None);
+    /// Fault mode: logs in again every user whose connection closed, until
+    /// `stop`: `relogin` gives a user's chat server and token (through the
+    /// status server, as [`assign`], or through the gate), called on
+    /// `workers` threads at once (a gate login is a blocking HTTP request).
+    /// Each user waits a jittered backoff first (50-250 ms, doubling per
+    /// failed attempt up to 2 s), so that thousands of users dropped at once
+    /// do not come back in the same millisecond.
+    pub fn reconnect_dropped(&self, relogin: &Relogin<'_>, workers: usize, stop: &AtomicBool) {
+        let workers = workers.max(1);
+        // Both bounded: at most `2 * workers` users are between the
+        // scheduler and the workers, and the scheduler never blocks.
+        let (due_sender, due) = crossbeam_channel::bounded::<(u32, User)>(workers);
+        let (failed_sender, failed) = crossbeam_channel::bounded::<(u32, User)>(2 * workers);
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                let (due, failed_sender) = (due.clone(), failed_sender.clone());
+                scope.spawn(move || {
+                    for (attempt, mut user) in due.iter() {
+                        match relogin(user.uid) {
+                            Ok((server, token)) => {
+                                user.token = token;
+                                user.started = Some(Instant::now());
+                                self.connect_device(user, server, None);
+                            }
+                            Err(_) => drop(failed_sender.send((attempt + 1, user))),
+                        }
                     }
-                    Err(_) => {
-                        let attempt = attempt + 1;
-                        waiting.push((Instant::now() + backoff(user.uid, attempt), attempt, user));
+                });
+            }
+            drop(failed_sender);
+            let mut waiting: Vec<(Instant, u32, User)> = Vec::new();
+            while !stop.load(Relaxed) {
+                std::thread::sleep(Duration::from_millis(5));
+                let now = Instant::now();
+                for user in std::mem::take(&mut *self.shared.dropped.lock()) {
+                    waiting.push((now + backoff(user.uid, 0), 0, user));
+                }
+                for (attempt, user) in failed.try_iter() {
+                    waiting.push((now + backoff(user.uid, attempt), attempt, user));
+                }
+                // Soonest last, so that the due ones pop off the end.
+                waiting.sort_unstable_by_key(|(at, _, _)| std::cmp::Reverse(*at));
+                while waiting.last().is_some_and(|(at, _, _)| *at <= now) {
+                    let (at, attempt, user) = waiting.pop().expect("just looked");
+                    if let Err(e) = due_sender.try_send((attempt, user)) {
+                        let (attempt, user) = e.into_inner();
+                        waiting.push((at, attempt, user)); // every worker busy: next round
+                        break;
                     }
                 }
             }
-        }
-        self.shared.dropped.lock().extend(waiting.into_iter().map(|(_, _, user)| user));
+            drop(due_sender);
+            // The workers finish what they hold; the rest waits for the caller.
+            let mut left: Vec<User> = waiting.into_iter().map(|(_, _, user)| user).collect();
+            while let Ok((_, user)) = failed.recv_timeout(Duration::from_secs(35)) {
+                left.push(user);
+            }
+            left.extend(due.try_iter().map(|(_, user)| user));
+            self.shared.dropped.lock().extend(left);
+        });
     }
 
     /// The end-to-end latency recorded since the last call, over all loops
@@ -226,15 +259,37 @@ pub fn ms(histogram: &Histogram<u64>, q: f64) -> f64 {
 
 /// Pids of the chat servers running on this machine (by process name).
 pub fn chat_server_pids() -> Vec<u32> {
+    pids_named("chat-server")
+}
+
+/// Pids of the processes called `name` (their `comm`) on this machine.
+pub fn pids_named(name: &str) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
     entries
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                .is_ok_and(|c| c.trim() == "chat-server")
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == name)
         })
         .collect()
+}
+
+/// CPU time `pids` have used so far (user + system), in seconds.
+pub fn cpu_seconds(pids: &[u32]) -> f64 {
+    // SAFETY: sysconf reads a constant of the system; it takes no pointers.
+    let ticks_per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let ticks: u64 = pids
+        .iter()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+        .filter_map(|stat| {
+            // The name in parentheses may hold spaces: count fields after it.
+            let after_name = &stat[stat.rfind(')')? + 1..];
+            let fields: Vec<&str> = after_name.split_whitespace().collect();
+            // utime and stime are fields 14 and 15 of stat(5): 12 and 13 here.
+            Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+        })
+        .sum();
+    ticks as f64 / ticks_per_second
 }
 
 /// Resident memory of `pids`, in KiB.

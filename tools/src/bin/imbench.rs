@@ -5,7 +5,8 @@
 //!              [--retry [--resend-after MS] [--idle M --churn N]] [--report-every S] [common]
 //! imbench conn --status 127.0.0.1:7100 [--conns 1000] [--ramp 2000] [--hold 10] [--sources N] [common]
 //! imbench mqtt --broker 127.0.0.1:1883 [--pairs 100] [--rate 50] [--seconds 10] [--threads 2] [--json FILE]
-//! imbench storm --gate 127.0.0.1:8080 [--users 2000] [--clients 8] [--kill PID] [common]
+//! imbench storm --gate 127.0.0.1:8080 [--users 2000] [--clients 8] [--cost benchmark|default]
+//!              [--alone PID] [--kill PID [--kill-after S] [--seconds S] [--resume] [--rate R]] [common]
 //! common: [--store embedded --data data | --store mysql --mysql-url URL] [--prefix bench]
 //!         [--threads 2] [--json FILE]
 //! ```
@@ -40,18 +41,31 @@
 //!   seconds; login latency, failures, and the chat servers' memory.
 //! * `mqtt`: the p2p shape against an MQTT broker with QoS 1 (the peer run).
 //! * `storm`: `--users` log in at once through the gate (HTTP, `--clients`
-//!   at a time) and then to their chat servers; with `--kill PID`, that chat
-//!   server is then killed (SIGKILL) and its users log in again through the
-//!   gate, which sends them to the survivors: how long until all are back.
+//!   at a time) and then to their chat servers, their passwords hashed at
+//!   `--cost` (`default`: the gate's production argon2id cost). `--alone
+//!   PID` pauses that chat server (SIGSTOP) during the logins, so that every
+//!   user lands on the other one. With `--kill PID`, that chat server is
+//!   killed (SIGKILL) `--kill-after` seconds into a `--seconds` run, and its
+//!   users log in again through the gate (jittered backoff, `--clients` at a
+//!   time), which sends them to the survivors: how long until all are back,
+//!   and the gate's and the status server's peak CPU meanwhile. With
+//!   `--resume` they resume with the session token of their password login
+//!   (no password hash), otherwise they log in with the password again.
+//!   With `--rate R`, users are friend pairs and each sender sends R msg/s
+//!   through it all, resending what has no 1018 (fault mode): acknowledged
+//!   messages lost, stored twice, reordered.
 
 use serde_json::json;
+use services::gate::password::HashCost;
 use services::store::config::{BackendKind, StoreConfig};
 use std::net::IpAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 use tools::bench::client::{Role, User};
 use tools::bench::provision;
-use tools::bench::run::{assign, chat_server_pids, ms, rss_kib, status_client, Load};
+use tools::bench::run::{
+    assign, chat_server_pids, cpu_seconds, ms, pids_named, rss_kib, status_client, Load,
+};
 
 struct Options {
     args: Vec<String>,
@@ -219,7 +233,9 @@ fn p2p(o: &Options) -> Result<serde_json::Value, String> {
     let mut next_report = report_every;
     let mut report = std::thread::scope(|scope| {
         if retry {
-            scope.spawn(|| load.reconnect_dropped(&status, &stop_reconnecting));
+            scope.spawn(|| {
+                load.reconnect_dropped(&|uid| assign(&status, uid), 2, &stop_reconnecting)
+            });
         }
         if churn > 0.0 {
             scope.spawn(|| {
@@ -492,6 +508,24 @@ fn conn(o: &Options) -> Result<serde_json::Value, String> {
     Ok(report)
 }
 
+/// The device storm users name at the gate with `--resume` (their session
+/// tokens are bound to it).
+const STORM_DEVICE: &str = "imbench-storm";
+
+/// How long a paused chat server (`--alone`) is given to be passed over:
+/// the status server stops handing out a server that missed two heartbeats
+/// (1 s apart) while another is fresh.
+const PASSED_OVER_AFTER: Duration = Duration::from_secs(4);
+
+/// Sends `signal` to `pid` (an operator-named process).
+fn signal(pid: i32, signal: i32) {
+    // SAFETY: kill(2) takes two integers and touches no memory of ours; a
+    // wrong pid only makes it fail.
+    unsafe {
+        libc::kill(pid, signal);
+    }
+}
+
 fn storm(o: &Options) -> Result<serde_json::Value, String> {
     let gate: std::net::SocketAddr = o
         .get("--gate")
@@ -499,107 +533,217 @@ fn storm(o: &Options) -> Result<serde_json::Value, String> {
         .parse()
         .map_err(|_| "--gate: IP:PORT")?;
     let (count, clients) = (o.number("--users", 2000usize), o.number("--clients", 8usize).max(1));
-    let prefix = o.get("--prefix").unwrap_or_else(|| "storm".into());
-    let uids = provision::users(&o.store(), &prefix, count, false)?;
+    let resume = o.args.iter().any(|a| a == "--resume");
+    let (cost, cost_name) = match o.get("--cost").as_deref().unwrap_or("benchmark") {
+        "benchmark" => (HashCost::benchmark(), "benchmark"),
+        "default" => (HashCost::default(), "default"),
+        other => return Err(format!("--cost {other}: benchmark or default")),
+    };
+    let rate = o.number("--rate", 0.0f64);
+    let talking = rate > 0.0;
+    if talking && count % 2 == 1 {
+        return Err("--users: an even number with --rate (senders and receivers)".into());
+    }
+    let number =
+        |name: &str| o.get(name).map(|p| p.parse::<i32>().map_err(|_| format!("{name}: a pid")));
+    let kill = number("--kill").transpose()?;
+    let alone = number("--alone").transpose()?;
+    // Users hashed at another cost are other users.
+    let default_prefix = if cost_name == "default" { "stormslow" } else { "storm" };
+    let prefix = o.get("--prefix").unwrap_or_else(|| default_prefix.into());
+    let uids = provision::users_hashed_at(&o.store(), &prefix, count, talking, &cost)?;
     let name_of: std::collections::HashMap<u64, String> =
         uids.iter().enumerate().map(|(i, &uid)| (uid, format!("{prefix}{i}"))).collect();
-    let load = Load::start(o.number("--threads", 2usize), 0.0);
+    let load = Load::start(o.number("--threads", 2usize), rate);
+    load.shared.retrying.store(kill.is_some(), Relaxed);
+    let sessions = parking_lot::Mutex::new(std::collections::HashMap::<u64, String>::new());
+    let device = if resume { STORM_DEVICE } else { "" };
+    let role_of = |i: usize| match (talking, i % 2) {
+        (false, _) => Role::Idle,
+        (true, 0) => Role::sender(uids[i + 1]),
+        (true, _) => Role::receiver(kill.is_some()),
+    };
+    if let Some(pid) = alone {
+        signal(pid, libc::SIGSTOP);
+        std::thread::sleep(PASSED_OVER_AFTER);
+    }
     let gate_latency =
         parking_lot::Mutex::new(hdrhistogram::Histogram::<u64>::new(3).expect("histogram"));
-    // Logs users in through the gate, `clients` at a time, and hands each
-    // chat login to the loops; returns the users the gate refused.
-    let log_in = |names: Vec<String>| -> Vec<String> {
-        let refused = parking_lot::Mutex::new(Vec::new());
-        std::thread::scope(|scope| {
-            for part in names.chunks(names.len().div_ceil(clients).max(1)) {
-                let (load, refused, gate_latency) = (&load, &refused, &gate_latency);
-                scope.spawn(move || {
-                    for name in part {
-                        let started = Instant::now();
-                        match tools::gate::login(
-                            gate,
-                            name,
-                            provision::PASSWORD,
-                            Duration::from_secs(30),
-                        ) {
-                            Ok(tools::gate::GateLogin { uid, server, token }) => {
-                                let _ = gate_latency
-                                    .lock()
-                                    .record((started.elapsed().as_micros() as u64).max(1));
-                                load.connect(uid, token, Role::Idle, server, None);
-                            }
-                            Err(_) => refused.lock().push(name.clone()),
-                        }
-                    }
-                });
-            }
-        });
-        refused.into_inner()
-    };
+    // Logs users in through the gate with their password, `clients` at a
+    // time, and hands each chat login to the loops; returns how many the
+    // gate refused.
     let started = Instant::now();
-    let refused = log_in((0..count).map(|i| format!("{prefix}{i}")).collect());
-    if !refused.is_empty() {
-        return Err(format!("the gate refused {} logins", refused.len()));
+    let refused = std::sync::atomic::AtomicU64::new(0);
+    let indexes: Vec<usize> = (0..count).collect();
+    std::thread::scope(|scope| {
+        for part in indexes.chunks(count.div_ceil(clients).max(1)) {
+            let (load, refused, gate_latency, sessions) =
+                (&load, &refused, &gate_latency, &sessions);
+            let (role_of, uids, prefix) = (&role_of, &uids, &prefix);
+            scope.spawn(move || {
+                for &i in part {
+                    let begun = Instant::now();
+                    let name = format!("{prefix}{i}");
+                    let timeout = Duration::from_secs(30);
+                    match tools::gate::login(gate, &name, provision::PASSWORD, device, timeout) {
+                        Ok(granted) if granted.uid == uids[i] => {
+                            let took = (begun.elapsed().as_micros() as u64).max(1);
+                            let _ = gate_latency.lock().record(took);
+                            sessions.lock().insert(granted.uid, granted.session_token);
+                            load.connect(
+                                granted.uid,
+                                granted.token,
+                                role_of(i),
+                                granted.server,
+                                None,
+                            );
+                        }
+                        _ => drop(refused.fetch_add(1, Relaxed)),
+                    }
+                }
+            });
+        }
+    });
+    if refused.load(Relaxed) > 0 {
+        return Err(format!("the gate refused {} logins", refused.load(Relaxed)));
     }
-    load.wait_logged_in(count as u64, Duration::from_secs(120));
+    load.wait_logged_in(count as u64, Duration::from_secs(600));
     let storm_seconds = started.elapsed().as_secs_f64();
     let logged_in = load.shared.logged_in.load(Relaxed);
-    println!("login storm: {logged_in} of {count} users logged in through the gate in {storm_seconds:.2} s");
+    println!(
+        "login storm: {logged_in} of {count} users logged in through the gate in {storm_seconds:.2} s \
+         (password hashes at the {cost_name} cost)"
+    );
     let storm_gate = gate_latency.lock().clone();
     let storm_chat = load.histograms().login;
-
-    let mut reconnect = serde_json::Value::Null;
-    if let Some(pid) = o.get("--kill").and_then(|p| p.parse::<i32>().ok()) {
-        gate_latency.lock().reset();
-        let closed_before = load.shared.closed.load(Relaxed);
-        let killed_at = Instant::now();
-        // SAFETY: kill(2) takes two integers and touches no memory of ours; a
-        // wrong pid only makes it fail (the operator named the process).
-        unsafe {
-            libc::kill(pid, libc::SIGKILL);
-        }
-        // Users whose connection closes log in again through the gate, which
-        // sends them elsewhere (a login that lands on the dead server fails
-        // and is retried) until everyone is connected again.
-        let mut attempts = 0;
-        let mut retry: Vec<String> = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            std::thread::sleep(Duration::from_millis(50));
-            let lost: Vec<u64> = std::mem::take(&mut *load.shared.lost_users.lock());
-            attempts += lost.len();
-            let mut names: Vec<String> =
-                lost.iter().filter_map(|uid| name_of.get(uid).cloned()).collect();
-            names.append(&mut retry);
-            if names.is_empty() {
-                let connected =
-                    load.shared.logged_in.load(Relaxed) - load.shared.closed.load(Relaxed);
-                if attempts > 0 && connected >= count as u64 {
-                    break;
-                }
-                if Instant::now() > deadline {
-                    return Err(format!("only {connected} of {count} users back after the kill"));
-                }
-                continue;
-            }
-            retry = log_in(names);
-        }
-        let back = killed_at.elapsed().as_secs_f64();
-        let lost_total = load.shared.closed.load(Relaxed) - closed_before;
-        println!(
-            "reconnect storm: {lost_total} connections lost; everyone back through the gate in {back:.2} s \
-             ({attempts} logins, some landing on the dead server before the status server dropped it)"
-        );
-        let g = gate_latency.lock().clone();
-        reconnect = json!({"killed_pid": pid, "connections_lost": lost_total, "gate_logins": attempts, "all_back_seconds": back,
-                           "gate_login_ms": {"p50": ms(&g, 0.5), "p99": ms(&g, 0.99), "max": g.max() as f64 / 1000.0}});
+    if let Some(pid) = alone {
+        signal(pid, libc::SIGCONT);
+        std::thread::sleep(PASSED_OVER_AFTER); // it heartbeats and registers again
     }
-    load.stop();
-    Ok(json!({
-        "scenario": "storm", "users": count, "clients": clients, "logged_in": logged_in,
+    let mut report = json!({
+        "scenario": "storm", "users": count, "clients": clients, "password_cost": cost_name,
+        "logged_in": logged_in,
         "storm_seconds": storm_seconds, "logins_per_s": logged_in as f64 / storm_seconds,
         "gate_login_ms": {"p50": ms(&storm_gate, 0.5), "p99": ms(&storm_gate, 0.99), "max": storm_gate.max() as f64 / 1000.0},
         "chat_login_ms": {"p50": ms(&storm_chat, 0.5), "p99": ms(&storm_chat, 0.99), "max": storm_chat.max() as f64 / 1000.0},
-        "reconnect": reconnect,
-    }))
+        "reconnect": serde_json::Value::Null,
+    });
+    let Some(pid) = kill else {
+        load.stop();
+        return Ok(report);
+    };
+
+    // The reconnect storm: users whose connection closes log in again
+    // through the gate (with their session token, or with the password),
+    // which sends them to a live chat server; a login that lands on the
+    // dead one before the status server drops it fails and is retried.
+    let gate_logins = std::sync::atomic::AtomicU64::new(0);
+    let relogin = |uid: u64| -> Result<(std::net::SocketAddr, String), String> {
+        gate_logins.fetch_add(1, Relaxed);
+        let timeout = Duration::from_secs(30);
+        let granted = if resume {
+            let token = sessions.lock().get(&uid).cloned().unwrap_or_default();
+            tools::gate::resume(gate, uid, STORM_DEVICE, &token, timeout)
+                .map_err(|e| e.to_string())?
+        } else {
+            tools::gate::login(gate, &name_of[&uid], provision::PASSWORD, "", timeout)?
+        };
+        Ok((granted.server, granted.token))
+    };
+    let (seconds, kill_after) = (o.number("--seconds", 15.0f64), o.number("--kill-after", 2.0f64));
+    let watched: Vec<(&str, Vec<u32>)> =
+        ["gate-server", "status-server"].iter().map(|&name| (name, pids_named(name))).collect();
+    let stop_reconnecting = std::sync::atomic::AtomicBool::new(false);
+    let outcome = parking_lot::Mutex::new(serde_json::Value::Null);
+    let offered = if talking { (count / 2) as f64 * rate } else { 0.0 };
+    let drive = std::thread::scope(|scope| {
+        scope.spawn(|| load.reconnect_dropped(&relogin, clients, &stop_reconnecting));
+        scope.spawn(|| {
+            std::thread::sleep(Duration::from_secs_f64(kill_after));
+            let s = &load.shared;
+            let closed_before = s.closed.load(Relaxed);
+            let killed_at = Instant::now();
+            signal(pid, libc::SIGKILL);
+            // Everyone is back once every user is connected again and stays
+            // so for a second; CPU sampled every 100 ms meanwhile.
+            let mut cpu: Vec<(f64, Vec<f64>)> = Vec::new();
+            let mut last_short = 0.0;
+            let deadline = Duration::from_secs_f64((seconds - kill_after).max(1.0));
+            loop {
+                std::thread::sleep(Duration::from_millis(100));
+                let at = killed_at.elapsed().as_secs_f64();
+                cpu.push((at, watched.iter().map(|(_, pids)| cpu_seconds(pids)).collect()));
+                let closed = s.closed.load(Relaxed);
+                let connected = s.logged_in.load(Relaxed) - closed;
+                if connected < count as u64 || closed == closed_before {
+                    last_short = at;
+                } else if at - last_short >= 1.0 || killed_at.elapsed() > deadline {
+                    break;
+                }
+                if killed_at.elapsed() > deadline {
+                    last_short = f64::NAN; // not everyone came back
+                    break;
+                }
+            }
+            let lost_connections = s.closed.load(Relaxed) - closed_before;
+            // Peak CPU: the most any 1-second window of samples used.
+            let peak = |k: usize| {
+                let mut best: f64 = 0.0;
+                for (i, (t0, c0)) in cpu.iter().enumerate() {
+                    if let Some((t1, c1)) = cpu[i..].iter().find(|(t1, _)| t1 - t0 >= 0.999) {
+                        best = best.max((c1[k] - c0[k]) / (t1 - t0) * 100.0);
+                    }
+                }
+                best
+            };
+            let used = |k: usize| cpu.last().map_or(0.0, |l| l.1[k]) - cpu.first().map_or(0.0, |f| f.1[k]);
+            let mut result = json!({
+                "killed_pid": pid, "connections_lost": lost_connections,
+                "all_back_seconds": if last_short.is_nan() { serde_json::Value::Null } else { json!(last_short + 0.1) },
+                "resumed_with_session_token": resume,
+            });
+            for (k, (name, _)) in watched.iter().enumerate() {
+                result[format!("{name}_peak_cpu_percent")] = json!((peak(k) * 10.0).round() / 10.0);
+                result[format!("{name}_cpu_seconds")] = json!((used(k) * 100.0).round() / 100.0);
+            }
+            *outcome.lock() = result;
+        });
+        let report = drive_and_report(
+            &load.shared,
+            offered,
+            seconds,
+            |_| {},
+            || {
+                let h = load.histograms();
+                (h.latency, h.lateness)
+            },
+        );
+        stop_reconnecting.store(true, Relaxed);
+        report
+    });
+    let mut reconnect = outcome.into_inner();
+    reconnect["gate_logins"] = json!(gate_logins.load(Relaxed));
+    reconnect["chat_logins_after_the_kill"] = json!(load.shared.reconnected.load(Relaxed));
+    reconnect["still_disconnected"] = json!(load.shared.dropped.lock().len());
+    reconnect["generator_lateness_p99_ms"] = drive["generator_lateness_ms"]["p99"].clone();
+    let s = &load.shared;
+    reconnect["messages"] = json!({
+        "offered_per_s": offered, "acknowledged": drive["acknowledged"], "delivered": drive["delivered"],
+        "lost": drive["lost"], "stored_twice": s.stored_twice.load(Relaxed), "reordered": load.reordered(),
+        "resent": s.resent.load(Relaxed),
+    });
+    println!(
+        "reconnect storm: {} connections lost; all back {} s after the kill \
+         ({} gate logins{}); gate CPU peak {}%, status CPU peak {}%; messages: {}",
+        reconnect["connections_lost"],
+        reconnect["all_back_seconds"],
+        reconnect["gate_logins"],
+        if resume { ", by session token" } else { ", by password" },
+        reconnect["gate-server_peak_cpu_percent"],
+        reconnect["status-server_peak_cpu_percent"],
+        reconnect["messages"],
+    );
+    report["reconnect"] = reconnect;
+    load.stop();
+    Ok(report)
 }

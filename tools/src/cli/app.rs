@@ -2,9 +2,10 @@
 //! `ui`; this module never touches the terminal.
 
 use super::net::{Connection, NetEvent};
+use crate::gate::{GateLogin, Refused};
 use proto::body::*;
 use proto::http_client::post_json;
-use proto::MsgId;
+use proto::{ErrorCode, MsgId};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -117,7 +118,9 @@ pub struct Session {
     pub uid: u64,
     pub name: String,
     pub login: String,
-    password: String,
+    /// From the password login: a lost connection resumes with it, so the
+    /// password itself is not kept (`/logout` revokes it).
+    session_token: String,
     pub conn: Option<Connection>,
     pub link: Link,
     pub friends: Vec<Friend>,
@@ -295,12 +298,12 @@ impl App {
         let Screen::Form(form) = &self.screen else { return };
         let (login, password) = (form.fields[0].1.trim().to_string(), form.fields[1].1.clone());
         match self.connect(&login, &password) {
-            Ok((uid, conn)) => {
+            Ok((granted, conn)) => {
                 self.screen = Screen::Chat(Box::new(Session {
-                    uid,
+                    uid: granted.uid,
                     name: login.clone(),
                     login,
-                    password,
+                    session_token: granted.session_token,
                     conn: Some(conn),
                     link: Link::LoggingIn,
                     friends: Vec::new(),
@@ -318,20 +321,28 @@ impl App {
         }
     }
 
-    /// Logs in through the gate and opens the chat connection (LOGIN sent).
-    fn connect(&self, login: &str, password: &str) -> Result<(u64, Connection), String> {
-        let granted = crate::gate::login(self.gate, login, password, HTTP_TIMEOUT)?;
+    /// Logs in through the gate with the password and opens the chat
+    /// connection (LOGIN sent).
+    fn connect(&self, login: &str, password: &str) -> Result<(GateLogin, Connection), String> {
+        let granted =
+            crate::gate::login(self.gate, login, password, &self.device.id, HTTP_TIMEOUT)?;
+        let conn = self.open_chat(&granted)?;
+        Ok((granted, conn))
+    }
+
+    /// Opens the chat connection the gate named and sends LOGIN.
+    fn open_chat(&self, granted: &GateLogin) -> Result<Connection, String> {
         let server = granted.server;
         let mut conn =
             Connection::open(server).map_err(|e| format!("chat server {server}: {e}"))?;
         let request = LoginReq {
             uid: granted.uid,
-            token: granted.token,
+            token: granted.token.clone(),
             device_id: self.device.id.clone(),
             kind: self.device.kind.clone(),
         };
         conn.send(MsgId::LoginReq, &request).map_err(|e| e.to_string())?;
-        Ok((granted.uid, conn))
+        Ok(conn)
     }
 
     // ----- commands ----------------------------------------------------------------
@@ -374,6 +385,7 @@ impl App {
         let rest = rest.trim().to_string();
         match verb {
             "quit" | "q" => self.quit = true,
+            "logout" => self.logout(),
             "add" if !rest.is_empty() => {
                 let (who, text) = rest.split_once(' ').unwrap_or((rest.as_str(), "Hi!"));
                 if let Some(s) = self.session() {
@@ -410,7 +422,7 @@ impl App {
                 }
             }
             _ => self.notice(
-                "Commands: /add NAME [text], /accept NAME, /search NAME, /history, /quit; \
+                "Commands: /add NAME [text], /accept NAME, /search NAME, /history, /logout, /quit; \
                  Up/Down picks a friend; Enter sends",
             ),
         }
@@ -467,11 +479,25 @@ impl App {
         self.notice(format!("Connection lost ({why}); reconnecting through the gate"));
     }
 
+    /// Resumes the session with its token (no password, no slow hash at
+    /// the gate); if the gate no longer knows the token (expired, logged
+    /// out, password reset), back to the login form.
     fn reconnect(&mut self) {
         let Some(s) = self.session() else { return };
-        let (login, password) = (s.login.clone(), s.password.clone());
-        match self.connect(&login, &password) {
-            Ok((_, conn)) => {
+        let (uid, login, session_token) = (s.uid, s.login.clone(), s.session_token.clone());
+        let resumed =
+            crate::gate::resume(self.gate, uid, &self.device.id, &session_token, HTTP_TIMEOUT);
+        let opened = match resumed {
+            Ok(granted) => self.open_chat(&granted),
+            Err(Refused::Error(code)) if code == ErrorCode::TokenInvalid.code() as i64 => {
+                let why = format!("Your session has ended (error {code}): log in again");
+                self.screen = Screen::Form(Form::login(why, &login));
+                return;
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        match opened {
+            Ok(conn) => {
                 if let Some(s) = self.session() {
                     s.conn = Some(conn);
                     s.link = Link::LoggingIn;
@@ -484,6 +510,19 @@ impl App {
                 self.notice(format!("Reconnect failed: {e}"));
             }
         }
+    }
+
+    /// `/logout`: the gate revokes the session token, the connection
+    /// closes, and the login form comes back.
+    fn logout(&mut self) {
+        let Some(s) = self.session() else { return };
+        let (login, session_token) = (s.login.clone(), s.session_token.clone());
+        let message = match self.post("/logout", json!({ "session_token": session_token })) {
+            Ok(answer) if answer["error"] == 0 => "Logged out".to_string(),
+            Ok(answer) => format!("Logged out (the gate answered error {})", answer["error"]),
+            Err(e) => format!("Logged out here; the gate did not answer ({e})"),
+        };
+        self.screen = Screen::Form(Form::login(message, &login));
     }
 
     fn on_frame(&mut self, id: u16, body: &[u8]) {

@@ -114,6 +114,17 @@ impl ImctlCluster {
     pub fn is_running(&mut self) -> bool {
         self.process.try_wait().unwrap().is_none()
     }
+
+    /// The pid of the daemon started with the configuration file `config`
+    /// (`chat2.toml`, …), one of imctl's children.
+    pub fn daemon_pid(&self, config: &str) -> Option<u32> {
+        let pid = self.process.id();
+        let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
+        children.split_whitespace().filter_map(|c| c.parse::<u32>().ok()).find(|child| {
+            std::fs::read(format!("/proc/{child}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(config))
+        })
+    }
 }
 
 impl Drop for ImctlCluster {
