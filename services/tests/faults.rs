@@ -1,7 +1,7 @@
 //! The fast rows of the fault matrix (issue 14; `perf/faults.sh` runs the
 //! whole matrix under imbench load and records the figures): the status
 //! server lost, the database frozen and restarted, a client that stops
-//! reading without closing. A chat server killed with SIGKILL is in
+//! reading without closing, the link between the two chat servers cut. A chat server killed with SIGKILL is in
 //! `chat_process.rs`.
 //!
 //! Each runs a steady conversation through the fault (a sender that resends
@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use testkit::cluster::ClusterOptions;
+use testkit::link::CutLink;
 use testkit::mariadb::ThrowawayMariadb;
 use util::cluster::{Cluster, StoreKind, WAIT};
 use util::texts::{text, QUIET};
@@ -238,6 +239,51 @@ fn sqlite_the_status_server_lost_under_load_loses_nothing_and_routing_comes_back
 #[test]
 fn mysql_the_status_server_lost_under_load_loses_nothing_and_routing_comes_back() {
     status_server_lost_under_load(StoreKind::Mysql);
+}
+
+/// The link from chat-1 to chat-2's ChatService cut for 3 s under load,
+/// then healed: ann (chat-1) keeps being told her messages are stored, and
+/// bob (chat-2), online throughout, gets every one without logging in again
+/// (chat-1's router owes him what its failed calls carried, and has chat-2
+/// catch him up once a call works again).
+fn chat_link_cut_under_load(kind: StoreKind) {
+    let link = CutLink::start();
+    let options = ClusterOptions::new(&format!("fault_link_{kind:?}"), kind, 2);
+    let cluster = Cluster::start_options(options, |chat| {
+        chat.rpc_timeout_ms = 500;
+        if chat.name == "chat-2" {
+            chat.rpc_advertise = link.addr().to_string();
+        }
+    });
+    link.set_target(cluster.chat(1).rpc_addr());
+    let (traffic, bob) = start_traffic(&cluster);
+    std::thread::sleep(Duration::from_secs(1));
+    link.cut();
+    std::thread::sleep(Duration::from_secs(3));
+    link.heal();
+    let healed = Instant::now();
+    std::thread::sleep(Duration::from_secs(3));
+    let (log, live, slowest_heartbeat) = traffic.stop();
+
+    assert!(slowest_heartbeat < Duration::from_secs(1), "a heartbeat took {slowest_heartbeat:?}");
+    let after = log.acknowledged.iter().filter(|(_, _, at)| *at > healed).count();
+    assert!(after > 20, "only {after} messages acknowledged after the link came back");
+    let live_ids: HashSet<u64> = live.iter().map(|(m, _)| m.message_id).collect();
+    let missed = log.acknowledged.iter().filter(|(_, id, _)| !live_ids.contains(id)).count();
+    assert_eq!(missed, 0, "acknowledged messages that bob, online throughout, did not get");
+    let metrics = cluster.chat(0).metrics_text();
+    assert!(!metrics.contains("im_chat_router_debts_settled_total 0\n"), "{metrics}");
+    check_nothing_lost(&cluster, bob, &log, live);
+}
+
+#[test]
+fn sqlite_a_cut_link_between_chat_servers_loses_nothing_and_delivery_resumes() {
+    chat_link_cut_under_load(StoreKind::Sqlite);
+}
+
+#[test]
+fn mysql_a_cut_link_between_chat_servers_loses_nothing_and_delivery_resumes() {
+    chat_link_cut_under_load(StoreKind::Mysql);
 }
 
 /// What happens to the test's own MariaDB while the traffic runs.

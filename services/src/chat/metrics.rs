@@ -28,6 +28,12 @@ pub struct ChatMetrics {
     /// Pushes dropped because a queue was full or a peer call failed (the
     /// messages stay pending and reach the user at the next login).
     pub pushes_dropped: AtomicU64,
+    /// Users whose message pushes failed and who were caught up later
+    /// where they are (the router's debts, settled).
+    pub debts_settled: AtomicU64,
+    /// Users owed a catch-up beyond the router's bound: their messages
+    /// wait for their next login.
+    pub debts_forgotten: AtomicU64,
     /// One router round: the status lookup and every peer's push.
     pub router_rounds: LatencyHistogram,
     /// Connections closed, by why (indexed as [`CLOSE_REASONS`]).
@@ -97,7 +103,7 @@ impl MetricsView<'_> {
         };
         let c = self.chat;
         let peak_output = self.loops.iter().map(|s| s.peak_output.load(Relaxed)).max().unwrap_or(0);
-        let rows: [(&str, &str, &str, u64); 28] = [
+        let rows: [(&str, &str, &str, u64); 30] = [
             ("im_chat_connections", "gauge", "open connections", sum(|s| &s.connections)),
             ("im_chat_online_users", "gauge", "logged-in users", self.online_users as u64),
             (
@@ -188,9 +194,21 @@ impl MetricsView<'_> {
                 self.acks.busy.load(Relaxed),
             ),
             (
+                "im_chat_router_debts_settled_total",
+                "counter",
+                "users whose pushes to a peer failed, caught up there later",
+                c.debts_settled.load(Relaxed),
+            ),
+            (
+                "im_chat_router_debts_forgotten_total",
+                "counter",
+                "users owed a catch-up beyond the router's bound (synced at their next login)",
+                c.debts_forgotten.load(Relaxed),
+            ),
+            (
                 "im_chat_pushes_dropped_total",
                 "counter",
-                "pushes left for the next login",
+                "pushes that failed (a full inbox, or a peer call: its users are caught up later)",
                 c.pushes_dropped.load(Relaxed),
             ),
             (

@@ -139,12 +139,12 @@ impl Presence {
         }
     }
 
-    /// Where these users' sessions are (blocking, with the timeout); empty
-    /// if the status server cannot say. Only threads of their own (the
-    /// router, the presence notifier), never a loop.
-    pub fn locate(&self, uids: Vec<u64>) -> HashMap<u64, Vec<UserLocation>> {
+    /// Where these users' sessions are (blocking, with the timeout): the
+    /// online ones by uid; `None` if the status server cannot say. Only
+    /// threads of their own (the router, the presence notifier), never a loop.
+    pub fn locate(&self, uids: Vec<u64>) -> Option<HashMap<u64, Vec<UserLocation>>> {
         if uids.is_empty() {
-            return HashMap::new();
+            return Some(HashMap::new());
         }
         match self.client.lookup_users_opt(&LookupUsersRequest { uids }, self.call()) {
             Ok(reply) => {
@@ -152,11 +152,11 @@ impl Presence {
                 for location in reply.online {
                     by_uid.entry(location.uid).or_default().push(location);
                 }
-                by_uid
+                Some(by_uid)
             }
             Err(e) => {
-                log::warn!("router: status lookup failed, pushes wait for the next login: {e}");
-                HashMap::new()
+                log::warn!("status lookup failed: {e}");
+                None
             }
         }
     }

@@ -99,7 +99,9 @@ impl Worker {
         if due.is_empty() {
             return;
         }
-        let online = self.services.presence.locate(due.clone());
+        // If the status server cannot say, they are told offline (it has
+        // most likely lost them too).
+        let online = self.services.presence.locate(due.clone()).unwrap_or_default();
         for uid in due {
             let Some((_, friends)) = self.waiting.remove(&uid) else { continue };
             if !online.contains_key(&uid) {

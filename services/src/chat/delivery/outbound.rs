@@ -2,7 +2,9 @@
 //! queue it waits in for the router (`peers/router.rs`).
 //!
 //! Everything queued here is already stored: an item that cannot be queued
-//! (full queue) or delivered is dropped, and its user gets it at the next login.
+//! (full queue) is dropped, and its user gets it at the next login; one the
+//! router fails to deliver (status server or peer unreachable) is owed, and
+//! the user's sessions are caught up once it can (`peers/router.rs`).
 
 use super::push::Push;
 use crossbeam_channel::{bounded, Receiver, Sender};

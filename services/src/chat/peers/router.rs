@@ -7,9 +7,16 @@
 //! order of the messages between two users, and a slow peer costs at most
 //! one RPC timeout.
 //!
-//! Everything routed here is already stored: a push that cannot be made
-//! (user offline, status server or peer down, queue full) is dropped, and
-//! the user gets the messages at the next login.
+//! Everything routed here is already stored: a push for a user who is
+//! offline is dropped (the messages come at the next login's sync). A push
+//! of messages that *failed* (the status server could not say where the
+//! user is, or the call to the peer failed: a restart, a network cut) is a
+//! **debt**: the user is remembered, and once a lookup and a call work
+//! again the peer holding the user's sessions is asked to catch them up
+//! from their devices' watermarks (a `CatchUpNotice`), so a receiver who
+//! stayed online gets what it missed without logging in again. Debts are
+//! settled at most every [`SETTLE_EVERY`]; at most [`MAX_DEBTS`] users are
+//! remembered (beyond, a user's messages wait for its next login, counted).
 
 use crate::background::{Background, StopFlag};
 use crate::chat::delivery::outbound::Outbound;
@@ -22,15 +29,23 @@ use grpcio::{CallOption, ChannelBuilder, ClientUnaryReceiver, Environment};
 use proto::body::{NotifyAddFriend, NotifyAuthFriend};
 use proto::rpc::chat::user_notice::Notice;
 use proto::rpc::chat::{
-    AddFriendNotice, AuthFriendNotice, ChatServiceClient, KickRequest, PresenceNotice, PushReply,
-    ReadNotice, TextMessage, TextMessageBatch, UserBrief, UserNotice, UserNoticeBatch,
+    AddFriendNotice, AuthFriendNotice, CatchUpNotice, ChatServiceClient, KickRequest,
+    PresenceNotice, PushReply, ReadNotice, TextMessage, TextMessageBatch, UserBrief, UserNotice,
+    UserNoticeBatch,
 };
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Most items the router takes for one round.
 const MAX_ROUND: usize = 4096;
+
+/// Users whose pushes failed, remembered to be caught up later (a set of
+/// uids: 100,000 are a few MiB at most).
+const MAX_DEBTS: usize = 100_000;
+
+/// How often the router tries to settle its debts while it has any.
+pub const SETTLE_EVERY: Duration = Duration::from_millis(500);
 
 /// The router thread.
 pub struct Router {
@@ -51,6 +66,8 @@ impl Router {
             env: Arc::new(Environment::new(1)),
             peers: HashMap::new(),
             services,
+            owed: BTreeSet::new(),
+            last_settled: Instant::now(),
         };
         let name = format!("{}-router", worker.services.name);
         let thread = Background::start(name, move |stop| worker.run(queue, stop))?;
@@ -102,8 +119,10 @@ impl PeerRound {
                 to_uid: to,
                 notice: Some(Notice::Presence(PresenceNotice { uid: n.uid, online: n.online })),
             }),
-            Push::Kick => {}    // kicks name a session: `Outbound::Kick`
-            Push::CatchUp => {} // for sessions here only
+            Push::Kick => {} // kicks name a session: `Outbound::Kick`
+            Push::CatchUp => self
+                .notices
+                .push(UserNotice { to_uid: to, notice: Some(Notice::CatchUp(CatchUpNotice {})) }),
         }
     }
 }
@@ -114,11 +133,17 @@ struct Worker {
     /// Clients of peer chat servers by their rpc address (this thread only).
     peers: HashMap<String, ChatServiceClient>,
     call: CallOption,
+    /// Users whose message pushes failed: to be caught up where they are.
+    owed: BTreeSet<u64>,
+    last_settled: Instant,
 }
 
 impl Worker {
     fn run(mut self, queue: Receiver<Outbound>, stop: StopFlag) {
         loop {
+            if !self.owed.is_empty() && self.last_settled.elapsed() >= SETTLE_EVERY {
+                self.settle_debts();
+            }
             let first = match queue.recv_timeout(Duration::from_millis(100)) {
                 Ok(first) => first,
                 Err(RecvTimeoutError::Timeout) if !stop.is_set() => continue,
@@ -139,7 +164,17 @@ impl Worker {
         let mut uids: Vec<u64> = round.iter().filter_map(Outbound::receiver).collect();
         uids.sort_unstable();
         uids.dedup();
-        let locations = self.locate(uids);
+        let Some(locations) = self.locate(uids) else {
+            // Nobody can be found: whoever was owed messages is owed them still.
+            for item in &round {
+                if let Outbound::Push { to, push, .. } = item {
+                    if carries_messages(push) {
+                        self.owe(*to);
+                    }
+                }
+            }
+            return;
+        };
         let mut by_peer: HashMap<String, PeerRound> = HashMap::new();
         for item in round {
             let (to, push, reached) = match item {
@@ -170,10 +205,48 @@ impl Worker {
         self.send_all(by_peer);
     }
 
-    /// Where the users' sessions are, from the status server; empty if it
+    /// Where the users' sessions are, from the status server; `None` if it
     /// cannot say.
-    fn locate(&self, uids: Vec<u64>) -> HashMap<u64, Vec<proto::rpc::status::UserLocation>> {
+    fn locate(
+        &self,
+        uids: Vec<u64>,
+    ) -> Option<HashMap<u64, Vec<proto::rpc::status::UserLocation>>> {
         self.services.presence.locate(uids)
+    }
+
+    /// Remembers that `uid` missed pushed messages.
+    fn owe(&mut self, uid: u64) {
+        if self.owed.len() < MAX_DEBTS || self.owed.contains(&uid) {
+            self.owed.insert(uid);
+        } else {
+            ChatMetrics::add(&self.services.metrics.debts_forgotten, 1);
+        }
+    }
+
+    /// Asks the peers that hold the owed users' sessions now to catch them
+    /// up; a user who is offline owes nothing (its login syncs it), one
+    /// whose peer cannot be reached stays owed.
+    fn settle_debts(&mut self) {
+        self.last_settled = Instant::now();
+        let owed: Vec<u64> = std::mem::take(&mut self.owed).into_iter().collect();
+        let Some(locations) = self.locate(owed.clone()) else {
+            self.owed.extend(owed);
+            return;
+        };
+        let mut by_peer: HashMap<String, PeerRound> = HashMap::new();
+        for (uid, sessions) in locations {
+            for location in sessions {
+                if location.server != self.services.name {
+                    by_peer.entry(location.rpc_addr).or_default().add(uid, Push::CatchUp);
+                }
+                // Sessions here were pushed to directly, never through a peer.
+            }
+        }
+        self.send_all(by_peer);
+        ChatMetrics::add(
+            &self.services.metrics.debts_settled,
+            (owed.len() - self.owed.len()) as u64,
+        );
     }
 
     fn deliver_here(&self, uid: u64, session_id: u64, push: Push) {
@@ -182,51 +255,67 @@ impl Worker {
         }
     }
 
-    /// Starts every call to every peer, then waits for all of them.
+    /// Starts every call to every peer, then waits for all of them. The
+    /// receivers of a call that carried messages (texts, a friendship's
+    /// first message, a catch-up) and failed are owed.
     fn send_all(&mut self, by_peer: HashMap<String, PeerRound>) {
-        let mut calls: Vec<(String, usize, ClientUnaryReceiver<PushReply>)> = Vec::new();
+        let mut calls: Vec<(String, Sent, ClientUnaryReceiver<PushReply>)> = Vec::new();
         for (addr, round) in by_peer {
             let client = self.client(&addr);
             let call = &self.call;
-            let texts = round.texts.len();
             let mut started = Vec::new();
             if !round.texts.is_empty() {
+                let sent = Sent::messages(&round.texts, round.texts.iter().map(|t| t.push_to));
                 let batch = TextMessageBatch { messages: round.texts };
-                started.push((texts, client.deliver_text_messages_async_opt(&batch, call.clone())));
+                started.push((sent, client.deliver_text_messages_async_opt(&batch, call.clone())));
             }
             for notice in &round.adds {
-                started.push((0, client.notify_add_friend_async_opt(notice, call.clone())));
+                started.push((
+                    Sent::default(),
+                    client.notify_add_friend_async_opt(notice, call.clone()),
+                ));
             }
             for notice in &round.auths {
-                started.push((0, client.notify_auth_friend_async_opt(notice, call.clone())));
+                let sent = Sent::messages(&notice.messages, [notice.to_uid]);
+                started.push((sent, client.notify_auth_friend_async_opt(notice, call.clone())));
             }
             if !round.notices.is_empty() {
+                let catching_up = round.notices.iter().filter(|n| is_catch_up(n)).map(|n| n.to_uid);
+                let sent = Sent { messages: 0, owed: catching_up.collect() };
                 let batch = UserNoticeBatch { notices: round.notices };
-                started.push((0, client.notify_users_async_opt(&batch, call.clone())));
+                started.push((sent, client.notify_users_async_opt(&batch, call.clone())));
             }
             for kick in &round.kicks {
-                started.push((0, client.kick_user_async_opt(kick, call.clone())));
+                started.push((Sent::default(), client.kick_user_async_opt(kick, call.clone())));
             }
-            for (count, call) in started {
+            for (sent, call) in started {
                 match call {
-                    Ok(receiver) => calls.push((addr.clone(), count, receiver)),
-                    Err(e) => self.failed(&addr, count, &e),
+                    Ok(receiver) => calls.push((addr.clone(), sent, receiver)),
+                    Err(e) => self.failed(&addr, sent, &e),
                 }
             }
         }
-        for (addr, count, receiver) in calls {
+        for (addr, sent, receiver) in calls {
             match futures_executor::block_on(receiver) {
-                Ok(_) => ChatMetrics::add(&self.services.metrics.messages_forwarded, count as u64),
-                Err(e) => self.failed(&addr, count, &e),
+                Ok(_) => ChatMetrics::add(
+                    &self.services.metrics.messages_forwarded,
+                    sent.messages as u64,
+                ),
+                Err(e) => self.failed(&addr, sent, &e),
             }
         }
     }
 
-    fn failed(&mut self, addr: &str, messages: usize, error: &grpcio::Error) {
+    fn failed(&mut self, addr: &str, sent: Sent, error: &grpcio::Error) {
         log::warn!(
-            "push to peer {addr} failed ({messages} messages wait for the next login): {error}"
+            "push to peer {addr} failed ({} messages for {} users, who are caught up once it answers): {error}",
+            sent.messages,
+            sent.owed.len()
         );
         ChatMetrics::add(&self.services.metrics.pushes_dropped, 1);
+        for uid in sent.owed {
+            self.owe(uid);
+        }
         self.peers.remove(addr); // reconnect next time, in case the peer moved
     }
 
@@ -238,6 +327,33 @@ impl Worker {
             })
             .clone()
     }
+}
+
+/// What one call to a peer carried: messages (counted once forwarded), and
+/// the users owed if it fails.
+#[derive(Default)]
+struct Sent {
+    messages: usize,
+    owed: Vec<u64>,
+}
+
+impl Sent {
+    fn messages<T>(messages: &[T], to: impl IntoIterator<Item = u64>) -> Sent {
+        let mut owed: Vec<u64> = to.into_iter().collect();
+        owed.sort_unstable();
+        owed.dedup();
+        Sent { messages: messages.len(), owed }
+    }
+}
+
+/// Pushes whose loss a receiver that stays online would not make up for:
+/// stored messages (a friendship's first message too).
+fn carries_messages(push: &Push) -> bool {
+    matches!(push, Push::Text(_) | Push::AuthFriend(..) | Push::CatchUp)
+}
+
+fn is_catch_up(notice: &UserNotice) -> bool {
+    matches!(notice.notice, Some(Notice::CatchUp(_)))
 }
 
 /// A stored message as the peer's RPC carries it, for the sessions of

@@ -111,6 +111,7 @@ impl proto::rpc::chat::ChatService for ChatRpc {
                 Some(Notice::Presence(p)) => {
                     Push::Presence(NotifyPresence { uid: p.uid, online: p.online })
                 }
+                Some(Notice::CatchUp(_)) => Push::CatchUp,
                 None => continue,
             };
             pushed += u32::from(self.delivery().push_local(notice.to_uid, push));
