@@ -36,18 +36,27 @@ pub struct Daemon {
 pub type Output = Arc<Mutex<()>>;
 
 impl Daemon {
-    /// Starts `binary --config config` with `envs`, waits for its
-    /// "listening on" line, and copies its log (stderr) and any further
-    /// output, prefixed by `name`.
+    /// Starts `binary --config config` with `envs` (after `wrapper`, a
+    /// command that execs it, such as `ip netns exec NS`; empty: none),
+    /// waits for its "listening on" line, and copies its log (stderr) and
+    /// any further output, prefixed by `name`.
     pub fn start(
         name: &str,
+        wrapper: &[String],
         binary: &Path,
         config: &Path,
         envs: &[(String, String)],
         output: &Output,
         color: Option<u8>,
     ) -> Result<Daemon, String> {
-        let mut command = Command::new(binary);
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(binary);
+                command
+            }
+            None => Command::new(binary),
+        };
         command
             .arg("--config")
             .arg(config)
@@ -55,12 +64,19 @@ impl Daemon {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         // Dies with imctl even if imctl is killed with SIGKILL: no orphans.
+        // And in a process group of its own: a terminal's signals (Ctrl-C)
+        // reach imctl, which stops the daemons in order; and a daemon paused
+        // with SIGSTOP (a fault test) is not sent SIGHUP when the group it
+        // would otherwise share with imctl's caller becomes orphaned (POSIX
+        // hangs up stopped members of an orphaned group).
         // SAFETY: the closure runs in the forked child before exec, where only
-        // async-signal-safe calls are allowed: prctl and reading errno are,
-        // and it allocates nothing and takes no lock.
+        // async-signal-safe calls are allowed: prctl, setpgid and reading
+        // errno are, and it allocates nothing and takes no lock.
         unsafe {
             command.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0
+                    || libc::setpgid(0, 0) != 0
+                {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())

@@ -30,6 +30,35 @@ pub struct UpOptions {
     pub port_base: Option<u16>,
     /// Start a daemon that died again after [`RESTART_DELAY`].
     pub restart: bool,
+    /// Daemons run in a network namespace of their own (with `port_base`):
+    /// each listens on its namespace's address, and the others reach it there.
+    pub netns: Vec<NetnsPlacement>,
+}
+
+/// `--netns NAME=NS:IP`: daemon NAME (`status`, `chat-1`, …) runs inside the
+/// network namespace NS (`ip netns exec`) and listens on IP, an address of
+/// NS that the other daemons' namespaces can reach (`perf/faults.sh` joins
+/// them with a bridge, to cut links between them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetnsPlacement {
+    pub daemon: String,
+    pub namespace: String,
+    pub ip: String,
+}
+
+impl NetnsPlacement {
+    pub fn parse(text: &str) -> Result<NetnsPlacement, String> {
+        let parsed = text.split_once('=').and_then(|(daemon, rest)| {
+            let (namespace, ip) = rest.split_once(':')?;
+            let valid = !daemon.is_empty() && !namespace.is_empty();
+            (valid && ip.parse::<std::net::IpAddr>().is_ok()).then(|| NetnsPlacement {
+                daemon: daemon.into(),
+                namespace: namespace.into(),
+                ip: ip.into(),
+            })
+        });
+        parsed.ok_or_else(|| format!("--netns {text}: NAME=NAMESPACE:IP"))
+    }
 }
 
 /// How long each daemon gets to stop gracefully.
@@ -59,12 +88,20 @@ pub fn run(options: &UpOptions) -> Result<i32, String> {
         ("chat-2", "chat-server", "chat2.toml", 33),
         ("gate", "gate-server", "gate.toml", 34),
     ];
+    if !options.netns.is_empty() && options.port_base.is_none() {
+        return Err("--netns needs --port-base".into());
+    }
     let start = |(name, binary, file, ansi): (&str, &str, &str, u8)| {
         sibling_binary(binary).and_then(|binary| {
             let mut envs = common.clone();
-            envs.extend(ports(options.port_base, name));
+            envs.extend(ports(options.port_base, name, &options.netns));
             let config = options.conf.join(file);
-            Daemon::start(name, &binary, &config, &envs, &output, color.then_some(ansi))
+            let wrapper: Vec<String> = match options.netns.iter().find(|p| p.daemon == name) {
+                Some(p) => ["ip", "netns", "exec", &p.namespace].map(String::from).to_vec(),
+                None => Vec::new(),
+            };
+            let color = color.then_some(ansi);
+            Daemon::start(name, &wrapper, &binary, &config, &envs, &output, color)
         })
     };
     let mut running: Vec<Daemon> = Vec::new();
@@ -115,9 +152,13 @@ pub fn run(options: &UpOptions) -> Result<i32, String> {
                 }
             }
         }
-        let dead = running.iter_mut().position(|d| matches!(d.child.try_wait(), Ok(Some(_))));
-        if let Some(dead) = dead {
+        let dead = running
+            .iter_mut()
+            .enumerate()
+            .find_map(|(i, d)| d.child.try_wait().ok().flatten().map(|status| (i, status)));
+        if let Some((dead, status)) = dead {
             let daemon = running.remove(dead);
+            say(&output, &format!("imctl: {} ended: {status}", daemon.name));
             if options.restart {
                 let entry = plan.iter().position(|p| p.0 == daemon.name).expect("a planned daemon");
                 let line = format!(
@@ -210,10 +251,15 @@ fn environment(
 /// Address overrides when `--port-base` is given: status P, verify P+1,
 /// gate P+2 (P+3 for the llfcchat client, P+4 for project_show's), chat-n
 /// at P+10n (clients), P+10n+1 (peers), P+10n+2 (metrics), P+10n+3
-/// (llfcchat clients), P+10n+4 (project_show clients).
-fn ports(base: Option<u16>, name: &str) -> Vec<(String, String)> {
+/// (llfcchat clients), P+10n+4 (project_show clients). On 127.0.0.1, or on
+/// the address a daemon's `--netns` placement gives it.
+fn ports(base: Option<u16>, name: &str, netns: &[NetnsPlacement]) -> Vec<(String, String)> {
     let Some(p) = base else { return Vec::new() };
-    let at = |offset: u16| format!("127.0.0.1:{}", p + offset);
+    let host = |daemon: &str| {
+        netns.iter().find(|n| n.daemon == daemon).map_or("127.0.0.1", |n| n.ip.as_str())
+    };
+    let of = |daemon: &str, offset: u16| format!("{}:{}", host(daemon), p + offset);
+    let at = |offset: u16| of(name, offset);
     match name {
         "status" => vec![("IM_STATUS_LISTEN".into(), at(0))],
         "verify" => vec![("IM_VERIFY_LISTEN".into(), at(1))],
@@ -221,8 +267,8 @@ fn ports(base: Option<u16>, name: &str) -> Vec<(String, String)> {
             ("IM_GATE_LISTEN".into(), at(2)),
             ("IM_GATE_LLFCCHAT_LISTEN".into(), at(3)),
             ("IM_GATE_PROJECT_SHOW_LISTEN".into(), at(4)),
-            ("IM_GATE_STATUS_ADDR".into(), at(0)),
-            ("IM_GATE_VERIFY_ADDR".into(), at(1)),
+            ("IM_GATE_STATUS_ADDR".into(), of("status", 0)),
+            ("IM_GATE_VERIFY_ADDR".into(), of("verify", 1)),
         ],
         chat => {
             let n: u16 = chat.trim_start_matches("chat-").parse().unwrap_or(1);
@@ -232,7 +278,7 @@ fn ports(base: Option<u16>, name: &str) -> Vec<(String, String)> {
                 ("IM_CHAT_ADMIN_LISTEN".into(), at(10 * n + 2)),
                 ("IM_CHAT_LLFCCHAT_LISTEN".into(), at(10 * n + 3)),
                 ("IM_CHAT_PROJECT_SHOW_LISTEN".into(), at(10 * n + 4)),
-                ("IM_CHAT_STATUS_ADDR".into(), at(0)),
+                ("IM_CHAT_STATUS_ADDR".into(), of("status", 0)),
             ]
         }
     }
@@ -288,4 +334,36 @@ fn print_summary(running: &[Daemon], options: &UpOptions, data: &std::path::Path
         mail.display(),
     );
     say(output, &text);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_netns_placement_names_a_daemon_a_namespace_and_an_address() {
+        let placed = NetnsPlacement::parse("chat-1=imf-chat-1:10.79.0.11").unwrap();
+        assert_eq!((placed.daemon.as_str(), placed.namespace.as_str()), ("chat-1", "imf-chat-1"));
+        assert_eq!(placed.ip, "10.79.0.11");
+        for bad in ["chat-1", "chat-1=ns", "=ns:10.0.0.1", "chat-1=:10.0.0.1", "chat-1=ns:host"] {
+            assert!(NetnsPlacement::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn placed_daemons_listen_on_their_address_and_are_reached_there() {
+        let netns = [
+            NetnsPlacement::parse("status=a:10.0.0.13").unwrap(),
+            NetnsPlacement::parse("chat-2=b:10.0.0.12").unwrap(),
+        ];
+        let env = |name: &str| -> std::collections::HashMap<String, String> {
+            ports(Some(17000), name, &netns).into_iter().collect()
+        };
+        assert_eq!(env("status")["IM_STATUS_LISTEN"], "10.0.0.13:17000");
+        assert_eq!(env("chat-2")["IM_CHAT_LISTEN"], "10.0.0.12:17020");
+        assert_eq!(env("chat-2")["IM_CHAT_STATUS_ADDR"], "10.0.0.13:17000");
+        assert_eq!(env("chat-1")["IM_CHAT_RPC_LISTEN"], "127.0.0.1:17011");
+        assert_eq!(env("gate")["IM_GATE_STATUS_ADDR"], "10.0.0.13:17000");
+        assert_eq!(env("gate")["IM_GATE_VERIFY_ADDR"], "127.0.0.1:17001");
+    }
 }

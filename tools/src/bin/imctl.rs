@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! imctl up   [--conf conf] [--profile embedded|mysql] [--data data] [--port-base N] [--restart]
+//!            [--netns NAME=NAMESPACE:IP]...
 //! imctl demo [--gate 127.0.0.1:8080] [--spool data/mail]
 //! ```
 
@@ -10,9 +11,12 @@ use tools::up::UpOptions;
 
 const USAGE: &str = "usage:
   imctl up   [--conf DIR] [--profile embedded|mysql] [--data DIR] [--port-base N] [--restart]
+             [--netns NAME=NAMESPACE:IP]...
       starts status, verify, two chat servers and the gate in the foreground;
       Ctrl-C stops them all; with --restart, a daemon that dies is started
-      again after 2 s (as the systemd units in conf/systemd do)
+      again after 2 s (as the systemd units in conf/systemd do); with
+      --netns (and --port-base), daemon NAME (status, chat-1, ...) runs in
+      that network namespace and listens on IP there
   imctl demo [--gate HOST:PORT] [--spool DIR]
       registers two users, makes them friends on two chat servers and has
       them talk (against a cluster started with `imctl up`)";
@@ -31,6 +35,11 @@ fn main() {
                 port_base: option("--port-base")
                     .map(|p| p.parse().unwrap_or_else(|_| fail("--port-base: a port"))),
                 restart: args.iter().any(|a| a == "--restart"),
+                netns: args
+                    .windows(2)
+                    .filter(|w| w[0] == "--netns")
+                    .map(|w| tools::up::NetnsPlacement::parse(&w[1]).unwrap_or_else(|e| fail(&e)))
+                    .collect(),
             };
             tools::up::run(&options)
         }
