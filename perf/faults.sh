@@ -32,10 +32,19 @@
 #   half-open       the client process frozen (SIGSTOP) past the heartbeat
 #                   deadline, then let go                        embedded
 #   fd-limit        chat-1 held at its descriptor limit for 5 s  embedded
+#   chat-link-cut   the network between chat-1 and chat-2 cut for 10 s  embedded
+#   status-link-cut the network between chat-1 and the status server cut
+#                   for 10 s                                     embedded
 #
 # MariaDB rows run on a throwaway mariadbd of the script's own (it is
-# stopped and frozen). The disk-full row mounts a tmpfs (root). The table
-# goes to perf/results/<date>-faults.md. Loopback only.
+# stopped and frozen). The disk-full row mounts a tmpfs (root). The network
+# rows give status, chat-1 and chat-2 a network namespace each, with its own
+# address on a bridge that the root namespace (gate, verify, imbench, the
+# probes) joins too (root; `ip netns`); a cut is a blackhole route each way,
+# so packets between the two vanish (the MariaDB rows' server listens on
+# the root namespace's loopback, so these run on the embedded store). The
+# table goes to perf/results/<date>-faults.md. Loopback and the script's
+# own namespaces only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/lib.sh
@@ -62,14 +71,52 @@ work=$(mktemp -d)
 mkdir -p perf/results
 up_pid="" tmpfs="" probe_pid=""
 # IM_FAULTS_KEEP=1 keeps the reports, logs and probe files (the path is printed).
-on_exit 'stop_cluster; [[ -n $probe_pid ]] && kill "$probe_pid" 2>/dev/null; [[ -n $tmpfs ]] && umount "$tmpfs" 2>/dev/null; [[ -n ${IM_FAULTS_KEEP:-} ]] && echo "kept $work" || rm -rf "$work"'
+on_exit 'stop_cluster; netns_down; [[ -n $probe_pid ]] && kill "$probe_pid" 2>/dev/null; [[ -n $tmpfs ]] && umount "$tmpfs" 2>/dev/null; [[ -n ${IM_FAULTS_KEEP:-} ]] && echo "kept $work" || rm -rf "$work"'
 start_throwaway_mariadb
 mysql_server=$IM_TEST_MYSQL_URL
 port_base=17800
 
-start_cluster() { # $1 store, $2 data dir; extra environment in $cluster_env
+# The network rows' hosts: a namespace with a bridge (imf-sw), and one per
+# daemon on it, each with its own address; the root namespace joins too.
+net=10.79.0
+declare -A host_of=([root]=$net.1 [status]=$net.13 [chat-1]=$net.11 [chat-2]=$net.12)
+netns_up() {
+    netns_down
+    ip netns add imf-sw
+    ip -n imf-sw link add br0 type bridge
+    ip -n imf-sw link set br0 up
+    local name
+    for name in root status chat-1 chat-2; do
+        ip link add "imf-$name" type veth peer name "p-$name" netns imf-sw
+        ip -n imf-sw link set "p-$name" master br0 up
+        if [[ $name == root ]]; then
+            ip addr add "${host_of[root]}/24" dev imf-root
+            ip link set imf-root up
+        else
+            ip netns add "imf-$name"
+            ip link set "imf-$name" netns "imf-$name"
+            ip -n "imf-$name" addr add "${host_of[$name]}/24" dev "imf-$name"
+            ip -n "imf-$name" link set "imf-$name" up
+            ip -n "imf-$name" link set lo up
+        fi
+    done
+}
+netns_down() {
+    ip link del imf-root 2>/dev/null || true
+    local ns
+    for ns in imf-sw imf-status imf-chat-1 imf-chat-2; do ip netns del "$ns" 2>/dev/null || true; done
+}
+# Cuts (add) or heals (del) the link between the hosts $2 and $3: in each, a
+# blackhole route to the other.
+link() {
+    ip -n "imf-$2" route "$1" blackhole "${host_of[$3]}/32"
+    ip -n "imf-$3" route "$1" blackhole "${host_of[$2]}/32"
+}
+
+start_cluster() { # $1 store, $2 data dir; extra environment in $cluster_env, arguments in $cluster_args
     local log="$work/up.log"
-    local args=(up --conf conf --data "$2" --port-base "$port_base" --profile "$1" --restart)
+    # shellcheck disable=SC2206
+    local args=(up --conf conf --data "$2" --port-base "$port_base" --profile "$1" --restart $cluster_args)
     if [[ $1 == mysql ]]; then
         mariadb -uroot -h127.0.0.1 -P"$mysql_port" -e "DROP DATABASE IF EXISTS im_faults"
         # shellcheck disable=SC2086
@@ -220,6 +267,8 @@ inject() {
             ;;
         half-open) kill -STOP "$bench_pid"; sleep 15; kill -CONT "$bench_pid" ;;
         fd-limit) fd_limit_fault ;;
+        chat-link-cut) link add chat-1 chat-2; sleep 10; link del chat-1 chat-2 ;;
+        status-link-cut) link add chat-1 status; sleep 10; link del chat-1 status ;;
     esac
 }
 
@@ -228,7 +277,13 @@ row() {
     local name=$1 store=$2 data="$work/data-$1-$2"
     [[ -z $only || $only == "$name" ]] || return 0
     step "$name on the $store store"
-    cluster_env=""
+    cluster_env="" cluster_args="" status_at="127.0.0.1:$port_base" chat1_at=127.0.0.1 chat2_at=127.0.0.1
+    if [[ $name == *-link-cut ]]; then
+        netns_up
+        cluster_args="--netns status=imf-status:${host_of[status]}"
+        cluster_args+=" --netns chat-1=imf-chat-1:${host_of[chat-1]} --netns chat-2=imf-chat-2:${host_of[chat-2]}"
+        status_at="${host_of[status]}:$port_base" chat1_at=${host_of[chat-1]} chat2_at=${host_of[chat-2]}
+    fi
     if [[ $name == disk-full ]]; then
         tmpfs="$work/tmpfs"
         mkdir -p "$tmpfs"
@@ -246,7 +301,7 @@ row() {
     # The half-open row's client is frozen for 15 s: it needs that much longer.
     local run_seconds=$seconds
     [[ $name == half-open ]] && run_seconds=$((seconds + 15))
-    "$bin/imbench" p2p --status "127.0.0.1:$port_base" "${store_args[@]}" --pairs "$pairs" \
+    "$bin/imbench" p2p --status "$status_at" "${store_args[@]}" --pairs "$pairs" \
         --rate "$rate" --seconds "$run_seconds" --retry --prefix "$prefix" --json "$report" >"$log" 2>&1 &
     bench_pid=$!
     for _ in $(seq 600); do grep -q "sending" "$log" && break; sleep 0.05; done
@@ -263,10 +318,13 @@ row() {
     touch "$work/stop-probes"
     wait "$probe_pid" 2>/dev/null || true
     rm -f "$work/stop-probes"
-    for daemon in gate:2 chat-1:12 chat-2:22; do # their /metrics, for IM_FAULTS_KEEP
-        curl -s -m 2 "127.0.0.1:$((port_base + ${daemon#*:}))/metrics" >"$work/$name-$store.${daemon%%:*}.metrics" || true
+    local daemon who offset host
+    for daemon in gate:2:127.0.0.1 chat-1:12:$chat1_at chat-2:22:$chat2_at; do # their /metrics, for IM_FAULTS_KEEP
+        IFS=: read -r who offset host <<<"$daemon"
+        curl -s -m 2 "$host:$((port_base + offset))/metrics" >"$work/$name-$store.$who.metrics" || true
     done
     stop_cluster
+    [[ $name == *-link-cut ]] && netns_down
     local note=""
     [[ $name == fd-limit ]] && note=$(cat "$work/fd-limit.txt")
     [[ $name == disk-full ]] && note="integrity check: $(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("PRAGMA integrity_check").fetchone()[0])' "$data/im.sqlite3")"
@@ -337,6 +395,8 @@ row mariadb-freeze mysql
 row disk-full embedded
 row half-open embedded
 row fd-limit embedded
+row chat-link-cut embedded
+row status-link-cut embedded
 
 out="perf/results/$stamp-faults.md"
 {

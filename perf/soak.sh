@@ -16,8 +16,10 @@
 # acknowledged and not delivered yet, and that minute's latency p50/p99.
 # At the end, the verdicts (RSS within 10% after a 5-minute warm-up,
 # descriptors flat, 0 lost, p99 stable), a table and a PNG plot go to
-# perf/results/<date>-soak.md/.png. MariaDB from IM_BENCH_MYSQL_URL
-# (default mysql://root@127.0.0.1:3306; the database im_soak is dropped and
+# perf/results/<date>-soak.md/.png. MariaDB: a throwaway mariadbd of the
+# soak's own, configured as conf/deploy/mariadb-im.cnf recommends for this
+# message rate (a 1 GB redo log and buffer pool; durable commits), or the
+# server at IM_BENCH_MYSQL_URL if set (its database im_soak is dropped and
 # created). Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,7 +42,15 @@ ensure_packages "the soak's database and plot" mariadb-client:mariadb gnuplot-no
 step "cargo build --release --workspace --bins"
 cargo build --release --workspace --bins
 bin="${CARGO_TARGET_DIR:-target}/release"
-mysql_server="${IM_BENCH_MYSQL_URL:-mysql://root@127.0.0.1:3306}"
+if [[ -n ${IM_BENCH_MYSQL_URL:-} ]]; then
+    mysql_server=$IM_BENCH_MYSQL_URL
+else
+    ensure_packages "the soak's own MariaDB" mariadb-server:mariadbd
+    # conf/deploy/mariadb-im.cnf's settings.
+    mysql_options=(--innodb-log-file-size=1G --innodb-buffer-pool-size=1G --innodb-flush-log-at-trx-commit=1)
+    start_throwaway_mariadb
+    mysql_server=$IM_TEST_MYSQL_URL
+fi
 host_part=${mysql_server#mysql://}
 user=${host_part%%@*} hostport=${host_part#*@}
 mariadb -u"${user%%:*}" -h"${hostport%%:*}" -P"${hostport##*:}" -e "DROP DATABASE IF EXISTS im_soak"

@@ -15,8 +15,9 @@
 # Runs alternate: resume by session token (the client's way), and, for
 # --password-runs of them, a password login again (what it costs without
 # session tokens). Reported per run: time from the kill until every user is
-# connected again (and stays so for 1 s), gate logins made, the gate's and
-# the status server's peak CPU (1-s windows, 100% = one core), messages.
+# connected again (and stays so for 1 s), gate logins made, the peak CPU
+# (1-s windows, 100% = one core) of the gate, the status server, the chat
+# servers and imbench itself, messages, and imbench's own lateness.
 # Table: perf/results/<date>-storm.md. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -87,20 +88,23 @@ print(f"# Reconnect storm, {users} users on one chat server, kill -9\n")
 print(f"`perf/storm.sh --users {users} --rate {rate}`: passwords at the gate's default argon2id "
       f"cost; {users // 2} senders × {rate} msg/s through it all.\n")
 print("| run | back by | first login storm s | connections lost | all back s after the kill | gate logins | "
-      "gate CPU peak % | status CPU peak % | gate CPU s | acknowledged | lost | stored twice | "
+      "CPU peak %: gate | status | chat servers | imbench | gate CPU s | acknowledged | lost | stored twice | "
       "generator lateness p99 ms |")
-print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 back = {}
+fmt = lambda v: "-" if v is None else f"{v:,.2f}"
 for n, (how, path) in enumerate(runs, 1):
-    report = json.load(open(path))["result"]
+    report = json.load(open(path))
+    report = report.get("result", report)
     r = report["reconnect"]
     m = r["messages"]
     back.setdefault(how, []).append(r["all_back_seconds"] if r["all_back_seconds"] is not None else float("inf"))
     print(f"| {n} | {'session token' if how == 'resume' else 'password'} | {report['storm_seconds']:.1f} | "
-          f"{r['connections_lost']} | {r['all_back_seconds']} | {r['gate_logins']} | "
+          f"{r['connections_lost']} | {fmt(r['all_back_seconds'])} | {r['gate_logins']} | "
           f"{r['gate-server_peak_cpu_percent']} | {r['status-server_peak_cpu_percent']} | "
+          f"{r['chat-server_peak_cpu_percent']} | {r['imbench_peak_cpu_percent']} | "
           f"{r['gate-server_cpu_seconds']} | {m['acknowledged']} | {m['lost']} | {m['stored_twice']} | "
-          f"{r.get('generator_lateness_p99_ms', '-')} |")
+          f"{fmt(r.get('generator_lateness_p99_ms'))} |")
 print()
 for how, values in back.items():
     print(f"median all-back time, {how}: {statistics.median(values):.2f} s over {len(values)} runs")

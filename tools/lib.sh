@@ -70,6 +70,7 @@ start_throwaway_mariadb() {
     fi
     mysql_dir=$(mktemp -d)
     mysql_port=$((33000 + RANDOM % 2000)) mysql_pid=""
+    [[ -v mysql_options ]] || mysql_options=()
     step "starting a throwaway mariadbd on 127.0.0.1:$mysql_port ($mysql_dir)"
     mariadb-install-db --no-defaults --datadir="$mysql_dir/data" --user="$(id -un)" \
         --auth-root-authentication-method=normal >"$mysql_dir/install.log" 2>&1
@@ -79,10 +80,11 @@ start_throwaway_mariadb() {
 }
 # run_throwaway_mariadb: (re)starts mariadbd on $mysql_dir and $mysql_port
 # (set by start_throwaway_mariadb) and waits until it answers; $mysql_pid.
+# Extra server options (an array) in $mysql_options.
 run_throwaway_mariadb() {
     mariadbd --no-defaults --datadir="$mysql_dir/data" --port="$mysql_port" --bind-address=127.0.0.1 \
         --socket="$mysql_dir/mysqld.sock" --user="$(id -un)" --skip-grant-tables \
-        --log-error="$mysql_dir/error.log" &
+        --log-error="$mysql_dir/error.log" "${mysql_options[@]}" &
     mysql_pid=$!
     for _ in $(seq 1 60); do
         mysql_answers 127.0.0.1 "$mysql_port" && break

@@ -651,8 +651,12 @@ fn storm(o: &Options) -> Result<serde_json::Value, String> {
         Ok((granted.server, granted.token))
     };
     let (seconds, kill_after) = (o.number("--seconds", 15.0f64), o.number("--kill-after", 2.0f64));
-    let watched: Vec<(&str, Vec<u32>)> =
-        ["gate-server", "status-server"].iter().map(|&name| (name, pids_named(name))).collect();
+    // The survivor is the chat server still running; imbench is the load.
+    let mut watched: Vec<(&str, Vec<u32>)> = ["gate-server", "status-server", "chat-server"]
+        .iter()
+        .map(|&name| (name, pids_named(name)))
+        .collect();
+    watched.push(("imbench", vec![std::process::id()]));
     let stop_reconnecting = std::sync::atomic::AtomicBool::new(false);
     let outcome = parking_lot::Mutex::new(serde_json::Value::Null);
     let offered = if talking { (count / 2) as f64 * rate } else { 0.0 };
@@ -734,13 +738,15 @@ fn storm(o: &Options) -> Result<serde_json::Value, String> {
     });
     println!(
         "reconnect storm: {} connections lost; all back {} s after the kill \
-         ({} gate logins{}); gate CPU peak {}%, status CPU peak {}%; messages: {}",
+         ({} gate logins{}); CPU peak (100% = a core): gate {}%, status {}%, chat servers {}%, imbench {}%; messages: {}",
         reconnect["connections_lost"],
         reconnect["all_back_seconds"],
         reconnect["gate_logins"],
         if resume { ", by session token" } else { ", by password" },
         reconnect["gate-server_peak_cpu_percent"],
         reconnect["status-server_peak_cpu_percent"],
+        reconnect["chat-server_peak_cpu_percent"],
+        reconnect["imbench_peak_cpu_percent"],
         reconnect["messages"],
     );
     report["reconnect"] = reconnect;
