@@ -40,9 +40,7 @@ done
 ensure_rust
 ensure_build_tools
 ensure_packages "the peer run and the plot" mosquitto:mosquitto gnuplot-nox:gnuplot mariadb-client:mariadb
-step "cargo build --release --workspace --bins"
-cargo build --release --workspace --bins
-bin="${CARGO_TARGET_DIR:-target}/release"
+build_bins
 mysql_server="${IM_BENCH_MYSQL_URL:-mysql://root@127.0.0.1:3306}"
 stamp=$(date -u +%Y-%m-%d-%H%M)
 work=$(mktemp -d)

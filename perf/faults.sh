@@ -63,9 +63,7 @@ done
 ensure_rust
 ensure_build_tools
 ensure_packages "the MariaDB rows" mariadb-server:mariadbd mariadb-client:mariadb
-step "cargo build --release --workspace --bins"
-cargo build --release --workspace --bins
-bin="${CARGO_TARGET_DIR:-target}/release"
+build_bins
 stamp=$(date -u +%Y-%m-%d-%H%M)
 work=$(mktemp -d)
 mkdir -p perf/results

@@ -5,8 +5,9 @@
 #
 #   perf/soak.sh [--minutes 30] [--pairs 5000] [--rate 4] [--idle 500] [--churn 50]
 #
-# Defaults: 10,000 users in 5,000 pairs across the two chat servers, each
-# sender at 4 msg/s (20,000 msg/s in all), plus 500 idle users of whom 50 a
+# Defaults: 10,000 users in 5,000 pairs across the two chat servers (mixed:
+# every other pair has its sender on the other server, so both commit and
+# both forward), each sender at 4 msg/s (20,000 msg/s in all), plus 500 idle users of whom 50 a
 # second log out and log in again (imbench p2p --retry --idle --churn), for
 # 30 minutes. A message with no 1018 is resent after 10 s (doubling), not
 # imbench's fault-mode 1 s: near capacity answers take longer than a second,
@@ -39,9 +40,7 @@ done
 ensure_rust
 ensure_build_tools
 ensure_packages "the soak's database and plot" mariadb-client:mariadb gnuplot-nox:gnuplot
-step "cargo build --release --workspace --bins"
-cargo build --release --workspace --bins
-bin="${CARGO_TARGET_DIR:-target}/release"
+build_bins
 if [[ -n ${IM_BENCH_MYSQL_URL:-} ]]; then
     mysql_server=$IM_BENCH_MYSQL_URL
 else
@@ -70,7 +69,7 @@ grep -q "imctl: ready" "$work/up.log" || { cat "$work/up.log" >&2; exit 1; }
 step "load: $pairs pairs × $rate msg/s, $idle idle users ($churn/s churn), $minutes minutes"
 seconds=$((minutes * 60))
 "$bin/imbench" p2p --status "127.0.0.1:$port_base" --store mysql --mysql-url "$mysql_server/im_soak" \
-    --pairs "$pairs" --rate "$rate" --seconds "$seconds" --retry --resend-after 10000 \
+    --pairs "$pairs" --rate "$rate" --seconds "$seconds" --mixed --retry --resend-after 10000 \
     --idle "$idle" --churn "$churn" \
     --report-every 60 --prefix soak --json "$work/imbench.json" >"$work/imbench.log" 2>&1 &
 bench_pid=$!

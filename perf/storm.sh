@@ -35,9 +35,7 @@ while (($#)); do
 done
 ensure_rust
 ensure_build_tools
-step "cargo build --release --workspace --bins"
-cargo build --release --workspace --bins
-bin="${CARGO_TARGET_DIR:-target}/release"
+build_bins
 stamp=$(date -u +%Y-%m-%d-%H%M)
 work=$(mktemp -d)
 mkdir -p perf/results

@@ -36,6 +36,14 @@ ensure_build_tools() {
     ensure_packages "grpcio's C core" cmake:cmake g++:g++ make:make
 }
 
+# build_bins: builds the workspace's binaries (release profile) and sets
+# $bin to the directory they are in.
+build_bins() {
+    step "cargo build --release --workspace --bins"
+    cargo build --release --workspace --bins
+    bin="${CARGO_TARGET_DIR:-target}/release"
+}
+
 # on_exit COMMAND: runs COMMAND (a string, evaluated) when the script exits,
 # after the ones registered before it in reverse order. One EXIT trap for
 # every helper, so that no helper's trap replaces another's.
@@ -69,7 +77,9 @@ start_throwaway_mariadb() {
         exit 1
     fi
     mysql_dir=$(mktemp -d)
-    mysql_port=$((33000 + RANDOM % 2000)) mysql_pid=""
+    # Below the ephemeral range (32768 and up here), where a client socket of
+    # a load run may hold the port, and above the tests' port bases.
+    mysql_port=$((32000 + RANDOM % 700)) mysql_pid=""
     [[ -v mysql_options ]] || mysql_options=()
     step "starting a throwaway mariadbd on 127.0.0.1:$mysql_port ($mysql_dir)"
     mariadb-install-db --no-defaults --datadir="$mysql_dir/data" --user="$(id -un)" \

@@ -164,8 +164,10 @@ impl Worker {
         let mut uids: Vec<u64> = round.iter().filter_map(Outbound::receiver).collect();
         uids.sort_unstable();
         uids.dedup();
-        let Some(locations) = self.locate(uids) else {
-            // Nobody can be found: whoever was owed messages is owed them still.
+        let located = self.locate(uids);
+        if located.is_none() {
+            // Nobody can be found: whoever was sent messages is owed them
+            // (kicks name their session's server, and still go out).
             for item in &round {
                 if let Outbound::Push { to, push, .. } = item {
                     if carries_messages(push) {
@@ -173,8 +175,8 @@ impl Worker {
                     }
                 }
             }
-            return;
-        };
+        }
+        let locations = located.unwrap_or_default();
         let mut by_peer: HashMap<String, PeerRound> = HashMap::new();
         for item in round {
             let (to, push, reached) = match item {
