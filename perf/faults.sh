@@ -67,9 +67,9 @@ build_bins
 stamp=$(date -u +%Y-%m-%d-%H%M)
 work=$(mktemp -d)
 mkdir -p perf/results
-up_pid="" tmpfs="" probe_pid=""
+tmpfs="" probe_pid=""
 # IM_FAULTS_KEEP=1 keeps the reports, logs and probe files (the path is printed).
-on_exit 'stop_cluster; netns_down; [[ -n $probe_pid ]] && kill "$probe_pid" 2>/dev/null; [[ -n $tmpfs ]] && umount "$tmpfs" 2>/dev/null; [[ -n ${IM_FAULTS_KEEP:-} ]] && echo "kept $work" || rm -rf "$work"'
+on_exit 'stop_imctl; netns_down; [[ -n $probe_pid ]] && kill "$probe_pid" 2>/dev/null; [[ -n $tmpfs ]] && umount "$tmpfs" 2>/dev/null; [[ -n ${IM_FAULTS_KEEP:-} ]] && echo "kept $work" || rm -rf "$work"'
 start_throwaway_mariadb
 mysql_server=$IM_TEST_MYSQL_URL
 port_base=17800
@@ -112,35 +112,16 @@ link() {
 }
 
 start_cluster() { # $1 store, $2 data dir; extra environment in $cluster_env, arguments in $cluster_args
-    local log="$work/up.log"
-    # shellcheck disable=SC2206
-    local args=(up --conf conf --data "$2" --port-base "$port_base" --profile "$1" --restart $cluster_args)
+    local args=(up --conf conf --data "$2" --port-base "$port_base" --profile "$1" --restart)
     if [[ $1 == mysql ]]; then
         mariadb -uroot -h127.0.0.1 -P"$mysql_port" -e "DROP DATABASE IF EXISTS im_faults"
         # shellcheck disable=SC2086
-        env $cluster_env IM_GATE_STORE__MYSQL_URL="$mysql_server/im_faults" \
-            IM_CHAT_STORE__MYSQL_URL="$mysql_server/im_faults" "$bin/imctl" "${args[@]}" >"$log" 2>&1 &
+        start_imctl "$work/up.log" $cluster_env IM_GATE_STORE__MYSQL_URL="$mysql_server/im_faults" \
+            IM_CHAT_STORE__MYSQL_URL="$mysql_server/im_faults" "${args[@]}" $cluster_args
     else
         # shellcheck disable=SC2086
-        env $cluster_env "$bin/imctl" "${args[@]}" >"$log" 2>&1 &
+        start_imctl "$work/up.log" $cluster_env "${args[@]}" $cluster_args
     fi
-    up_pid=$!
-    for _ in $(seq 300); do grep -q "imctl: ready" "$log" && return 0; sleep 0.1; done
-    cat "$log" >&2
-    echo "the $1 cluster did not start" >&2
-    exit 1
-}
-
-stop_cluster() {
-    if [[ -n $up_pid ]]; then
-        kill -TERM "$up_pid" 2>/dev/null && wait "$up_pid" 2>/dev/null || true
-        up_pid=""
-    fi
-}
-
-# The pid of the cluster's daemon running binary $1 with config file $2.
-daemon_pid() {
-    pgrep -P "$up_pid" -f "$1 --config conf/$2" | head -1
 }
 
 # Probes through the gate: a login and a verify-code request every 200 ms,
@@ -181,7 +162,7 @@ PY
 # served again. Prints what it saw.
 fd_limit_fault() {
     local pid open soft hard
-    pid=$(daemon_pid chat-server chat1.toml)
+    pid=$(imctl_daemon_pid chat-server chat1.toml)
     open=$(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 | wc -l)
     read -r soft hard < <(prlimit --pid "$pid" --nofile --noheadings --output SOFT,HARD)
     prlimit --pid "$pid" --nofile=$((open + 20)):"$hard"
@@ -248,10 +229,10 @@ PY
 # Injects fault $1 (the row's name) into the running cluster.
 inject() {
     case $1 in
-        chat-kill) kill -9 "$(daemon_pid chat-server chat1.toml)" ;;
-        status-kill) kill -9 "$(daemon_pid status-server status.toml)" ;;
-        gate-kill) kill -9 "$(daemon_pid gate-server gate.toml)" ;;
-        verify-kill) kill -9 "$(daemon_pid verify-server verify.toml)" ;;
+        chat-kill) kill -9 "$(imctl_daemon_pid chat-server chat1.toml)" ;;
+        status-kill) kill -9 "$(imctl_daemon_pid status-server status.toml)" ;;
+        gate-kill) kill -9 "$(imctl_daemon_pid gate-server gate.toml)" ;;
+        verify-kill) kill -9 "$(imctl_daemon_pid verify-server verify.toml)" ;;
         mariadb-restart)
             kill -TERM "$mysql_pid"
             wait "$mysql_pid" 2>/dev/null || true
@@ -321,7 +302,7 @@ row() {
         IFS=: read -r who offset host <<<"$daemon"
         curl -s -m 2 "$host:$((port_base + offset))/metrics" >"$work/$name-$store.$who.metrics" || true
     done
-    stop_cluster
+    stop_imctl
     [[ $name == *-link-cut ]] && netns_down
     local note=""
     [[ $name == fd-limit ]] && note=$(cat "$work/fd-limit.txt")

@@ -56,15 +56,13 @@ mariadb -u"${user%%:*}" -h"${hostport%%:*}" -P"${hostport##*:}" -e "DROP DATABAS
 stamp=$(date -u +%Y-%m-%d-%H%M)
 work=$(mktemp -d)
 port_base=17900
-up_pid="" bench_pid=""
-on_exit '[[ -n $bench_pid ]] && kill "$bench_pid" 2>/dev/null; [[ -n $up_pid ]] && kill -TERM "$up_pid" 2>/dev/null && wait "$up_pid" 2>/dev/null; rm -rf "$work"'
+bench_pid=""
+on_exit '[[ -n $bench_pid ]] && kill "$bench_pid" 2>/dev/null; stop_imctl; rm -rf "$work"'
 
 step "cluster on MariaDB ($mysql_server/im_soak)"
-IM_GATE_STORE__MYSQL_URL="$mysql_server/im_soak" IM_CHAT_STORE__MYSQL_URL="$mysql_server/im_soak" \
-    "$bin/imctl" up --conf conf --data "$work/data" --port-base "$port_base" --profile mysql >"$work/up.log" 2>&1 &
-up_pid=$!
-for _ in $(seq 300); do grep -q "imctl: ready" "$work/up.log" && break; sleep 0.1; done
-grep -q "imctl: ready" "$work/up.log" || { cat "$work/up.log" >&2; exit 1; }
+start_imctl "$work/up.log" IM_GATE_STORE__MYSQL_URL="$mysql_server/im_soak" \
+    IM_CHAT_STORE__MYSQL_URL="$mysql_server/im_soak" \
+    up --conf conf --data "$work/data" --port-base "$port_base" --profile mysql
 
 step "load: $pairs pairs × $rate msg/s, $idle idle users ($churn/s churn), $minutes minutes"
 seconds=$((minutes * 60))
@@ -84,7 +82,7 @@ for minute in $(seq 1 "$minutes"); do
     for name in status:status-server:status.toml chat-1:chat-server:chat1.toml \
         chat-2:chat-server:chat2.toml gate:gate-server:gate.toml verify:verify-server:verify.toml; do
         IFS=: read -r label binary file <<<"$name"
-        pid=$(pgrep -P "$up_pid" -f "$binary --config conf/$file" | head -1 || true)
+        pid=$(imctl_daemon_pid "$binary" "$file" || true)
         [[ -n $pid ]] || { echo "$minute $label 0 0" >>"$samples"; continue; }
         rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
         fds=$(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 | wc -l)

@@ -39,25 +39,17 @@ build_bins
 stamp=$(date -u +%Y-%m-%d-%H%M)
 work=$(mktemp -d)
 mkdir -p perf/results
-port_base=17900 up_pid=""
-stop_cluster() {
-    if [[ -n $up_pid ]]; then
-        kill -TERM "$up_pid" 2>/dev/null && wait "$up_pid" 2>/dev/null || true
-        up_pid=""
-    fi
-}
-on_exit 'stop_cluster; [[ -n ${IM_STORM_KEEP:-} ]] && echo "kept $work" || rm -rf "$work"'
+port_base=17900
+on_exit 'stop_imctl; [[ -n ${IM_STORM_KEEP:-} ]] && echo "kept $work" || rm -rf "$work"'
 
 # One run: $1 "resume" or "password", $2 the run's number.
 run() {
     local how=$1 n=$2 data="$work/data-$2" log="$work/up-$2.log"
     step "run $n: reconnect by $how"
-    "$bin/imctl" up --conf conf --data "$data" --port-base "$port_base" >"$log" 2>&1 &
-    up_pid=$!
-    for _ in $(seq 300); do grep -q "imctl: ready" "$log" && break; sleep 0.1; done
+    start_imctl "$log" up --conf conf --data "$data" --port-base "$port_base"
     local chat1 chat2
-    chat1=$(pgrep -P "$up_pid" -f "chat-server --config conf/chat1.toml" | head -1)
-    chat2=$(pgrep -P "$up_pid" -f "chat-server --config conf/chat2.toml" | head -1)
+    chat1=$(imctl_daemon_pid chat-server chat1.toml)
+    chat2=$(imctl_daemon_pid chat-server chat2.toml)
     local args=(storm --gate "127.0.0.1:$((port_base + 2))" --data "$data" --users "$users"
         --clients 8 --cost default --alone "$chat2" --kill "$chat1" --kill-after 3
         --rate "$rate" --json "$work/$n.json")
@@ -67,7 +59,7 @@ run() {
         args+=(--seconds $((users / 50 + 30))) # ~77 password logins/s here
     fi
     "$bin/imbench" "${args[@]}" | tee "$work/$n.out" | grep -E "login storm|reconnect storm|lateness"
-    stop_cluster
+    stop_imctl
     echo "$how $work/$n.json" >>"$work/runs"
 }
 

@@ -44,6 +44,35 @@ build_bins() {
     bin="${CARGO_TARGET_DIR:-target}/release"
 }
 
+# start_imctl LOG [NAME=VALUE...] ARGS...: runs `$bin/imctl ARGS` in the
+# background with the environment NAME=VALUE..., its output in LOG, waits
+# (up to 30 s) until it says it is ready, and sets $up_pid. A cluster that
+# does not start ends the script, with its log.
+start_imctl() {
+    local log=$1 envs=()
+    shift
+    while [[ ${1:-} == *=* ]]; do envs+=("$1"); shift; done
+    env "${envs[@]}" "$bin/imctl" "$@" >"$log" 2>&1 &
+    up_pid=$!
+    for _ in $(seq 300); do grep -q "imctl: ready" "$log" && return 0; sleep 0.1; done
+    cat "$log" >&2
+    echo "imctl $* did not become ready" >&2
+    exit 1
+}
+# stop_imctl: stops the cluster of start_imctl (SIGTERM, waited for); safe
+# to call when none runs.
+stop_imctl() {
+    if [[ -n ${up_pid:-} ]]; then
+        kill -TERM "$up_pid" 2>/dev/null && wait "$up_pid" 2>/dev/null || true
+        up_pid=""
+    fi
+}
+# imctl_daemon_pid BINARY CONFIG: the pid of the cluster's daemon running
+# BINARY with the configuration file conf/CONFIG.
+imctl_daemon_pid() {
+    pgrep -P "$up_pid" -f "$1 --config conf/$2" | head -1
+}
+
 # on_exit COMMAND: runs COMMAND (a string, evaluated) when the script exits,
 # after the ones registered before it in reverse order. One EXIT trap for
 # every helper, so that no helper's trap replaces another's.

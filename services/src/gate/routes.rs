@@ -27,6 +27,7 @@ use proto::rpc::verify::{CheckVerifyCodeRequest, GetVerifyCodeRequest};
 use proto::ErrorCode;
 use reactor::Ctx;
 use serde::de::DeserializeOwned;
+use std::net::IpAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
@@ -261,13 +262,9 @@ impl GateHandler {
             _ => return self.fail(ctx, pending, ErrorCode::Json),
         };
         let sessions = self.hub.sessions.clone();
-        let Some(ip) = ctx.peer_addr(pending.conn).map(|peer| peer.ip()) else {
-            return self.fail(ctx, pending, ErrorCode::PasswdInvalid); // already closed
+        let Some(ip) = self.admitted_address(ctx, pending, ErrorCode::PasswdInvalid) else {
+            return;
         };
-        if self.hub.login_limits.check_address(ip, Instant::now()).is_err() {
-            self.hub.metrics.login_refused_address.fetch_add(1, Relaxed);
-            return self.fail(ctx, pending, ErrorCode::RateLimited);
-        }
         let cost = self.hub.hash_cost.clone();
         let limits = self.hub.login_limits.clone();
         self.store_job(
@@ -328,25 +325,20 @@ impl GateHandler {
         if !valid_device_id(&req.device_id) {
             return self.fail(ctx, pending, ErrorCode::Json);
         }
-        let Some(ip) = ctx.peer_addr(pending.conn).map(|peer| peer.ip()) else {
-            return self.fail(ctx, pending, ErrorCode::TokenInvalid); // already closed
+        let Some(ip) = self.admitted_address(ctx, pending, ErrorCode::TokenInvalid) else {
+            return;
         };
-        if self.hub.login_limits.check_address(ip, Instant::now()).is_err() {
-            self.hub.metrics.login_refused_address.fetch_add(1, Relaxed);
-            return self.fail(ctx, pending, ErrorCode::RateLimited);
-        }
         let limits = self.hub.login_limits.clone();
+        if !sessions::well_formed(&req.session_token) {
+            limits.failed(None, ip, Instant::now()); // none of ours: no lookup
+            return self.fail(ctx, pending, ErrorCode::TokenInvalid);
+        }
+        let hash = sessions::token_hash(&req.session_token);
         self.store_job(
             ctx,
             pending,
             move |store| {
-                let found = match sessions::well_formed(&req.session_token) {
-                    true => {
-                        store.session_token(&sessions::token_hash(&req.session_token), now_ms())?
-                    }
-                    false => None,
-                };
-                let user = match found {
+                let user = match store.session_token(&hash, now_ms())? {
                     Some(t) if t.uid == req.uid && t.device == req.device_id => {
                         store.user_by_uid(t.uid)?
                     }
@@ -388,6 +380,28 @@ impl GateHandler {
                 Err(e) => h.fail(ctx, pending, e.error_code()),
             },
         );
+    }
+
+    /// The client's address, unless it is in the address backoff of the
+    /// login limits (then 1104 is answered) or the connection is gone (then
+    /// `gone` is, to nobody: every request is answered once, which keeps
+    /// the in-flight count).
+    fn admitted_address(
+        &mut self,
+        ctx: &mut Ctx<Self>,
+        pending: Pending,
+        gone: ErrorCode,
+    ) -> Option<IpAddr> {
+        let Some(ip) = ctx.peer_addr(pending.conn).map(|peer| peer.ip()) else {
+            self.fail(ctx, pending, gone);
+            return None;
+        };
+        if self.hub.login_limits.check_address(ip, Instant::now()).is_err() {
+            self.hub.metrics.login_refused_address.fetch_add(1, Relaxed);
+            self.fail(ctx, pending, ErrorCode::RateLimited);
+            return None;
+        }
+        Some(ip)
     }
 
     /// The status server picks a chat server and issues its token; the
