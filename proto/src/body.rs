@@ -124,8 +124,12 @@ pub struct TextItem {
 /// 1017 TEXT_CHAT_MSG_REQ.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TextChatMsgReq {
-    #[serde(deserialize_with = "lenient_uid")]
+    /// The receiver of a private message (0 or absent for a group's).
+    #[serde(default, deserialize_with = "lenient_uid")]
     pub touid: u64,
+    /// The group conversation a message is sent to (instead of `touid`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub group_id: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread_id: Option<u64>,
     pub text_array: Vec<TextItem>,
@@ -376,6 +380,10 @@ pub struct ChatData {
     pub status: i32,
     /// Unix time in milliseconds, set at commit.
     pub chat_time: i64,
+    /// 0 (absent) a text; 1 a group event, whose `content` is its JSON
+    /// (PROTOCOL.md "Groups").
+    #[serde(skip_serializing_if = "is_zero_u8")]
+    pub kind: u8,
 }
 
 /// 1018 TEXT_CHAT_MSG_RSP (to the sender, after the commit) and
@@ -389,6 +397,9 @@ pub struct TextChatMsgRsp {
     pub thread_id: u64,
     /// The conversation (for a direct one, the same as `thread_id`).
     pub conversation_id: u64,
+    /// The group, for a group's messages (the same as `conversation_id`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub group_id: u64,
     pub chat_datas: Vec<ChatData>,
 }
 
@@ -444,6 +455,9 @@ pub struct HistoryMessage {
     pub msg_content: String,
     pub chat_time: i64,
     pub status: i32,
+    /// As in [`ChatData::kind`].
+    #[serde(skip_serializing_if = "is_zero_u8")]
+    pub kind: u8,
 }
 
 /// 1030 LOAD_CHAT_MSG_RSP.
@@ -561,6 +575,10 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+fn is_zero_u8(n: &u8) -> bool {
+    *n == 0
+}
+
 fn is_zero_port(n: &u16) -> bool {
     *n == 0
 }
@@ -581,16 +599,22 @@ pub struct NotifyConversationRead {
 #[serde(default)]
 pub struct ConversationInfo {
     pub conversation_id: u64,
-    /// The other member.
+    /// `private` (two users) or `group`.
+    pub kind: String,
+    /// The other member (0 in a group).
     pub peer_uid: u64,
+    /// A group's name (empty for a private conversation).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
     pub last_seq: u64,
     /// This device's watermark: everything up to it has reached it.
     pub delivered_seq: u64,
     /// How far the user has read (all devices share it).
     pub read_seq: u64,
-    /// How far the other member has read: the user's messages up to it are read.
+    /// How far the other member has read: the user's messages up to it are
+    /// read (0 in a group: ask who read with 1140).
     pub peer_read_seq: u64,
-    /// The other member's messages above `read_seq`.
+    /// The other members' messages above `read_seq`.
     pub unread: u64,
     /// The newest message, if there is one.
     pub last_message: Option<HistoryMessage>,

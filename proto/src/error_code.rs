@@ -43,10 +43,16 @@ pub enum ErrorCode {
     ServerBusy = 1105,
     /// Protocol error.
     ProtocolError = 1106,
+    /// Not a member of the group (or the group is gone).
+    NotMember = 1107,
+    /// A group limit: members per group, groups per user.
+    GroupFull = 1108,
+    /// The member's role does not allow it (owner or admins only).
+    NotAllowed = 1109,
 }
 
 impl ErrorCode {
-    const ALL: [ErrorCode; 20] = [
+    const ALL: [ErrorCode; 23] = [
         ErrorCode::Success,
         ErrorCode::Json,
         ErrorCode::RpcFailed,
@@ -67,6 +73,9 @@ impl ErrorCode {
         ErrorCode::RateLimited,
         ErrorCode::ServerBusy,
         ErrorCode::ProtocolError,
+        ErrorCode::NotMember,
+        ErrorCode::GroupFull,
+        ErrorCode::NotAllowed,
     ];
 
     /// The number in JSON bodies.

@@ -8,6 +8,7 @@
 //! | [`msg_id`] | chat message ids (1005 LOGIN_REQ, ...) |
 //! | [`error_code`] | the `error` codes of every response |
 //! | [`body`] | serde structs for every JSON body (chat frames, gate HTTP) |
+//! | [`group_body`] | the JSON bodies of the group requests (1120-1141) |
 //! | [`frame`] | the frame format (shared with the reactor's codec) plus JSON |
 //! | [`chat_client`] | a blocking chat client for tools and tests |
 //! | [`http_client`] | a blocking HTTP client for the gate's API |
@@ -18,6 +19,7 @@ pub mod body;
 pub mod chat_client;
 pub mod error_code;
 pub mod frame;
+pub mod group_body;
 pub mod http_client;
 pub mod msg_id;
 pub mod rpc;

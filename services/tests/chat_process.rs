@@ -42,6 +42,7 @@ fn no_acknowledged_message_is_lost_when_a_server_is_killed(kind: StoreKind) {
         for n in 0.. {
             let request = TextChatMsgReq {
                 touid: bob,
+                group_id: 0,
                 thread_id: None,
                 text_array: vec![TextItem { content: format!("m{n}"), unique_id: format!("u{n}") }],
                 fromuid: None,

@@ -558,6 +558,7 @@ fn a_huge_backlog_is_pushed_in_pages_without_starving_others() {
     for chunk in 0..BACKLOG / 1000 {
         let batch: Vec<NewMessage> = (0..1000)
             .map(|i| NewMessage {
+                group: 0,
                 sender: ann,
                 receiver: bob,
                 unique_id: format!("{chunk}-{i}"),
@@ -738,6 +739,7 @@ fn large_pending_messages_are_pushed_in_frames_that_fit() {
     let big = "x".repeat(4000);
     let batch: Vec<NewMessage> = (0..100)
         .map(|i| NewMessage {
+            group: 0,
             sender: ann,
             receiver: bob,
             unique_id: format!("big{i}"),

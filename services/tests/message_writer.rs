@@ -17,7 +17,7 @@ fn user(store: &mut impl StoreConn, name: &str) -> u64 {
 }
 
 fn message(sender: u64, receiver: u64, unique_id: String) -> NewMessage {
-    NewMessage { sender, receiver, content: format!("content of {unique_id}"), unique_id }
+    NewMessage { sender, receiver, group: 0, content: format!("content of {unique_id}"), unique_id }
 }
 
 /// How many messages the legacy device of `uid` has not received (up to 1000).
@@ -56,8 +56,9 @@ where
                 // The commit has happened: another connection already sees the rows.
                 let mut other = verify.unwrap();
                 let first = &stored[0];
-                let visible =
-                    other.conversation_after(first.thread_id, first.seq - 1, 0, 1).unwrap();
+                let visible = other
+                    .conversation_after(first.thread_id, first.seq - 1, u64::MAX, 0, 1)
+                    .unwrap();
                 assert_eq!(visible[0].message_id, stored[0].message_id);
                 let got: Vec<String> = stored.iter().map(|m| m.unique_id.clone()).collect();
                 tx.send(got == expected).unwrap();

@@ -14,6 +14,7 @@ use util::{new_user, TempMysql, TempSqlite};
 
 fn message(sender: u64, receiver: u64, unique_id: &str) -> NewMessage {
     NewMessage {
+        group: 0,
         sender,
         receiver,
         unique_id: unique_id.into(),
@@ -296,9 +297,11 @@ fn a_run_of_ones_own_messages_is_no_backlog_for_the_legacy_device(store: &mut im
     let own: Vec<NewMessage> = (2..5).map(|i| message(b, a, &format!("o{i}"))).collect();
     store.append_messages(&own).unwrap();
     assert!(store.conversations_behind(b, LEGACY_DEVICE, 0, 10).unwrap().is_empty());
-    assert_eq!(store.conversations_behind(b, "pc", 0, 10).unwrap(), [(thread, 1)]);
+    let behind = |thread_id, watermark| Behind { thread_id, watermark, until: 4 };
+    assert_eq!(store.conversations_behind(b, "pc", 0, 10).unwrap(), [behind(thread, 1)]);
     store.append_messages(&[message(a, b, "o5")]).unwrap();
-    assert_eq!(store.conversations_behind(b, LEGACY_DEVICE, 0, 10).unwrap(), [(thread, 1)]);
+    let behind = Behind { thread_id: thread, watermark: 1, until: 5 };
+    assert_eq!(store.conversations_behind(b, LEGACY_DEVICE, 0, 10).unwrap(), [behind]);
     assert_eq!(backlog_ids(store, b).len(), 1, "only a's newest");
 }
 
@@ -532,6 +535,140 @@ const VERSION_2_MESSAGES: &str =
      (12, 1, 1, 2, 'c', 'x', 1), (13, 1, 1, 2, 'd', 'x', 1), (14, 1, 2, 1, 'e', 'x', 1);\n\
      INSERT INTO pending (receiver, message_id) VALUES (2, 11), (2, 13);\n";
 
+fn group_text(sender: u64, group: u64, unique_id: &str) -> NewMessage {
+    NewMessage { group, receiver: 0, ..message(sender, 0, unique_id) }
+}
+
+/// Groups: membership as events under the conversation's lock, texts from
+/// members only (each with the members of its commit), former members who
+/// read up to their leaving, new members from their joining.
+fn groups_keep_one_order_and_their_members(store: &mut impl StoreConn) {
+    use services::store::groups::GroupLimits;
+    let [ann, bob, cat, dan] =
+        ["ann", "bob", "cat", "dan"].map(|n| store.create_user(&new_user(n)).unwrap());
+    for friend in [bob, cat, dan] {
+        store.apply_friend(ann, friend, "", "").unwrap();
+        store.accept_friend(ann, friend, "").unwrap();
+    }
+    let limits = GroupLimits { max_members: 3, max_groups_per_user: 5 };
+    let made = store.create_group(&limits, ann, "g", "", &[bob]).unwrap();
+    let group = made.group.thread_id;
+    assert_eq!(made.events.iter().map(|e| (e.seq, e.kind)).collect::<Vec<_>>(), [(1, 1), (2, 1)]);
+    assert_eq!(&*made.recipients, &[ann, bob]);
+    // The group is nobody's private thread, whatever its id.
+    assert!(store.threads_of(ann, 0, 10).unwrap().iter().all(|t| t.thread_id != group));
+    assert!(store.threads_of(group, 0, 10).unwrap().iter().all(|t| t.thread_id != group));
+
+    // Texts: members only; each comes back with the members of its commit.
+    let stored = store
+        .append_batch(&[
+            group_text(bob, group, "b1"),
+            group_text(cat, group, "c1"),
+            message(ann, cat, "p1"),
+        ])
+        .unwrap();
+    match &stored[0] {
+        Appended::Stored { message, members } => {
+            assert_eq!((message.seq, message.receiver, message.kind), (3, 0, TEXT));
+            assert_eq!(members.as_deref(), Some(&[ann, bob][..]));
+        }
+        other => panic!("bob is a member: {other:?}"),
+    }
+    assert_eq!(stored[1], Appended::NotMember, "cat is not (yet)");
+    assert!(matches!(&stored[2], Appended::Stored { members: None, .. }), "a private one");
+    assert_eq!(
+        store.append_batch(&[group_text(bob, cat, "x")]).unwrap(),
+        [Appended::NotMember],
+        "no such group"
+    );
+
+    // Invited: in the next batch's members (the cached list is renewed).
+    let joined = store.invite_to_group(&limits, ann, group, &[cat]).unwrap();
+    let cat_joined = joined.events[0].seq;
+    assert_eq!(cat_joined, 4);
+    let Appended::Stored { members, .. } =
+        &store.append_batch(&[group_text(cat, group, "c2")]).unwrap()[0]
+    else {
+        panic!("cat is a member now")
+    };
+    assert_eq!(members.as_deref(), Some(&[ann, bob, cat][..]));
+    assert!(matches!(
+        store.invite_to_group(&limits, ann, group, &[dan]),
+        Err(StoreError::Refused(proto::ErrorCode::GroupFull))
+    ));
+    // cat starts at its joining: seq 4 (the event) and 5 (its text, its own).
+    let from_joining: Vec<u64> = store
+        .backlog(cat, LEGACY_DEVICE, SeqCursor::default(), 50)
+        .unwrap()
+        .messages
+        .iter()
+        .filter(|m| m.thread_id == group)
+        .map(|m| m.seq)
+        .collect();
+    assert_eq!(from_joining, [4], "its own text is not pushed to its legacy device");
+
+    // Removed: reads up to its removal, is refused after it.
+    let removed = store.remove_from_group(ann, group, cat).unwrap();
+    let removed_at = removed.events[0].seq;
+    assert!(removed.recipients.contains(&cat), "it sees its removal");
+    store.append_messages(&[group_text(ann, group, "a1")]).unwrap();
+    assert_eq!(store.append_batch(&[group_text(cat, group, "c3")]).unwrap(), [Appended::NotMember]);
+    let cat_reads = store.member_range(cat, group, 0, 0, 50, false).unwrap().unwrap();
+    assert_eq!(
+        cat_reads.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        (cat_joined..=removed_at).collect::<Vec<_>>()
+    );
+    let behind: Vec<u64> = store
+        .backlog(cat, LEGACY_DEVICE, SeqCursor::default(), 50)
+        .unwrap()
+        .messages
+        .iter()
+        .filter(|m| m.thread_id == group)
+        .map(|m| m.seq)
+        .collect();
+    assert_eq!(behind, [cat_joined, removed_at], "nothing after its removal");
+    assert!(store.member_range(dan, group, 0, 0, 50, false).unwrap().is_none(), "never a member");
+
+    // Read marks: a member's, counted for the asker; a non-member's ignored.
+    let last = removed_at + 1;
+    assert!(store.mark_read(bob, group, last).unwrap().is_some_and(|m| m.peer == 0));
+    assert!(store.mark_read(dan, group, last).unwrap().is_none());
+    let readers = store.group_readers(ann, group, last, 0, 10).unwrap();
+    assert_eq!((readers.read_count, readers.member_count, readers.page), (1, 1, vec![bob]));
+    // The conversation list names the group; unread counts texts of others from the joining.
+    let listed = store.conversations(bob, LEGACY_DEVICE, 0, 10).unwrap();
+    let summary = listed.iter().find(|c| c.thread_id == group).unwrap();
+    assert_eq!((summary.group_name.as_deref(), summary.peer, summary.unread), (Some("g"), 0, 0));
+    let cat_list = store.conversations(cat, LEGACY_DEVICE, 0, 10).unwrap();
+    assert!(cat_list.iter().all(|c| c.thread_id != group), "a group left leaves the list");
+
+    // Acknowledgements of a group's messages move the member's watermark.
+    let up_to = DeliveryAck {
+        uid: bob,
+        device: LEGACY_DEVICE.into(),
+        acknowledged: Acknowledged::UpTo { conversation: group, seq: last },
+    };
+    assert_eq!(store.acknowledge(&[up_to]).unwrap(), 1);
+    let pending: Vec<u64> = store
+        .backlog(bob, LEGACY_DEVICE, SeqCursor::default(), 50)
+        .unwrap()
+        .messages
+        .iter()
+        .filter(|m| m.thread_id == group)
+        .map(|m| m.seq)
+        .collect();
+    assert!(pending.is_empty());
+
+    // Dissolved: nobody sends, everyone who was in sees the end.
+    let ended = store.dissolve_group(ann, group).unwrap();
+    assert_eq!(&*ended.recipients, &[ann, bob]);
+    assert_eq!(store.append_batch(&[group_text(ann, group, "a2")]).unwrap(), [Appended::NotMember]);
+    assert!(matches!(
+        store.leave_group(bob, group),
+        Err(StoreError::Refused(proto::ErrorCode::NotMember))
+    ));
+}
+
 fn users_and_friendships_are_provisioned_in_bulk(store: &mut impl StoreConn) {
     let users: Vec<NewUser> = (0..50).map(|i| new_user(&format!("bulk{i}"))).collect();
     let uids = store.create_users(&users).unwrap();
@@ -610,6 +747,18 @@ fn a_failed_acceptance_changes_nothing(
 }
 
 // ----- the embedded backend runs the suite --------------------------------
+
+#[test]
+fn sqlite_groups_keep_one_order_and_their_members() {
+    let db = TempSqlite::new("groups");
+    groups_keep_one_order_and_their_members(&mut db.connect());
+}
+
+#[test]
+fn mysql_groups_keep_one_order_and_their_members() {
+    let db = TempMysql::new("groups");
+    groups_keep_one_order_and_their_members(&mut db.connect());
+}
 
 #[test]
 fn sqlite_users_are_unique_by_name_and_email() {
@@ -763,7 +912,7 @@ fn sqlite_migrations_are_idempotent_and_data_survives_reopening() {
     let raw = rusqlite::Connection::open(db.file()).unwrap();
     let versions: i64 =
         raw.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
-    assert_eq!(versions, 6);
+    assert_eq!(versions, 7);
 }
 
 // ----- MySQL / MariaDB runs the same suite ---------------------------------
@@ -871,7 +1020,7 @@ fn mysql_migrations_are_idempotent_and_data_survives_reconnecting() {
     assert_eq!(again.user_by_uid(uid).unwrap().unwrap().name, "kept");
     let mut raw = db.raw();
     let versions: Option<u64> = raw.query_first("SELECT COUNT(*) FROM schema_migrations").unwrap();
-    assert_eq!(versions, Some(6));
+    assert_eq!(versions, Some(7));
 }
 
 /// A MySQL store at schema `version` (its migrations applied by hand) with `rows`.

@@ -155,6 +155,7 @@ fn send_to(from: &mut Person, to_uid: u64, text: &str) -> Result<(), String> {
         SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_nanos();
     let request = TextChatMsgReq {
         touid: to_uid,
+        group_id: 0,
         thread_id: None,
         text_array: vec![TextItem { content: text.into(), unique_id: format!("demo-{nanos}") }],
         fromuid: None,

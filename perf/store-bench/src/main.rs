@@ -115,6 +115,7 @@ fn through_writer(backend: MysqlBackend, shards: usize, duration: Duration) -> (
     while started.elapsed() < duration {
         let pair = (sent % 64) as usize;
         let message = NewMessage {
+            group: 0,
             sender: users[2 * pair],
             receiver: users[2 * pair + 1],
             unique_id: format!("s{sent}"),
@@ -181,6 +182,7 @@ where
                     while started.elapsed() < duration {
                         let messages: Vec<NewMessage> = (0..batch)
                             .map(|i| NewMessage {
+                                group: 0,
                                 sender: a,
                                 receiver: b,
                                 unique_id: format!("{stored}-{i}"),

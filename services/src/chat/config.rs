@@ -60,6 +60,13 @@ pub struct ChatConfig {
     /// How long a user's last session must stay gone before its friends are
     /// told it is offline (a quick reconnect is not told at all).
     pub presence_debounce_ms: u64,
+    /// Members of one group, its owner included (PROTOCOL.md "Groups").
+    pub group_max_members: usize,
+    /// Groups one user may be a member of.
+    pub groups_per_user: usize,
+    /// Group invitations (users invited, at creation too) one user may
+    /// make per minute, on this server.
+    pub group_invites_per_minute: usize,
     /// Timeout of every call to the status server and to peers.
     pub rpc_timeout_ms: u64,
     /// Pushes for users on other chat servers that may wait for the router.
@@ -95,6 +102,9 @@ impl Default for ChatConfig {
             history_page: 50,
             thread_page: 50,
             presence_debounce_ms: 3_000,
+            group_max_members: 500,
+            groups_per_user: 200,
+            group_invites_per_minute: 1_000,
             rpc_timeout_ms: 3_000,
             router_queue: 64 * 1024,
             log_level: "info".into(),
@@ -133,6 +143,9 @@ impl ChatConfig {
             ("thread_page", self.thread_page),
             ("router_queue", self.router_queue),
             ("grpc_threads", self.grpc_threads),
+            ("group_max_members", self.group_max_members),
+            ("groups_per_user", self.groups_per_user),
+            ("group_invites_per_minute", self.group_invites_per_minute),
         ] {
             if value == 0 {
                 return Err(format!("{key}: must be at least 1"));

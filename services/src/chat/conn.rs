@@ -9,7 +9,7 @@
 use super::delivery::{frames, sync};
 use super::metrics::ChatMetrics;
 use super::reply::{protocol_error, send};
-use super::requests::{conversations, friends, history, login, texts};
+use super::requests::{conversations, friends, groups, history, login, texts};
 use super::services::{ChatLoop, Services};
 use super::session::Session;
 use crate::dialect::{Dialect, Inbound};
@@ -55,6 +55,17 @@ fn request_for(id: MsgId) -> Option<Request> {
         MsgId::ConversationRead => conversations::on_conversation_read,
         MsgId::LoadConversationsReq => conversations::on_load_conversations,
         MsgId::LoadConversationRangeReq => conversations::on_load_range,
+        MsgId::GroupCreateReq => groups::on_create,
+        MsgId::GroupInviteReq => groups::on_invite,
+        MsgId::GroupLeaveReq => groups::on_leave,
+        MsgId::GroupRemoveReq => groups::on_remove,
+        MsgId::GroupSetRoleReq => groups::on_set_role,
+        MsgId::GroupUpdateReq => groups::on_update,
+        MsgId::GroupDissolveReq => groups::on_dissolve,
+        MsgId::LoadGroupsReq => groups::on_load_groups,
+        MsgId::GroupInfoReq => groups::on_group_info,
+        MsgId::GroupMembersReq => groups::on_members,
+        MsgId::GroupReadersReq => groups::on_readers,
         _ => return None,
     })
 }
@@ -139,8 +150,8 @@ pub fn posters(handles: &[reactor::LoopHandle<ChatHandler>]) -> Vec<super::deliv
         .iter()
         .map(|handle| {
             let handle = handle.clone();
-            let post: super::delivery::Poster = Box::new(move |route, push| {
-                handle.post(move |h, ctx| frames::deliver(h, ctx, route, push))
+            let post: super::delivery::Poster = Box::new(move |routes, push| {
+                handle.post(move |h, ctx| frames::deliver_to_all(h, ctx, routes, push))
             });
             post
         })

@@ -23,8 +23,12 @@ pub struct ChatMetrics {
     pub bad_requests: AtomicU64,
     /// Messages handed to a local connection (live pushes and sync pages).
     pub messages_pushed: AtomicU64,
-    /// Messages sent to peer chat servers for their users.
+    /// Messages sent to peer chat servers for their users (a group's once
+    /// per server).
     pub messages_forwarded: AtomicU64,
+    /// Group pushes not written to a member whose output was full (it
+    /// caught up by a sync once drained).
+    pub group_pushes_skipped: AtomicU64,
     /// Pushes dropped because a queue was full or a peer call failed (the
     /// messages stay pending and reach the user at the next login).
     pub pushes_dropped: AtomicU64,
@@ -103,7 +107,7 @@ impl MetricsView<'_> {
         };
         let c = self.chat;
         let peak_output = self.loops.iter().map(|s| s.peak_output.load(Relaxed)).max().unwrap_or(0);
-        let rows: [(&str, &str, &str, u64); 30] = [
+        let rows: [(&str, &str, &str, u64); 31] = [
             ("im_chat_connections", "gauge", "open connections", sum(|s| &s.connections)),
             ("im_chat_online_users", "gauge", "logged-in users", self.online_users as u64),
             (
@@ -168,6 +172,12 @@ impl MetricsView<'_> {
                 "counter",
                 "messages pushed to local connections",
                 c.messages_pushed.load(Relaxed),
+            ),
+            (
+                "im_chat_group_pushes_skipped_total",
+                "counter",
+                "group pushes skipped for a slow member (caught up by a sync)",
+                c.group_pushes_skipped.load(Relaxed),
             ),
             (
                 "im_chat_messages_forwarded_total",

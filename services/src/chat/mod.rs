@@ -12,12 +12,13 @@
 //! | [`session`] | one connection's state machine (anonymous, logging in, online, ended) and dialect |
 //! | [`presence`] | every call to the status server |
 //! | [`delivery`] (`directory`, `push`, `outbound`, `presence_queue`, `mod`) | who is online here; pushes to a loop and to the router |
+//! | `invite_limits` | group invitations per user per minute |
 //! | [`services`] | what all threads share ([`services::Services`]), and [`services::ChatLoop`], the trait on-loop code is written against |
 //! | `reply` | answers to a client (JSON in a frame) |
 //! | `delivery::frames`, `delivery::sync` | on the loop: writing pushes; the pending messages after a login, paced by `on_drained` |
 //! | [`peers`] (`router`, `rpc`) | the cross-server transport, both directions |
 //! | `presence_notifier` | telling friends a user came online or (debounced) went offline |
-//! | `requests` (`login`, `friends`, `texts`, `history`, `conversations`) | parse → authorize → submit one job → reply |
+//! | `requests` (`login`, `friends`, `texts`, `history`, `conversations`, `groups`) | parse → authorize → submit one job → reply |
 //! | [`conn`] | the reactor handler: the dispatch table, `on_close`, `on_drained` |
 //! | [`server`] | building all of it in order, and stopping it |
 //!
@@ -39,6 +40,7 @@
 pub mod config;
 pub mod conn;
 pub mod delivery;
+mod invite_limits;
 pub mod metrics;
 mod pacing;
 pub mod peers;

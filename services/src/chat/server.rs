@@ -15,6 +15,7 @@ use crate::admin::AdminServer;
 use crate::dialect::Dialect;
 use crate::status::reporter::{ReportSource, StatusReporter};
 use crate::store::ack_writer::AckWriter;
+use crate::store::groups::GroupLimits;
 use crate::store::message_writer::{MessageWriter, WriterConfig};
 use crate::store::{AnyBackend, DbPool};
 use grpcio::{ChannelBuilder, Environment};
@@ -228,6 +229,12 @@ fn rules(config: &ChatConfig) -> Rules {
         max_texts_per_request: config.max_texts_per_request,
         history_page: config.history_page,
         thread_page: config.thread_page,
+        groups: GroupLimits {
+            max_members: config.group_max_members,
+            max_groups_per_user: config.groups_per_user,
+        },
+        group_invites_per_minute: config.group_invites_per_minute,
+        slow_member_bytes: config.high_water_bytes / 2,
     }
 }
 

@@ -14,10 +14,12 @@
 
 use super::delivery::presence_queue::{PresenceEvent, PresenceQueue};
 use super::delivery::Delivery;
+use super::invite_limits::InviteLimits;
 use super::metrics::ChatMetrics;
 use super::presence::Presence;
 use super::session::{OnlineUser, Session};
 use crate::store::ack_writer::AckWriter;
+use crate::store::groups::GroupLimits;
 use crate::store::message_writer::MessageWriter;
 use crate::store::{AnyBackend, AnyConn, DbPool, JobKind, StoreError};
 use reactor::{Ctx, FrameCodec, Handler};
@@ -35,6 +37,14 @@ pub struct Rules {
     pub max_texts_per_request: usize,
     pub history_page: usize,
     pub thread_page: usize,
+    /// Members per group and groups per user.
+    pub groups: GroupLimits,
+    /// Users one user may invite into groups per minute (here).
+    pub group_invites_per_minute: usize,
+    /// A group's push skips a member whose connection has this much output
+    /// queued (half the high-water mark): it catches up by a sync once it
+    /// drains, and the group never waits for it (`delivery/frames.rs`).
+    pub slow_member_bytes: usize,
 }
 
 /// Shared by the loops, the writer's callbacks, the router and the
@@ -57,6 +67,8 @@ pub struct Services {
     /// presence notifier (`chat/presence_notifier.rs`).
     pub presence_events: PresenceQueue,
     pub metrics: Arc<ChatMetrics>,
+    /// Group invitations per user per minute.
+    pub invites: InviteLimits,
     /// Source of session ids: random high bits per process, a counter below.
     next_session: AtomicU64,
 }
@@ -80,6 +92,7 @@ impl Services {
         let base = u64::from_le_bytes(seed) & 0xFFFF_FF00_0000_0000;
         Services {
             name,
+            invites: InviteLimits::new(rules.group_invites_per_minute),
             rules,
             store,
             writer,

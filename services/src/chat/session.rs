@@ -251,6 +251,9 @@ pub struct SyncState {
     held: Vec<StoredMessage>,
     /// More than [`MAX_HELD_BACK`] were held: start again at the end.
     overflowed: bool,
+    /// A live push was skipped because the connection's output was full (a
+    /// slow group member): a sync starts once it has drained.
+    behind: bool,
 }
 
 impl SyncState {
@@ -290,6 +293,25 @@ impl SyncState {
             return;
         }
         self.held.extend_from_slice(messages);
+    }
+
+    /// A live push was skipped (the connection is behind): catch up by a
+    /// sync once the output drains ([`SyncState::take_behind`]).
+    pub fn fall_behind(&mut self) {
+        self.behind = true;
+    }
+
+    /// True once after [`SyncState::fall_behind`].
+    pub fn take_behind(&mut self) -> bool {
+        std::mem::take(&mut self.behind)
+    }
+
+    /// True if a page has already written one of these live messages.
+    pub fn covers_any(&self, messages: &[StoredMessage]) -> bool {
+        !self.covered.is_empty()
+            && messages
+                .iter()
+                .any(|m| m.seq <= self.covered.get(&m.thread_id).copied().unwrap_or(0))
     }
 
     /// Removes the live messages a page has already written.
@@ -345,6 +367,7 @@ mod tests {
             receiver: 2,
             unique_id: format!("u{seq}"),
             content: String::new(),
+            kind: 0,
             chat_time: 0,
             delivered: false,
             resent: false,

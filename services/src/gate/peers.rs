@@ -116,5 +116,6 @@ pub fn text_message(m: &StoredMessage) -> TextMessage {
         chat_time: m.chat_time,
         seq: m.seq,
         push_to: 0,
+        kind: u32::from(m.kind),
     }
 }

@@ -9,6 +9,7 @@
 use super::api::StoreConn;
 use super::config::{BackendKind, StoreConfig};
 use super::friends::FriendRows;
+use super::groups::GroupRows;
 use super::model::*;
 use super::mysql::{MysqlBackend, MysqlConn};
 use super::pool::{Backend, StoreError};
@@ -149,8 +150,22 @@ impl StoreConn for AnyConn {
     ) -> Result<Vec<ThreadRecord>, StoreError> {
         forward!(self.threads_of(uid, after, limit))
     }
-    fn append_messages(&mut self, batch: &[NewMessage]) -> Result<Vec<StoredMessage>, StoreError> {
-        forward!(self.append_messages(batch))
+    fn append_batch(&mut self, batch: &[NewMessage]) -> Result<Vec<Appended>, StoreError> {
+        forward!(self.append_batch(batch))
+    }
+    fn conversation_threads(
+        &mut self,
+        uid: u64,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(ThreadRecord, Option<String>)>, StoreError> {
+        forward!(self.conversation_threads(uid, after, limit))
+    }
+    fn group_transaction(
+        &mut self,
+        rules: &mut dyn FnMut(&mut dyn GroupRows) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        forward!(self.group_transaction(rules))
     }
     fn thread_messages(
         &mut self,
@@ -204,17 +219,18 @@ impl StoreConn for AnyConn {
         device: &str,
         from_thread: u64,
         limit: usize,
-    ) -> Result<Vec<(u64, u64)>, StoreError> {
+    ) -> Result<Vec<Behind>, StoreError> {
         forward!(self.conversations_behind(uid, device, from_thread, limit))
     }
     fn conversation_after(
         &mut self,
         thread_id: u64,
         after: u64,
+        until: u64,
         skip_sender: u64,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        forward!(self.conversation_after(thread_id, after, skip_sender, limit))
+        forward!(self.conversation_after(thread_id, after, until, skip_sender, limit))
     }
     fn watermark_transaction(
         &mut self,

@@ -2,6 +2,7 @@
 //! They run on the pool's worker threads (never on a loop thread).
 
 use super::friends::{self, FriendRows};
+use super::groups::{self, GroupLimits, GroupRows, GroupUpdate};
 use super::model::*;
 use super::pool::StoreError;
 use super::watermarks::{self, HeldAcks, WatermarkRows};
@@ -98,8 +99,22 @@ pub trait StoreConn: Send + 'static {
     /// commit order is seq order, whatever the number of writers). A message
     /// whose (sender, unique_id) is already stored is not stored again: the
     /// stored one is returned in its place (`delivered` tells whether its
-    /// receiver has it). The result is in the order of `batch`.
-    fn append_messages(&mut self, batch: &[NewMessage]) -> Result<Vec<StoredMessage>, StoreError>;
+    /// receiver has it). A group's message is stored only if its sender is a
+    /// member then (checked under the same lock as the group's changes take),
+    /// and comes back with the members it goes to. The result is in the
+    /// order of `batch`.
+    fn append_batch(&mut self, batch: &[NewMessage]) -> Result<Vec<Appended>, StoreError>;
+    /// [`StoreConn::append_batch`] of messages that must all be stored
+    /// (`Refused(NotMember)` if one of a group's was not: the others are).
+    fn append_messages(&mut self, batch: &[NewMessage]) -> Result<Vec<StoredMessage>, StoreError> {
+        self.append_batch(batch)?
+            .into_iter()
+            .map(|a| match a {
+                Appended::Stored { message, .. } => Ok(message),
+                Appended::NotMember => Err(StoreError::Refused(proto::ErrorCode::NotMember)),
+            })
+            .collect()
+    }
     /// Messages of a thread with ids below `before` (0: the newest), newest
     /// first, at most `limit`; `delivered` is left false.
     fn thread_messages(
@@ -124,29 +139,33 @@ pub trait StoreConn: Send + 'static {
 
     /// `uid`'s conversations with id `from_thread` or above whose last seq is
     /// above `device`'s watermark, in id order, at most `limit`: each with
-    /// that watermark (0 if the device has none there). For the legacy
-    /// device, only those with a message above it from someone else (its
-    /// user's own are never pushed to it, so a run of them is not a backlog).
+    /// that watermark (0 if the device has none there; in a group, just
+    /// below the joining) and the last seq `uid` may have (a former group
+    /// member's leaving). For the legacy device, only those with a message
+    /// above it from someone else (its user's own are never pushed to it,
+    /// so a run of them is not a backlog).
     fn conversations_behind(
         &mut self,
         uid: u64,
         device: &str,
         from_thread: u64,
         limit: usize,
-    ) -> Result<Vec<(u64, u64)>, StoreError>;
-    /// Messages of a conversation with seqs above `after`, oldest first, at
-    /// most `limit`, leaving out those sent by `skip_sender` (0: none);
+    ) -> Result<Vec<Behind>, StoreError>;
+    /// Messages of a conversation with `after < seq <= until`, oldest first,
+    /// at most `limit`, leaving out those sent by `skip_sender` (0: none);
     /// `delivered` is left false.
     fn conversation_after(
         &mut self,
         thread_id: u64,
         after: u64,
+        until: u64,
         skip_sender: u64,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError>;
     /// `uid` has read conversation `thread_id` up to `seq` (clamped to its
-    /// last seq). The read mark only rises; `None` if it did not (already
-    /// there, or `uid` is not a member, or nothing to read).
+    /// last seq, or a former group member's leaving). The read mark only
+    /// rises; `None` if it did not (already there, or `uid` is not a
+    /// member, or nothing to read). A group's mark names no peer (0).
     fn mark_read(
         &mut self,
         uid: u64,
@@ -173,14 +192,23 @@ pub trait StoreConn: Send + 'static {
         after: u64,
         limit: usize,
     ) -> Result<Vec<ConversationSummary>, StoreError> {
-        let threads = self.threads_of(uid, after, limit)?;
+        let threads = self.conversation_threads(uid, after, limit)?;
         if threads.is_empty() {
             return Ok(Vec::new());
         }
-        let ids: Vec<u64> = threads.iter().map(|t| t.thread_id).collect();
+        let ids: Vec<u64> = threads.iter().map(|t| t.0.thread_id).collect();
         let rows = self.conversation_rows(uid, device, &ids)?;
         Ok(summarize(uid, &threads, rows))
     }
+
+    /// `uid`'s private threads and current groups with ids above `after`,
+    /// in id order, at most `limit`; a group with its name.
+    fn conversation_threads(
+        &mut self,
+        uid: u64,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(ThreadRecord, Option<String>)>, StoreError>;
 
     /// Messages of a conversation with `after < seq < before` (`before` 0:
     /// no bound), at most `limit`: the lowest ones in seq order, or with
@@ -205,10 +233,28 @@ pub trait StoreConn: Send + 'static {
         before: u64,
         limit: usize,
         newest: bool,
-    ) -> Result<Option<Vec<StoredMessage>>, StoreError> {
-        match self.thread(thread_id)? {
-            Some(thread) if thread.has_member(uid) => {}
-            _ => return Ok(None),
+    ) -> Result<Option<Vec<StoredMessage>>, StoreError>
+    where
+        Self: Sized,
+    {
+        let Some(thread) = self.thread(thread_id)? else { return Ok(None) };
+        let (mut after, mut before) = (after, before);
+        if thread.is_group() {
+            // A member reads from its joining (or all, if the group shows
+            // its history) up to its leaving.
+            let Some((group, me)) = self.group_view(uid, thread_id)? else { return Ok(None) };
+            if !group.history_visible {
+                after = after.max(me.joined_seq - 1);
+            }
+            if !me.is_current() {
+                let end = me.left_seq + 1;
+                before = if before == 0 { end } else { before.min(end) };
+            }
+            if before != 0 && after + 1 >= before {
+                return Ok(Some(Vec::new()));
+            }
+        } else if !thread.has_member(uid) {
+            return Ok(None);
         }
         let mut page = self.conversation_range(thread_id, after, before, limit, newest)?;
         if newest {
@@ -245,11 +291,11 @@ pub trait StoreConn: Send + 'static {
         let skip_sender = if device == LEGACY_DEVICE { uid } else { 0 };
         let behind = self.conversations_behind(uid, device, after.thread_id, limit)?;
         let mut page = Backlog { messages: Vec::new(), next: after, more: behind.len() == limit };
-        for &(thread_id, watermark) in &behind {
+        for &Behind { thread_id, watermark, until } in &behind {
             let from =
                 if thread_id == after.thread_id { watermark.max(after.seq) } else { watermark };
             let room = limit - page.messages.len();
-            let found = self.conversation_after(thread_id, from, skip_sender, room)?;
+            let found = self.conversation_after(thread_id, from, until, skip_sender, room)?;
             if found.len() == room {
                 let last = found.last().map_or(from, |m| m.seq);
                 page.next = SeqCursor { thread_id, seq: last };
@@ -283,12 +329,178 @@ pub trait StoreConn: Send + 'static {
     fn acknowledge(&mut self, acks: &[DeliveryAck]) -> Result<u64, StoreError> {
         self.acknowledge_holding(acks, &mut HeldAcks::new(0))
     }
+
+    /// Runs `rules` on this connection's group rows inside one transaction,
+    /// committed if `rules` succeeds. The rules are [`super::groups`]'s.
+    fn group_transaction(
+        &mut self,
+        rules: &mut dyn FnMut(&mut dyn GroupRows) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+
+    /// Runs one group rule and returns what it made.
+    fn in_group_transaction<T>(
+        &mut self,
+        mut rule: impl FnMut(&mut dyn GroupRows) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError>
+    where
+        Self: Sized,
+    {
+        let mut made = None;
+        self.group_transaction(&mut |rows| {
+            made = Some(rule(rows)?);
+            Ok(())
+        })?;
+        made.ok_or_else(|| StoreError::Database("a group transaction made nothing".into()))
+    }
+
+    /// [`groups::create`].
+    fn create_group(
+        &mut self,
+        limits: &GroupLimits,
+        owner: u64,
+        name: &str,
+        description: &str,
+        members: &[u64],
+    ) -> Result<GroupChange, StoreError>
+    where
+        Self: Sized,
+    {
+        self.in_group_transaction(|rows| {
+            groups::create(rows, limits, owner, name, description, members)
+        })
+    }
+
+    /// [`groups::invite`].
+    fn invite_to_group(
+        &mut self,
+        limits: &GroupLimits,
+        inviter: u64,
+        thread_id: u64,
+        uids: &[u64],
+    ) -> Result<GroupChange, StoreError>
+    where
+        Self: Sized,
+    {
+        self.in_group_transaction(|rows| groups::invite(rows, limits, inviter, thread_id, uids))
+    }
+
+    /// [`groups::leave`].
+    fn leave_group(&mut self, uid: u64, thread_id: u64) -> Result<GroupChange, StoreError>
+    where
+        Self: Sized,
+    {
+        self.in_group_transaction(|rows| groups::leave(rows, uid, thread_id))
+    }
+
+    /// [`groups::remove`].
+    fn remove_from_group(
+        &mut self,
+        by: u64,
+        thread_id: u64,
+        uid: u64,
+    ) -> Result<GroupChange, StoreError>
+    where
+        Self: Sized,
+    {
+        self.in_group_transaction(|rows| groups::remove(rows, by, thread_id, uid))
+    }
+
+    /// [`groups::set_role`].
+    fn set_group_role(
+        &mut self,
+        by: u64,
+        thread_id: u64,
+        uid: u64,
+        role: Role,
+    ) -> Result<GroupChange, StoreError>
+    where
+        Self: Sized,
+    {
+        self.in_group_transaction(|rows| groups::set_role(rows, by, thread_id, uid, role))
+    }
+
+    /// [`groups::update`].
+    fn update_group(
+        &mut self,
+        by: u64,
+        thread_id: u64,
+        changes: &GroupUpdate,
+    ) -> Result<GroupChange, StoreError>
+    where
+        Self: Sized,
+    {
+        self.in_group_transaction(|rows| groups::update(rows, by, thread_id, changes))
+    }
+
+    /// [`groups::dissolve`].
+    fn dissolve_group(&mut self, by: u64, thread_id: u64) -> Result<GroupChange, StoreError>
+    where
+        Self: Sized,
+    {
+        self.in_group_transaction(|rows| groups::dissolve(rows, by, thread_id))
+    }
+
+    /// [`groups::view`]: the group and `uid`'s membership, if it has one.
+    fn group_view(
+        &mut self,
+        uid: u64,
+        thread_id: u64,
+    ) -> Result<Option<(GroupRecord, MemberRecord)>, StoreError>
+    where
+        Self: Sized,
+    {
+        self.in_group_transaction(|rows| groups::view(rows, uid, thread_id))
+    }
+
+    /// `uid`'s current groups with ids above `after`, at most `limit`.
+    fn groups_of(
+        &mut self,
+        uid: u64,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(GroupRecord, MemberRecord)>, StoreError>
+    where
+        Self: Sized,
+    {
+        self.in_group_transaction(|rows| rows.member_groups(uid, after, limit))
+    }
+
+    /// [`groups::members`].
+    fn group_members(
+        &mut self,
+        asker: u64,
+        thread_id: u64,
+        after_uid: u64,
+        limit: usize,
+    ) -> Result<Vec<MemberProfile>, StoreError>
+    where
+        Self: Sized,
+    {
+        self.in_group_transaction(|rows| groups::members(rows, asker, thread_id, after_uid, limit))
+    }
+
+    /// [`groups::readers`].
+    fn group_readers(
+        &mut self,
+        asker: u64,
+        thread_id: u64,
+        seq: u64,
+        after_uid: u64,
+        limit: usize,
+    ) -> Result<Readers, StoreError>
+    where
+        Self: Sized,
+    {
+        self.in_group_transaction(|rows| {
+            groups::readers(rows, asker, thread_id, seq, after_uid, limit)
+        })
+    }
 }
 
 /// Builds the summaries of `threads` (as `uid` sees them) from their rows.
 fn summarize(
     uid: u64,
-    threads: &[ThreadRecord],
+    threads: &[(ThreadRecord, Option<String>)],
     rows: ConversationRows,
 ) -> Vec<ConversationSummary> {
     let of = |pairs: &[(u64, u64)], thread: u64| {
@@ -300,16 +512,17 @@ fn summarize(
     };
     threads
         .iter()
-        .map(|t| {
-            let peer = t.other_member(uid);
+        .map(|(t, group_name)| {
+            let peer = if t.is_group() { 0 } else { t.other_member(uid) };
             let last_message = rows.last_messages.iter().find(|m| m.thread_id == t.thread_id);
             ConversationSummary {
                 thread_id: t.thread_id,
                 peer,
+                group_name: group_name.clone(),
                 last_seq: last_message.map_or(0, |m| m.seq),
                 delivered_seq: of(&rows.watermarks, t.thread_id),
                 read_seq: read_by(uid, t.thread_id),
-                peer_read_seq: read_by(peer, t.thread_id),
+                peer_read_seq: if peer == 0 { 0 } else { read_by(peer, t.thread_id) },
                 unread: of(&rows.unread, t.thread_id),
                 last_message: last_message.cloned(),
             }

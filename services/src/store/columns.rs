@@ -13,7 +13,7 @@ pub(crate) const USER_COLUMNS_OF_U: &str =
 /// The columns of a message, in the order `message_from_row` reads them
 /// (`delivered` is not a column: it is read from the receiver's watermarks).
 pub(crate) const MESSAGE_COLUMNS: &str =
-    "m.message_id, m.thread_id, m.seq, m.sender, m.receiver, m.unique_id, m.content, m.chat_time";
+    "m.message_id, m.thread_id, m.seq, m.sender, m.receiver, m.unique_id, m.content, m.kind, m.chat_time";
 
 /// Unix time in milliseconds (`chat_time`, migration stamps).
 pub(crate) fn now_ms() -> i64 {

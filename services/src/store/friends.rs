@@ -94,6 +94,7 @@ pub const FIRST_MESSAGE: &str = "We are friends now!";
 /// twice stores it once.
 pub fn first_message(applicant: u64, acceptor: u64) -> NewMessage {
     NewMessage {
+        group: 0,
         sender: acceptor,
         receiver: applicant,
         unique_id: format!("friends-{applicant}-{acceptor}"),

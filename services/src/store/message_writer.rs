@@ -25,9 +25,10 @@
 
 use super::api::StoreConn;
 use super::group_commit::{GroupCommit, GroupCommitConfig, Link};
-use super::model::{NewMessage, StoredMessage};
+use super::model::{Appended, NewMessage, StoredMessage};
 use super::pool::{Backend, StoreError};
 use crate::latency::LatencyHistogram;
+use proto::ErrorCode;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -79,7 +80,11 @@ pub struct WriterMetrics {
     pub commit_latency: LatencyHistogram,
 }
 
-type Done = Box<dyn FnOnce(Result<Vec<StoredMessage>, StoreError>) + Send>;
+type Done = Box<dyn FnOnce(Result<Vec<Appended>, StoreError>) + Send>;
+
+/// What a group's submission made: its messages stored, and the members
+/// they go to (as of the commit).
+pub type GroupWritten = (Vec<StoredMessage>, Arc<[u64]>);
 
 /// One submitter's messages and who to tell.
 pub struct Submission {
@@ -131,10 +136,58 @@ impl MessageWriter {
         messages: Vec<NewMessage>,
         done: impl FnOnce(Result<Vec<StoredMessage>, StoreError>) + Send + 'static,
     ) -> Result<(), StoreError> {
-        // The pair of users picks the shard, so one pair is always committed in order.
-        let pair = messages
-            .first()
-            .map_or((0, 0), |m| (m.sender.min(m.receiver), m.sender.max(m.receiver)));
+        self.submit_batch(messages, move |appended| {
+            let stored = appended.and_then(|all| {
+                all.into_iter()
+                    .map(|a| match a {
+                        Appended::Stored { message, .. } => Ok(message),
+                        Appended::NotMember => Err(StoreError::Refused(ErrorCode::NotMember)),
+                    })
+                    .collect()
+            });
+            done(stored)
+        })
+    }
+
+    /// [`MessageWriter::submit`] for messages of one sender to one group:
+    /// `done` gets them with the group's members, or `Refused(NotMember)`
+    /// if the sender was not a member when they would have committed.
+    pub fn submit_to_group(
+        &self,
+        messages: Vec<NewMessage>,
+        done: impl FnOnce(Result<GroupWritten, StoreError>) + Send + 'static,
+    ) -> Result<(), StoreError> {
+        self.submit_batch(messages, move |appended| {
+            let written = appended.and_then(|all| {
+                let mut members: Option<Arc<[u64]>> = None;
+                let mut stored = Vec::with_capacity(all.len());
+                for a in all {
+                    let Appended::Stored { message, members: m } = a else {
+                        return Err(StoreError::Refused(ErrorCode::NotMember));
+                    };
+                    members = members.or(m);
+                    stored.push(message);
+                }
+                Ok((stored, members.unwrap_or_else(|| Arc::from(Vec::new()))))
+            });
+            done(written)
+        })
+    }
+
+    fn submit_batch(
+        &self,
+        messages: Vec<NewMessage>,
+        done: impl FnOnce(Result<Vec<Appended>, StoreError>) + Send + 'static,
+    ) -> Result<(), StoreError> {
+        // The pair of users (or the group and its sender) picks the shard,
+        // so one pair, and one sender in a group, is always committed in order.
+        let pair = messages.first().map_or((0, 0), |m| {
+            if m.group != 0 {
+                (m.group, m.sender)
+            } else {
+                (m.sender.min(m.receiver), m.sender.max(m.receiver))
+            }
+        });
         let key = pair.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ pair.1;
         let submission = Submission { messages, done: Box::new(done), submitted: Instant::now() };
         self.commits.submit(key, submission, &self.metrics.busy)
@@ -160,13 +213,13 @@ where
     let counts: Vec<usize> = batch.iter().map(|s| s.messages.len()).collect();
     let messages: Vec<NewMessage> =
         batch.iter_mut().flat_map(|s| std::mem::take(&mut s.messages)).collect();
-    match link.run(|conn| conn.append_messages(&messages)) {
+    match link.run(|conn| conn.append_batch(&messages)) {
         Ok(stored) => {
             metrics.messages.fetch_add(stored.len() as u64, Relaxed);
             metrics.batches.fetch_add(1, Relaxed);
             let mut stored = stored.into_iter();
             for (submission, count) in batch.into_iter().zip(counts) {
-                let mine: Vec<StoredMessage> = stored.by_ref().take(count).collect();
+                let mine: Vec<Appended> = stored.by_ref().take(count).collect();
                 metrics.commit_latency.record(submission.submitted.elapsed());
                 (submission.done)(Ok(mine));
             }

@@ -7,6 +7,7 @@
 //! | [`api`] | [`StoreConn`]: the operations every backend implements |
 //! | [`model`] | the records read and written |
 //! | [`friends`] | the friendship rules, once for every backend, in one transaction |
+//! | [`groups`] | the group rules (membership as events, roles, limits), the same way |
 //! | [`watermarks`] | delivery watermarks: acknowledgements, what a device has not received |
 //! | [`sqlite`] | the embedded backend (SQLite in one file) |
 //! | [`mysql`] | the production backend (MySQL or MariaDB) |
@@ -26,12 +27,15 @@ pub(crate) mod columns;
 pub mod config;
 pub mod friends;
 pub mod group_commit;
+pub mod groups;
 pub mod message_writer;
 pub mod model;
 pub mod mysql;
+mod mysql_groups;
 pub mod pool;
 pub(crate) mod row_lists;
 pub mod sqlite;
+mod sqlite_groups;
 pub mod watermarks;
 
 pub use any::{AnyBackend, AnyConn};

@@ -50,7 +50,8 @@ pub struct LoginData {
     pub applications: Vec<ApplyRecord>,
 }
 
-/// A private chat thread (a direct conversation); `user1_id < user2_id`.
+/// A conversation's row: a private thread of two users (`user1_id <
+/// user2_id`), or a group's, paired (0, its own id) (schema version 7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThreadRecord {
     pub thread_id: u64,
@@ -59,8 +60,17 @@ pub struct ThreadRecord {
 }
 
 impl ThreadRecord {
+    /// A member of a private thread. A group's members are its
+    /// `group_members` rows: this is false for all of them (its row's
+    /// second id is the group's own, which may equal some uid: every query
+    /// by `user2_id` leaves out `user1_id` 0 for the same reason).
     pub fn has_member(&self, uid: u64) -> bool {
-        self.user1_id == uid || self.user2_id == uid
+        !self.is_group() && (self.user1_id == uid || self.user2_id == uid)
+    }
+
+    /// A group's conversation (0 is nobody's uid).
+    pub fn is_group(&self) -> bool {
+        self.user1_id == 0
     }
 
     /// The member that is not `uid` (for a member `uid`).
@@ -77,7 +87,11 @@ impl ThreadRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMessage {
     pub sender: u64,
+    /// The other user of a private message (0 for a group's).
     pub receiver: u64,
+    /// The group conversation it is sent to (0: a private message). Only
+    /// a member's is stored (`Appended::NotMember` otherwise).
+    pub group: u64,
     /// Chosen by the sender; (sender, unique_id) identifies the message.
     pub unique_id: String,
     pub content: String,
@@ -95,6 +109,9 @@ pub struct StoredMessage {
     pub receiver: u64,
     pub unique_id: String,
     pub content: String,
+    /// [`TEXT`] or [`GROUP_EVENT`] (whose content is a
+    /// `proto::group_body::GroupEvent` in JSON).
+    pub kind: u8,
     /// Unix time in milliseconds, set when first committed.
     pub chat_time: i64,
     /// The receiver has it: a watermark of theirs covers its seq.
@@ -103,6 +120,22 @@ pub struct StoredMessage {
     /// `(sender, unique_id)`, or a repeat within the batch): answered, not
     /// pushed again. False wherever else a message is read.
     pub resent: bool,
+}
+
+/// [`StoredMessage::kind`] of what a user wrote.
+pub const TEXT: u8 = 0;
+/// [`StoredMessage::kind`] of a change of a group's membership or settings.
+pub const GROUP_EVENT: u8 = 1;
+
+/// What the message writer made of one message of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Appended {
+    /// Stored now, or found stored before (`resent`). A group's message
+    /// carries the members it goes to, as of its commit.
+    Stored { message: StoredMessage, members: Option<std::sync::Arc<[u64]>> },
+    /// Its sender is not a member of its group (or there is no such group,
+    /// or it was dissolved): not stored.
+    NotMember,
 }
 
 /// The device of a login that names none (the original clients, and every
@@ -145,6 +178,17 @@ impl DeliveryAck {
     }
 }
 
+/// A conversation a device is behind in (`StoreConn::conversations_behind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Behind {
+    pub thread_id: u64,
+    /// The device's watermark there.
+    pub watermark: u64,
+    /// The last seq its user may have (`u64::MAX`: no bound; a former
+    /// group member's leaving).
+    pub until: u64,
+}
+
 /// Where a sync has got to: after `seq` of conversation `thread_id`
 /// (conversations are visited in id order, each oldest first).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -168,8 +212,10 @@ pub struct ReadMark {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConversationSummary {
     pub thread_id: u64,
-    /// The other member.
+    /// The other member (0 in a group).
     pub peer: u64,
+    /// The group's name (`None`: a private conversation).
+    pub group_name: Option<String>,
     pub last_seq: u64,
     /// The asking device's watermark.
     pub delivered_seq: u64,
@@ -220,4 +266,115 @@ pub struct SessionToken {
     /// Unix milliseconds.
     pub created_ms: i64,
     pub expires_ms: i64,
+}
+
+/// A member's standing in a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Member = 0,
+    Admin = 1,
+    Owner = 2,
+}
+
+impl Role {
+    pub fn from_code(code: u8) -> Role {
+        match code {
+            2 => Role::Owner,
+            1 => Role::Admin,
+            _ => Role::Member,
+        }
+    }
+
+    /// The protocol's name of it (PROTOCOL.md "Groups").
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+}
+
+/// A group's row (`chat_groups`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRecord {
+    /// Its conversation: the protocol's `group_id` and `conversation_id`.
+    pub thread_id: u64,
+    pub name: String,
+    pub description: String,
+    pub owner: u64,
+    /// Only the owner and admins invite.
+    pub invite_admins_only: bool,
+    /// New members may read what came before their joining.
+    pub history_visible: bool,
+    pub member_count: u32,
+    /// Raised by every change of membership (see the migration).
+    pub members_version: u64,
+    /// The seq of its dissolution (0: it lives).
+    pub dissolved_seq: u64,
+    /// Its conversation's last seq.
+    pub last_seq: u64,
+}
+
+/// A member (or former member) of a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemberRecord {
+    pub uid: u64,
+    pub role: Role,
+    /// The event that let it in.
+    pub joined_seq: u64,
+    /// The event of its leaving (0: still a member).
+    pub left_seq: u64,
+}
+
+impl MemberRecord {
+    pub fn is_current(&self) -> bool {
+        self.left_seq == 0
+    }
+
+    /// The highest seq it may read (its leaving, or no bound).
+    pub fn until_seq(&self) -> u64 {
+        if self.left_seq == 0 {
+            u64::MAX
+        } else {
+            self.left_seq
+        }
+    }
+}
+
+/// A group with the asking user's membership (1121, 1135, 1137).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupView {
+    pub group: GroupRecord,
+    pub me: MemberRecord,
+}
+
+/// A member with what 1139 shows of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberProfile {
+    pub member: MemberRecord,
+    pub name: String,
+    pub nick: String,
+    pub icon: String,
+}
+
+/// What a change of a group stored: its events (in seq order) and who
+/// must see them (the members after it, and those it removed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupChange {
+    pub group: GroupRecord,
+    pub events: Vec<StoredMessage>,
+    pub recipients: std::sync::Arc<[u64]>,
+}
+
+/// Who has read a group's conversation up to a seq (1141).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Readers {
+    /// Current members other than the asker whose read mark is at the seq or above.
+    pub read_count: u32,
+    /// Current members other than the asker.
+    pub member_count: u32,
+    /// A page of the readers, by uid.
+    pub page: Vec<u64>,
+    pub more: bool,
 }

@@ -8,10 +8,11 @@
 use super::api::StoreConn;
 use super::columns::{lookup_key, now_ms, MESSAGE_COLUMNS, USER_COLUMNS, USER_COLUMNS_OF_U};
 use super::friends::{Application, FriendRows};
+use super::groups::{self, GroupRows, MemberCache};
 use super::model::*;
 use super::pool::{Backend, StoreError};
 use super::row_lists::{pair_values, placeholders, value_list};
-use super::watermarks::{MessageKey, SeqPoint, WatermarkKey, WatermarkRows};
+use super::watermarks::{MemberKey, MessageKey, SeqPoint, WatermarkKey, WatermarkRows};
 use mysql::prelude::Queryable;
 use mysql::{Conn, IsolationLevel, Opts, Params, TxOpts, Value};
 use std::collections::{HashMap, HashSet};
@@ -25,10 +26,11 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (4, include_str!("migrations/mysql/0004_devices_read_marks.sql")),
     (5, include_str!("migrations/mysql/0005_case_insensitive_names.sql")),
     (6, include_str!("migrations/mysql/0006_session_tokens.sql")),
+    (7, include_str!("migrations/mysql/0007_groups.sql")),
 ];
 
 type UserRow = (u64, String, String, String, String, String, i32, String);
-type MessageRow = (u64, u64, u64, u64, u64, String, String, i64);
+type MessageRow = (u64, u64, u64, u64, u64, String, String, u8, i64);
 
 /// Opens connections to one MySQL/MariaDB database.
 #[derive(Clone)]
@@ -104,7 +106,12 @@ impl Backend for MysqlBackend {
             other => other,
         }
         .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let mut conn = MysqlConn { conn, consecutive_ids: false, threads: KnownThreads::default() };
+        let mut conn = MysqlConn {
+            conn,
+            consecutive_ids: false,
+            threads: KnownThreads::default(),
+            members: MemberCache::default(),
+        };
         conn.conn.query_drop("SET NAMES utf8mb4").map_err(db_error)?;
         let modes: Option<(u32, u32)> = conn
             .conn
@@ -129,6 +136,8 @@ pub struct MysqlConn {
     consecutive_ids: bool,
     /// Threads this connection has seen committed, by pair of users.
     threads: KnownThreads,
+    /// Members of the groups this connection has written to.
+    members: MemberCache,
 }
 
 /// The thread ids of pairs of users (`(low, high)` uids), as committed.
@@ -438,7 +447,7 @@ impl StoreConn for MysqlConn {
             .exec_map(
                 "(SELECT thread_id, user1_id, user2_id FROM threads WHERE user1_id = ? AND thread_id > ?)
                  UNION ALL
-                 (SELECT thread_id, user1_id, user2_id FROM threads WHERE user2_id = ? AND thread_id > ?)
+                 (SELECT thread_id, user1_id, user2_id FROM threads WHERE user2_id = ? AND user1_id <> 0 AND thread_id > ?)
                  ORDER BY thread_id LIMIT ?",
                 (uid, after, uid, after, limit as u64),
                 |(thread_id, user1_id, user2_id): (u64, u64, u64)| ThreadRecord { thread_id, user1_id, user2_id },
@@ -446,15 +455,54 @@ impl StoreConn for MysqlConn {
             .map_err(db_error)
     }
 
-    fn append_messages(&mut self, batch: &[NewMessage]) -> Result<Vec<StoredMessage>, StoreError> {
+    fn conversation_threads(
+        &mut self,
+        uid: u64,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(ThreadRecord, Option<String>)>, StoreError> {
+        self.conn
+            .exec_map(
+                "(SELECT thread_id, user1_id, user2_id, NULL FROM threads WHERE user1_id = ? AND thread_id > ?)
+                 UNION ALL
+                 (SELECT thread_id, user1_id, user2_id, NULL FROM threads WHERE user2_id = ? AND user1_id <> 0 AND thread_id > ?)
+                 UNION ALL
+                 (SELECT m.thread_id, 0, m.thread_id, g.name FROM group_members m
+                  JOIN chat_groups g ON g.thread_id = m.thread_id
+                  WHERE m.uid = ? AND m.left_seq = 0 AND m.thread_id > ?)
+                 ORDER BY thread_id LIMIT ?",
+                (uid, after, uid, after, uid, after, limit as u64),
+                |(thread_id, user1_id, user2_id, name): (u64, u64, u64, Option<String>)| {
+                    (ThreadRecord { thread_id, user1_id, user2_id }, name)
+                },
+            )
+            .map_err(db_error)
+    }
+
+    fn group_transaction(
+        &mut self,
+        rules: &mut dyn FnMut(&mut dyn GroupRows) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.start_transaction(message_tx()).map_err(db_error)?;
+        let mut rows = super::mysql_groups::MysqlGroupRows(tx);
+        rules(&mut rows)?; // dropping the transaction rolls it back
+        rows.0.commit().map_err(db_error)
+    }
+
+    fn append_batch(&mut self, batch: &[NewMessage]) -> Result<Vec<Appended>, StoreError> {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
         let chat_time = now_ms();
         let mut tx = self.conn.start_transaction(message_tx()).map_err(db_error)?;
         let pair_of = |m: &NewMessage| (m.sender.min(m.receiver), m.sender.max(m.receiver));
-        let mut unknown: Vec<(u64, u64)> =
-            batch.iter().map(pair_of).filter(|pair| self.threads.get(pair).is_none()).collect();
+        let private = |m: &&NewMessage| m.group == 0;
+        let mut unknown: Vec<(u64, u64)> = batch
+            .iter()
+            .filter(private)
+            .map(pair_of)
+            .filter(|pair| self.threads.get(pair).is_none())
+            .collect();
         unknown.sort_unstable();
         unknown.dedup();
         let found = if unknown.is_empty() {
@@ -465,17 +513,39 @@ impl StoreConn for MysqlConn {
         let thread_ids: Vec<u64> = batch
             .iter()
             .map(|m| {
+                if m.group != 0 {
+                    return m.group;
+                }
                 let pair = pair_of(m);
                 self.threads.get(&pair).unwrap_or_else(|| found[&pair])
             })
             .collect();
         let mut last_seqs = lock_conversations(&mut tx, &thread_ids)?;
-        let insert = MessageInsert { messages: batch, thread_ids: &thread_ids, chat_time };
-        let stored = insert.run(&mut tx, self.consecutive_ids, &mut last_seqs)?;
-        record_last_seqs(&mut tx, &last_seqs)?;
+        let groups: Vec<u64> = batch.iter().filter(|m| m.group != 0).map(|m| m.group).collect();
+        let members = if groups.is_empty() {
+            HashMap::new()
+        } else {
+            super::mysql_groups::members_of(&mut tx, &mut self.members, &groups)?
+        };
+        let accepted: Vec<usize> =
+            (0..batch.len()).filter(|&i| groups::sender_is_member(&members, &batch[i])).collect();
+        let stored = if accepted.len() == batch.len() {
+            let insert = MessageInsert { messages: batch, thread_ids: &thread_ids, chat_time };
+            insert.run(&mut tx, self.consecutive_ids, &mut last_seqs)?
+        } else if accepted.is_empty() {
+            Vec::new()
+        } else {
+            let messages: Vec<NewMessage> = accepted.iter().map(|&i| batch[i].clone()).collect();
+            let ids: Vec<u64> = accepted.iter().map(|&i| thread_ids[i]).collect();
+            let insert = MessageInsert { messages: &messages, thread_ids: &ids, chat_time };
+            insert.run(&mut tx, self.consecutive_ids, &mut last_seqs)?
+        };
+        if !last_seqs.is_empty() {
+            record_last_seqs(&mut tx, &last_seqs)?;
+        }
         tx.commit().map_err(db_error)?;
         self.threads.remember(&found);
-        Ok(stored)
+        Ok(groups::appended(batch, &accepted, stored, &members))
     }
 
     fn thread_messages(
@@ -507,20 +577,41 @@ impl StoreConn for MysqlConn {
         device: &str,
         from_thread: u64,
         limit: usize,
-    ) -> Result<Vec<(u64, u64)>, StoreError> {
+    ) -> Result<Vec<Behind>, StoreError> {
+        // Private threads, then groups: a member's from just below its
+        // joining, a former member's up to its leaving.
         self.conn
             .exec_map(
-                "SELECT t.thread_id, COALESCE(w.seq, 0) FROM
-                   ((SELECT thread_id, last_seq FROM threads WHERE user1_id = ? AND thread_id >= ?)
+                "SELECT t.thread_id, COALESCE(w.seq, t.start), t.until FROM
+                   ((SELECT thread_id, last_seq, 0 AS start, last_seq AS until FROM threads
+                     WHERE user1_id = ? AND thread_id >= ?)
                     UNION ALL
-                    (SELECT thread_id, last_seq FROM threads WHERE user2_id = ? AND thread_id >= ?)) AS t
+                    (SELECT thread_id, last_seq, 0, last_seq FROM threads WHERE user2_id = ? AND user1_id <> 0 AND thread_id >= ?)
+                    UNION ALL
+                    (SELECT g.thread_id, g.last_seq, m.joined_seq - 1,
+                            IF(m.left_seq = 0, g.last_seq, LEAST(g.last_seq, m.left_seq))
+                     FROM group_members m JOIN threads g ON g.thread_id = m.thread_id
+                     WHERE m.uid = ? AND m.thread_id >= ?)) AS t
                  LEFT JOIN watermarks w ON w.uid = ? AND w.device = ? AND w.thread_id = t.thread_id
-                 WHERE t.last_seq > COALESCE(w.seq, 0)
+                 WHERE t.until > COALESCE(w.seq, t.start)
                    AND (? <> '' OR EXISTS (SELECT 1 FROM messages m WHERE m.thread_id = t.thread_id
-                                            AND m.seq > COALESCE(w.seq, 0) AND m.sender <> ?))
+                                            AND m.seq > COALESCE(w.seq, t.start) AND m.seq <= t.until
+                                            AND m.sender <> ?))
                  ORDER BY t.thread_id LIMIT ?",
-                (uid, from_thread, uid, from_thread, uid, device, device, uid, limit as u64),
-                |(thread_id, mark): (u64, u64)| (thread_id, mark),
+                (
+                    uid,
+                    from_thread,
+                    uid,
+                    from_thread,
+                    uid,
+                    from_thread,
+                    uid,
+                    device,
+                    device,
+                    uid,
+                    limit as u64,
+                ),
+                |(thread_id, watermark, until): (u64, u64, u64)| Behind { thread_id, watermark, until },
             )
             .map_err(db_error)
     }
@@ -529,6 +620,7 @@ impl StoreConn for MysqlConn {
         &mut self,
         thread_id: u64,
         after: u64,
+        until: u64,
         skip_sender: u64,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
@@ -536,9 +628,9 @@ impl StoreConn for MysqlConn {
             .exec_map(
                 format!(
                     "SELECT {MESSAGE_COLUMNS} FROM messages m \
-                     WHERE m.thread_id = ? AND m.seq > ? AND m.sender <> ? ORDER BY m.seq LIMIT ?"
+                     WHERE m.thread_id = ? AND m.seq > ? AND m.seq <= ? AND m.sender <> ? ORDER BY m.seq LIMIT ?"
                 ),
-                (thread_id, after, skip_sender, limit as u64),
+                (thread_id, after, until, skip_sender, limit as u64),
                 message_from_row,
             )
             .map_err(db_error)
@@ -559,10 +651,24 @@ impl StoreConn for MysqlConn {
             .map_err(db_error)?;
         let Some((user1_id, user2_id, last_seq)) = thread else { return Ok(None) };
         let thread = ThreadRecord { thread_id, user1_id, user2_id };
-        if !thread.has_member(uid) {
+        let mut until = last_seq;
+        if thread.is_group() {
+            let left: Option<u64> = self
+                .conn
+                .exec_first(
+                    "SELECT left_seq FROM group_members WHERE thread_id = ? AND uid = ?",
+                    (thread_id, uid),
+                )
+                .map_err(db_error)?;
+            match left {
+                None => return Ok(None),
+                Some(0) => {}
+                Some(left_seq) => until = until.min(left_seq),
+            }
+        } else if !thread.has_member(uid) {
             return Ok(None);
         }
-        let seq = seq.min(last_seq);
+        let seq = seq.min(until);
         if seq == 0 {
             return Ok(None);
         }
@@ -575,7 +681,7 @@ impl StoreConn for MysqlConn {
             )
             .map_err(db_error)?;
         let raised = self.conn.affected_rows() > 0;
-        let peer = thread.other_member(uid);
+        let peer = if thread.is_group() { 0 } else { thread.other_member(uid) };
         Ok(raised.then_some(ReadMark { thread_id, reader: uid, peer, seq }))
     }
 
@@ -603,19 +709,28 @@ impl StoreConn for MysqlConn {
             .conn
             .exec(
                 format!(
+                    // A group's member counts from its joining (not the history before).
                     "SELECT m.thread_id, COUNT(*) FROM messages m \
                      LEFT JOIN read_marks r ON r.uid = ? AND r.thread_id = m.thread_id \
-                     WHERE m.sender <> ? AND m.seq > COALESCE(r.seq, 0) AND m.thread_id IN ({list}) \
-                     GROUP BY m.thread_id"
+                     LEFT JOIN group_members g ON g.uid = ? AND g.thread_id = m.thread_id \
+                     WHERE m.sender <> ? AND m.kind = 0 \
+                       AND m.seq > GREATEST(COALESCE(r.seq, 0), COALESCE(g.joined_seq, 0)) \
+                       AND m.thread_id IN ({list}) GROUP BY m.thread_id"
                 ),
-                with(vec![uid.into(), uid.into()]),
+                with(vec![uid.into(), uid.into(), uid.into()]),
             )
             .map_err(db_error)?;
         let read_marks: Vec<(u64, u64, u64)> = self
             .conn
             .exec(
-                format!("SELECT uid, thread_id, seq FROM read_marks WHERE thread_id IN ({list})"),
-                with(Vec::new()),
+                // The user's marks, and the other member's of a private thread
+                // (a group's members ask 1140 instead of reading 500 marks).
+                format!(
+                    "SELECT r.uid, r.thread_id, r.seq FROM read_marks r \
+                     JOIN threads t ON t.thread_id = r.thread_id \
+                     WHERE r.thread_id IN ({list}) AND (r.uid = ? OR r.uid = t.user1_id OR r.uid = t.user2_id)"
+                ),
+                with(Vec::new()).into_iter().chain([Value::from(uid)]).collect::<Vec<Value>>(),
             )
             .map_err(db_error)?;
         let last_messages = self
@@ -679,8 +794,15 @@ impl StoreConn for MysqlConn {
             tx.exec_drop(
                 "INSERT IGNORE INTO watermarks (uid, device, thread_id, seq)
                  SELECT ?, ?, thread_id, last_seq FROM threads
-                 WHERE (user1_id = ? OR user2_id = ?) AND last_seq > 0",
+                 WHERE (user1_id = ? OR (user2_id = ? AND user1_id <> 0)) AND last_seq > 0",
                 (uid, device, uid, uid),
+            )
+            .map_err(db_error)?;
+            tx.exec_drop(
+                "INSERT IGNORE INTO watermarks (uid, device, thread_id, seq)
+                 SELECT ?, ?, t.thread_id, t.last_seq FROM group_members m
+                 JOIN threads t ON t.thread_id = m.thread_id WHERE m.uid = ? AND m.left_seq = 0",
+                (uid, device, uid),
             )
             .map_err(db_error)?;
             let forgotten: Vec<String> = tx
@@ -748,9 +870,9 @@ fn lock_conversations(
             Params::Positional(values),
         )
         .map_err(db_error)?;
-    if locked.len() != ids.len() {
-        return Err(StoreError::Database("a thread vanished".into()));
-    }
+    // A private thread found or made in this transaction is there; a group
+    // a client named that does not exist is not, and its messages are
+    // refused (`groups::sender_is_member`), not the batch.
     Ok(locked.into_iter().collect())
 }
 
@@ -925,6 +1047,7 @@ impl MessageInsert<'_> {
                     receiver: m.receiver,
                     unique_id: m.unique_id.clone(),
                     content: m.content.clone(),
+                    kind: TEXT,
                     chat_time: self.chat_time,
                     delivered: false,
                     resent: false,
@@ -1033,7 +1156,11 @@ fn private_threads_in(
 
 /// The thread of two users inside `tx`, created if absent.
 /// True if `uid` has `friend` in its friend list (in or out of a transaction).
-fn is_friend_in(conn: &mut impl Queryable, uid: u64, friend: u64) -> Result<bool, StoreError> {
+pub(super) fn is_friend_in(
+    conn: &mut impl Queryable,
+    uid: u64,
+    friend: u64,
+) -> Result<bool, StoreError> {
     let found: Option<u8> = conn
         .exec_first("SELECT 1 FROM friends WHERE uid = ? AND friend_uid = ?", (uid, friend))
         .map_err(db_error)?;
@@ -1080,7 +1207,7 @@ fn take<T: mysql::prelude::FromValue>(values: &[Value], index: usize) -> Result<
 }
 
 fn message_from_row(row: MessageRow) -> StoredMessage {
-    let (message_id, thread_id, seq, sender, receiver, unique_id, content, chat_time) = row;
+    let (message_id, thread_id, seq, sender, receiver, unique_id, content, kind, chat_time) = row;
     StoredMessage {
         message_id,
         thread_id,
@@ -1089,6 +1216,7 @@ fn message_from_row(row: MessageRow) -> StoredMessage {
         receiver,
         unique_id,
         content,
+        kind,
         chat_time,
         delivered: false,
         resent: false,
@@ -1099,7 +1227,7 @@ fn message_from_row(row: MessageRow) -> StoredMessage {
 const CONNECTION_GONE: [u16; 5] = [1053, 1927, 2006, 2013, 2055];
 const DUPLICATE_KEY: u16 = 1062;
 
-fn db_error(e: mysql::Error) -> StoreError {
+pub(super) fn db_error(e: mysql::Error) -> StoreError {
     match &e {
         mysql::Error::MySqlError(server) if server.code == DUPLICATE_KEY => {
             StoreError::Conflict(server.message.clone())
@@ -1272,6 +1400,23 @@ impl WatermarkRows for MysqlWatermarkRows<'_> {
         Ok(rows
             .into_iter()
             .map(|(uid, device, thread_id, seq)| (WatermarkKey { uid, device, thread_id }, seq))
+            .collect())
+    }
+
+    fn memberships(&mut self, keys: &[MemberKey]) -> Result<Vec<(MemberKey, u64)>, StoreError> {
+        let rows: Vec<(u64, u64, u64)> = self.select_over(
+            keys,
+            2,
+            |&(thread_id, uid)| vec![thread_id.into(), uid.into()],
+            |list| {
+                format!(
+                    "SELECT thread_id, uid, left_seq FROM group_members WHERE (thread_id, uid) IN ({list})"
+                )
+            },
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|(thread, uid, left)| ((thread, uid), if left == 0 { u64::MAX } else { left }))
             .collect())
     }
 

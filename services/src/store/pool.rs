@@ -46,6 +46,9 @@ pub enum StoreError {
     Conflict(String),
     /// Anything else the database reported.
     Database(String),
+    /// A rule of the domain refused the request (a group's membership,
+    /// roles or limits: `store/groups.rs`); the client is told `code`.
+    Refused(proto::ErrorCode),
 }
 
 impl std::fmt::Display for StoreError {
@@ -56,6 +59,7 @@ impl std::fmt::Display for StoreError {
             StoreError::ConnectionLost(why) => write!(f, "store connection lost: {why}"),
             StoreError::Conflict(why) => write!(f, "conflict: {why}"),
             StoreError::Database(why) => write!(f, "database error: {why}"),
+            StoreError::Refused(code) => write!(f, "refused: {code}"),
         }
     }
 }
@@ -71,7 +75,14 @@ impl StoreError {
             StoreError::Busy | StoreError::Unavailable(_) => proto::ErrorCode::ServerBusy,
             StoreError::Conflict(_) => proto::ErrorCode::UserExist,
             StoreError::ConnectionLost(_) | StoreError::Database(_) => proto::ErrorCode::RpcFailed,
+            StoreError::Refused(code) => *code,
         }
+    }
+
+    /// The request was refused by a rule (a client's error), not failed by
+    /// the store: not counted as a store error.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, StoreError::Conflict(_) | StoreError::Refused(_))
     }
 }
 
@@ -317,7 +328,7 @@ impl<B: Backend> Worker<B> {
                 _ => break,
             }
         }
-        if outcome.is_err() {
+        if outcome.as_ref().is_err_and(|e| !e.is_refusal()) {
             self.metrics.errors.fetch_add(1, Relaxed);
         }
         outcome

@@ -10,9 +10,10 @@
 use super::api::StoreConn;
 use super::columns::{lookup_key, now_ms, MESSAGE_COLUMNS, USER_COLUMNS, USER_COLUMNS_OF_U};
 use super::friends::{Application, FriendRows};
+use super::groups::{self, GroupRows};
 use super::model::*;
 use super::pool::{Backend, StoreError};
-use super::watermarks::{MessageKey, SeqPoint, WatermarkKey, WatermarkRows};
+use super::watermarks::{MemberKey, MessageKey, SeqPoint, WatermarkKey, WatermarkRows};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -25,6 +26,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("migrations/sqlite/0004_devices_read_marks.sql")),
     (5, include_str!("migrations/sqlite/0005_case_insensitive_names.sql")),
     (6, include_str!("migrations/sqlite/0006_session_tokens.sql")),
+    (7, include_str!("migrations/sqlite/0007_groups.sql")),
 ];
 
 /// Opens connections to one SQLite file.
@@ -368,7 +370,7 @@ impl StoreConn for SqliteConn {
             .prepare_cached(
                 "SELECT thread_id, user1_id, user2_id FROM threads WHERE user1_id = ?1 AND thread_id > ?2
                  UNION ALL
-                 SELECT thread_id, user1_id, user2_id FROM threads WHERE user2_id = ?1 AND thread_id > ?2
+                 SELECT thread_id, user1_id, user2_id FROM threads WHERE user2_id = ?1 AND user1_id <> 0 AND thread_id > ?2
                  ORDER BY thread_id LIMIT ?3",
             )
             .and_then(|mut s| {
@@ -378,7 +380,7 @@ impl StoreConn for SqliteConn {
             .map_err(db_error)
     }
 
-    fn append_messages(&mut self, batch: &[NewMessage]) -> Result<Vec<StoredMessage>, StoreError> {
+    fn append_batch(&mut self, batch: &[NewMessage]) -> Result<Vec<Appended>, StoreError> {
         let chat_time = now_ms();
         // IMMEDIATE: the write lock is taken first, so this transaction is
         // the only one numbering any conversation until it commits.
@@ -387,6 +389,16 @@ impl StoreConn for SqliteConn {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db_error)?;
         let mut stored = Vec::with_capacity(batch.len());
+        // IMMEDIATE holds the database: no change of membership comes
+        // between this read and the commit.
+        let groups: Vec<u64> = batch.iter().filter(|m| m.group != 0).map(|m| m.group).collect();
+        let members = if groups.is_empty() {
+            std::collections::HashMap::new()
+        } else {
+            super::sqlite_groups::members_of(&tx, &groups)?
+        };
+        let accepted: Vec<usize> =
+            (0..batch.len()).filter(|&i| groups::sender_is_member(&members, &batch[i])).collect();
         {
             let mut insert = tx
                 .prepare_cached(
@@ -399,14 +411,23 @@ impl StoreConn for SqliteConn {
                     "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.sender = ?1 AND m.unique_id = ?2"
                 ))
                 .map_err(db_error)?;
-            // (pair, thread id, last seq) of the conversations this batch writes.
+            // (pair, thread id, last seq) of the conversations this batch
+            // writes; a group's pair is (0, its id), as in its row.
             let mut threads: Vec<((u64, u64), u64, u64)> = Vec::new();
-            for m in batch {
-                let pair = (m.sender.min(m.receiver), m.sender.max(m.receiver));
+            for m in accepted.iter().map(|&i| &batch[i]) {
+                let pair = if m.group != 0 {
+                    (0, m.group)
+                } else {
+                    (m.sender.min(m.receiver), m.sender.max(m.receiver))
+                };
                 let index = match threads.iter().position(|(p, _, _)| *p == pair) {
                     Some(index) => index,
                     None => {
-                        let id = private_thread_in(&tx, m.sender, m.receiver)?;
+                        let id = if m.group != 0 {
+                            m.group
+                        } else {
+                            private_thread_in(&tx, m.sender, m.receiver)?
+                        };
                         threads.push((pair, id, last_seq_in(&tx, id)?));
                         threads.len() - 1
                     }
@@ -434,6 +455,7 @@ impl StoreConn for SqliteConn {
                             receiver: m.receiver,
                             unique_id: m.unique_id.clone(),
                             content: m.content.clone(),
+                            kind: TEXT,
                             chat_time,
                             delivered: false,
                             resent: false,
@@ -457,7 +479,46 @@ impl StoreConn for SqliteConn {
             }
         }
         tx.commit().map_err(db_error)?;
-        Ok(stored)
+        Ok(groups::appended(batch, &accepted, stored, &members))
+    }
+
+    fn conversation_threads(
+        &mut self,
+        uid: u64,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(ThreadRecord, Option<String>)>, StoreError> {
+        self.conn
+            .prepare_cached(
+                "SELECT thread_id, user1_id, user2_id, NULL FROM threads WHERE user1_id = ?1 AND thread_id > ?2
+                 UNION ALL
+                 SELECT thread_id, user1_id, user2_id, NULL FROM threads WHERE user2_id = ?1 AND user1_id <> 0 AND thread_id > ?2
+                 UNION ALL
+                 SELECT m.thread_id, 0, m.thread_id, g.name FROM group_members m
+                 JOIN chat_groups g ON g.thread_id = m.thread_id
+                 WHERE m.uid = ?1 AND m.left_seq = 0 AND m.thread_id > ?2
+                 ORDER BY 1 LIMIT ?3",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![uid as i64, after as i64, limit as i64], |r| {
+                    Ok((thread_from_row(r)?, r.get::<_, Option<String>>(3)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(db_error)
+    }
+
+    fn group_transaction(
+        &mut self,
+        rules: &mut dyn FnMut(&mut dyn GroupRows) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        // IMMEDIATE: the rules read, then write (see `watermark_transaction`).
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_error)?;
+        rules(&mut super::sqlite_groups::SqliteGroupRows(&tx))?;
+        tx.commit().map_err(db_error)
     }
 
     fn thread_messages(
@@ -489,22 +550,35 @@ impl StoreConn for SqliteConn {
         device: &str,
         from_thread: u64,
         limit: usize,
-    ) -> Result<Vec<(u64, u64)>, StoreError> {
+    ) -> Result<Vec<Behind>, StoreError> {
+        // Private threads, then groups: a member's from just below its
+        // joining, a former member's up to its leaving.
         self.conn
             .prepare_cached(
-                "SELECT t.thread_id, COALESCE(w.seq, 0) AS mark FROM
-                   (SELECT thread_id, last_seq FROM threads WHERE user1_id = ?1 AND thread_id >= ?3
+                "SELECT t.thread_id, COALESCE(w.seq, t.start) AS mark, t.until FROM
+                   (SELECT thread_id, 0 AS start, last_seq AS until FROM threads
+                    WHERE user1_id = ?1 AND thread_id >= ?3
                     UNION ALL
-                    SELECT thread_id, last_seq FROM threads WHERE user2_id = ?1 AND thread_id >= ?3) AS t
+                    SELECT thread_id, 0, last_seq FROM threads WHERE user2_id = ?1 AND user1_id <> 0 AND thread_id >= ?3
+                    UNION ALL
+                    SELECT g.thread_id, m.joined_seq - 1,
+                           CASE WHEN m.left_seq = 0 THEN g.last_seq ELSE MIN(g.last_seq, m.left_seq) END
+                    FROM group_members m JOIN threads g ON g.thread_id = m.thread_id
+                    WHERE m.uid = ?1 AND m.thread_id >= ?3) AS t
                  LEFT JOIN watermarks w ON w.uid = ?1 AND w.device = ?2 AND w.thread_id = t.thread_id
-                 WHERE t.last_seq > COALESCE(w.seq, 0)
+                 WHERE t.until > COALESCE(w.seq, t.start)
                    AND (?2 <> '' OR EXISTS (SELECT 1 FROM messages m WHERE m.thread_id = t.thread_id
-                                             AND m.seq > COALESCE(w.seq, 0) AND m.sender <> ?1))
+                                             AND m.seq > COALESCE(w.seq, t.start) AND m.seq <= t.until
+                                             AND m.sender <> ?1))
                  ORDER BY t.thread_id LIMIT ?4",
             )
             .and_then(|mut s| {
                 s.query_map(params![uid as i64, device, from_thread as i64, limit as i64], |r| {
-                    Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
+                    Ok(Behind {
+                        thread_id: r.get::<_, i64>(0)? as u64,
+                        watermark: r.get::<_, i64>(1)? as u64,
+                        until: r.get::<_, i64>(2)? as u64,
+                    })
                 })?
                 .collect::<Result<Vec<_>, _>>()
             })
@@ -515,17 +589,25 @@ impl StoreConn for SqliteConn {
         &mut self,
         thread_id: u64,
         after: u64,
+        until: u64,
         skip_sender: u64,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
+        let until = until.min(i64::MAX as u64) as i64;
         self.conn
             .prepare_cached(&format!(
                 "SELECT {MESSAGE_COLUMNS} FROM messages m
-                 WHERE m.thread_id = ?1 AND m.seq > ?2 AND m.sender <> ?3 ORDER BY m.seq LIMIT ?4"
+                 WHERE m.thread_id = ?1 AND m.seq > ?2 AND m.seq <= ?3 AND m.sender <> ?4
+                 ORDER BY m.seq LIMIT ?5"
             ))
             .and_then(|mut s| {
-                let args =
-                    params![thread_id as i64, after as i64, skip_sender as i64, limit as i64];
+                let args = params![
+                    thread_id as i64,
+                    after as i64,
+                    until,
+                    skip_sender as i64,
+                    limit as i64
+                ];
                 s.query_map(args, message_from_row)?.collect::<Result<Vec<_>, _>>()
             })
             .map_err(db_error)
@@ -550,10 +632,25 @@ impl StoreConn for SqliteConn {
         else {
             return Ok(None);
         };
-        if !thread.has_member(uid) {
+        let mut until = last_seq_in(&tx, thread_id)?;
+        if thread.is_group() {
+            let left: Option<i64> = tx
+                .prepare_cached(
+                    "SELECT left_seq FROM group_members WHERE thread_id = ?1 AND uid = ?2",
+                )
+                .and_then(|mut s| {
+                    s.query_row([thread_id as i64, uid as i64], |r| r.get(0)).optional()
+                })
+                .map_err(db_error)?;
+            match left {
+                None => return Ok(None),
+                Some(0) => {}
+                Some(left_seq) => until = until.min(left_seq as u64),
+            }
+        } else if !thread.has_member(uid) {
             return Ok(None);
         }
-        let seq = seq.min(last_seq_in(&tx, thread_id)?);
+        let seq = seq.min(until);
         let raised = tx
             .prepare_cached(
                 "INSERT INTO read_marks (uid, thread_id, seq) VALUES (?1, ?2, ?3)
@@ -563,7 +660,7 @@ impl StoreConn for SqliteConn {
             .and_then(|mut s| s.execute(params![uid as i64, thread_id as i64, seq as i64]))
             .map_err(db_error)?;
         tx.commit().map_err(db_error)?;
-        let peer = thread.other_member(uid);
+        let peer = if thread.is_group() { 0 } else { thread.other_member(uid) };
         Ok((raised > 0 && seq > 0).then_some(ReadMark { thread_id, reader: uid, peer, seq }))
     }
 
@@ -594,19 +691,26 @@ impl StoreConn for SqliteConn {
             &format!(
                 "SELECT m.thread_id, COUNT(*) FROM messages m
                  LEFT JOIN read_marks r ON r.uid = ? AND r.thread_id = m.thread_id
-                 WHERE m.sender <> ? AND m.seq > COALESCE(r.seq, 0) AND m.thread_id IN ({list})
-                 GROUP BY m.thread_id"
+                 LEFT JOIN group_members g ON g.uid = ? AND g.thread_id = m.thread_id
+                 WHERE m.sender <> ? AND m.kind = 0
+                   AND m.seq > MAX(COALESCE(r.seq, 0), COALESCE(g.joined_seq, 0))
+                   AND m.thread_id IN ({list}) GROUP BY m.thread_id"
             ),
-            vec![(uid as i64).into(), (uid as i64).into()],
+            vec![(uid as i64).into(), (uid as i64).into(), (uid as i64).into()],
         )
         .map_err(db_error)?;
         let read_marks = self
             .conn
+            // The user's marks, and the other member's of a private thread
+            // (a group's members ask 1140 instead of reading 500 marks).
             .prepare_cached(&format!(
-                "SELECT uid, thread_id, seq FROM read_marks WHERE thread_id IN ({list})"
+                "SELECT r.uid, r.thread_id, r.seq FROM read_marks r
+                 JOIN threads t ON t.thread_id = r.thread_id
+                 WHERE r.thread_id IN ({list}) AND (r.uid = ? OR r.uid = t.user1_id OR r.uid = t.user2_id)"
             ))
             .and_then(|mut s| {
-                s.query_map(rusqlite::params_from_iter(ids()), |r| {
+                let values = ids().chain([uid as i64]);
+                s.query_map(rusqlite::params_from_iter(values), |r| {
                     Ok((
                         r.get::<_, i64>(0)? as u64,
                         r.get::<_, i64>(1)? as u64,
@@ -681,7 +785,14 @@ impl StoreConn for SqliteConn {
             tx.prepare_cached(
                 "INSERT OR IGNORE INTO watermarks (uid, device, thread_id, seq)
                  SELECT ?1, ?2, thread_id, last_seq FROM threads
-                 WHERE (user1_id = ?1 OR user2_id = ?1) AND last_seq > 0",
+                 WHERE (user1_id = ?1 OR (user2_id = ?1 AND user1_id <> 0)) AND last_seq > 0",
+            )
+            .and_then(|mut s| s.execute(params![uid as i64, device]))
+            .map_err(db_error)?;
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO watermarks (uid, device, thread_id, seq)
+                 SELECT ?1, ?2, t.thread_id, t.last_seq FROM group_members m
+                 JOIN threads t ON t.thread_id = m.thread_id WHERE m.uid = ?1 AND m.left_seq = 0",
             )
             .and_then(|mut s| s.execute(params![uid as i64, device]))
             .map_err(db_error)?;
@@ -746,7 +857,7 @@ fn watermark_in(conn: &Connection, uid: u64, thread_id: u64) -> Result<u64, Stor
 }
 
 /// True if `uid` has `friend` in its friend list (in or out of a transaction).
-fn is_friend_in(conn: &Connection, uid: u64, friend: u64) -> Result<bool, StoreError> {
+pub(super) fn is_friend_in(conn: &Connection, uid: u64, friend: u64) -> Result<bool, StoreError> {
     conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM friends WHERE uid = ?1 AND friend_uid = ?2)")
         .and_then(|mut s| s.query_row(params![uid as i64, friend as i64], |r| r.get(0)))
         .map_err(db_error)
@@ -796,7 +907,8 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
         receiver: row.get::<_, i64>(4)? as u64,
         unique_id: row.get(5)?,
         content: row.get(6)?,
-        chat_time: row.get(7)?,
+        kind: row.get(7)?,
+        chat_time: row.get(8)?,
         delivered: false,
         resent: false,
     })
@@ -804,7 +916,7 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
 
 /// Maps SQLite errors: constraint violations are conflicts; the rest are
 /// reported as database errors (a file-based database has no connection to lose).
-fn db_error(e: rusqlite::Error) -> StoreError {
+pub(super) fn db_error(e: rusqlite::Error) -> StoreError {
     match &e {
         rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ConstraintViolation => {
             StoreError::Conflict(e.to_string())
@@ -946,6 +1058,23 @@ impl WatermarkRows for SqliteWatermarkRows<'_, '_> {
                 .optional()
                 .map_err(db_error)?;
             found.extend(seq.map(|seq| (key.clone(), seq as u64)));
+        }
+        Ok(found)
+    }
+
+    fn memberships(&mut self, keys: &[MemberKey]) -> Result<Vec<(MemberKey, u64)>, StoreError> {
+        let mut lookup = self
+            .0
+            .prepare_cached("SELECT left_seq FROM group_members WHERE thread_id = ?1 AND uid = ?2")
+            .map_err(db_error)?;
+        let mut found = Vec::with_capacity(keys.len());
+        for &(thread_id, uid) in keys {
+            let left: Option<i64> = lookup
+                .query_row([thread_id as i64, uid as i64], |r| r.get(0))
+                .optional()
+                .map_err(db_error)?;
+            let until = |left: i64| if left == 0 { u64::MAX } else { left as u64 };
+            found.extend(left.map(|left| ((thread_id, uid), until(left))));
         }
         Ok(found)
     }

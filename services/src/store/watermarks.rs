@@ -48,6 +48,9 @@ pub struct MessageKey {
     pub receiver: u64,
 }
 
+/// A group member: `(thread_id, uid)`.
+pub type MemberKey = (u64, u64);
+
 /// The rows the rules read and write, inside one transaction of a backend.
 /// Each method is one statement however many rows it names.
 pub trait WatermarkRows {
@@ -58,6 +61,10 @@ pub trait WatermarkRows {
     /// The watermarks of these keys (those that exist).
     fn watermarks(&mut self, keys: &[WatermarkKey])
         -> Result<Vec<(WatermarkKey, u64)>, StoreError>;
+    /// Of these `(thread_id, uid)`, the group memberships (current or
+    /// former), each with the last seq the member may have (`u64::MAX`: no
+    /// bound; a former member's leaving).
+    fn memberships(&mut self, keys: &[MemberKey]) -> Result<Vec<(MemberKey, u64)>, StoreError>;
     /// The sender of each of these `(thread_id, seq)` messages (those that exist).
     fn senders(&mut self, points: &[SeqPoint]) -> Result<Vec<(SeqPoint, u64)>, StoreError>;
     /// Raises each watermark to at least its seq, creating it if absent.
@@ -191,8 +198,9 @@ pub fn advance(
 }
 
 /// Each acknowledgement as claims on watermarks: ids resolved to seqs (only
-/// messages addressed to the acknowledging user count), conversations
-/// checked for membership and clamped to their last seq.
+/// messages addressed to the acknowledging user count: its private ones,
+/// and its groups' up to its leaving), conversations checked for membership
+/// and clamped to their last seq (or the leaving).
 fn claims_of(
     rows: &mut dyn WatermarkRows,
     acks: &[DeliveryAck],
@@ -219,6 +227,30 @@ fn claims_of(
     } else {
         rows.conversations(&conversations)?.into_iter().map(|c| (c.0.thread_id, c)).collect()
     };
+    let mut group_keys: Vec<(u64, u64)> = Vec::new();
+    for ack in acks {
+        match &ack.acknowledged {
+            Acknowledged::Messages(message_ids) => group_keys.extend(
+                message_ids
+                    .iter()
+                    .filter_map(|id| messages.get(id))
+                    .filter(|m| m.receiver == 0)
+                    .map(|m| (m.thread_id, ack.uid)),
+            ),
+            Acknowledged::UpTo { conversation, .. } => {
+                if threads.get(conversation).is_some_and(|(t, _)| t.is_group()) {
+                    group_keys.push((*conversation, ack.uid));
+                }
+            }
+        }
+    }
+    group_keys.sort_unstable();
+    group_keys.dedup();
+    let until: HashMap<(u64, u64), u64> = if group_keys.is_empty() {
+        HashMap::new()
+    } else {
+        rows.memberships(&group_keys)?.into_iter().collect()
+    };
     let mut claims: BTreeMap<WatermarkKey, Claim> = BTreeMap::new();
     for ack in acks {
         let key_of =
@@ -226,7 +258,12 @@ fn claims_of(
         match &ack.acknowledged {
             Acknowledged::Messages(message_ids) => {
                 for id in message_ids {
-                    let Some(m) = messages.get(id).filter(|m| m.receiver == ack.uid) else {
+                    let addressed = |m: &&MessageKey| {
+                        m.receiver == ack.uid
+                            || (m.receiver == 0
+                                && until.get(&(m.thread_id, ack.uid)).is_some_and(|&u| m.seq <= u))
+                    };
+                    let Some(m) = messages.get(id).filter(addressed) else {
                         continue;
                     };
                     claims.entry(key_of(m.thread_id)).or_default().acked.insert(m.seq);
@@ -234,11 +271,14 @@ fn claims_of(
             }
             Acknowledged::UpTo { conversation, seq } => {
                 let Some((thread, last_seq)) = threads.get(conversation) else { continue };
-                if !thread.has_member(ack.uid) || *seq == 0 {
-                    continue;
-                }
+                let bound = if thread.is_group() {
+                    until.get(&(*conversation, ack.uid)).copied()
+                } else {
+                    thread.has_member(ack.uid).then_some(u64::MAX)
+                };
+                let Some(bound) = bound.filter(|_| *seq != 0) else { continue };
                 let claim = claims.entry(key_of(*conversation)).or_default();
-                claim.floor = claim.floor.max((*seq).min(*last_seq));
+                claim.floor = claim.floor.max((*seq).min(*last_seq).min(bound));
             }
         }
     }
@@ -253,6 +293,9 @@ pub fn fill_delivered(
 ) -> Result<(), StoreError> {
     let mut known: HashMap<(u64, u64), u64> = HashMap::new();
     for m in messages.iter_mut() {
+        if m.receiver == 0 {
+            continue; // a group's: no one receiver's watermark says
+        }
         let key = (m.receiver, m.thread_id);
         let mark = match known.get(&key) {
             Some(&mark) => mark,

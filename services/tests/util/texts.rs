@@ -16,6 +16,7 @@ pub const QUIET: Duration = Duration::from_millis(500);
 pub fn text(touid: u64, items: &[(&str, &str)]) -> TextChatMsgReq {
     TextChatMsgReq {
         touid,
+        group_id: 0,
         thread_id: None,
         text_array: items
             .iter()

@@ -582,6 +582,7 @@ impl LoadClient {
         let content = format!("{stamp:020}{:x<44}", "");
         let request = TextChatMsgReq {
             touid: to,
+            group_id: 0,
             thread_id: None,
             text_array: vec![TextItem {
                 content,

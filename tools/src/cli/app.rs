@@ -370,6 +370,7 @@ impl App {
             SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let request = TextChatMsgReq {
             touid: friend.uid,
+            group_id: 0,
             thread_id: None,
             text_array: vec![TextItem {
                 content: text.to_string(),

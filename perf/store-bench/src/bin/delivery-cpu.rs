@@ -124,6 +124,7 @@ fn watermark_rows(server: &str, run: usize, messages: usize) -> Costs {
     for first in (0..messages).step_by(PER_BATCH) {
         let batch: Vec<NewMessage> = (first..(first + PER_BATCH).min(messages))
             .map(|n| NewMessage {
+                group: 0,
                 sender: users[2 * (n % PAIRS)],
                 receiver: users[2 * (n % PAIRS) + 1],
                 unique_id: format!("m{n}"),

@@ -5,21 +5,33 @@
 //! JSON would not fit in a frame (64 KiB) is halved until it does.
 
 use super::directory::Route;
-use super::Push;
+use super::push::{text_body, PUSH_CHUNK};
+use super::{GroupPush, Push};
 use crate::chat::metrics::ChatMetrics;
 use crate::chat::reply::{send, write};
 use crate::chat::services::ChatLoop;
 use crate::dialect::Acknowledgement;
 use crate::store::model::{DeliveryAck, StoredMessage};
-use proto::body::{ChatData, HistoryMessage, NotifyOffline, TextChatMsgRsp};
+use proto::body::{HistoryMessage, NotifyOffline};
 use proto::MsgId;
 use reactor::{ConnId, Ctx, SendError};
 
-/// Most messages in one 1019 frame.
-const PUSH_CHUNK: usize = 32;
+/// A push for the users of `routes` on this loop, posted by [`super::Delivery`].
+pub fn deliver_to_all<H: ChatLoop>(
+    h: &mut H,
+    ctx: &mut Ctx<H>,
+    mut routes: Vec<Route>,
+    push: Push,
+) {
+    let Some(last) = routes.pop() else { return };
+    for route in routes {
+        deliver(h, ctx, route, push.clone()); // a group's push is an `Arc`
+    }
+    deliver(h, ctx, last, push);
+}
 
-/// A push for the user of `route`, posted to this loop by [`super::Delivery`].
-/// The route is checked again: the session may have ended meanwhile.
+/// A push for the user of `route`. The route is checked again: the
+/// session may have ended meanwhile.
 pub fn deliver<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, route: Route, push: Push) {
     let Some(user) = ctx.session_mut(route.conn).and_then(|s| s.online_mut()) else { return };
     if user.session_id() != route.session_id {
@@ -42,6 +54,7 @@ pub fn deliver<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, route: Route, push: Pus
             write_texts(h, ctx, route.conn, &messages);
             acknowledge_for_client(h, ctx, route.conn, &messages);
         }
+        Push::Group(group) => write_group(h, ctx, route, &group),
         Push::AddFriend(notice) => {
             send(h, ctx, route.conn, MsgId::NotifyAddFriendReq, &notice);
         }
@@ -101,6 +114,51 @@ pub fn deliver<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, route: Route, push: Pus
             }
         }
     }
+}
+
+/// A group's push to one member's session: the frames encoded once for
+/// every member, unless this session must be treated apart. The original
+/// clients' dialects know no groups (they are sent nothing of them). A
+/// connection with more than `slow_member_bytes` queued is skipped: the
+/// group never waits for one member, which catches up from its watermark
+/// by a sync once its output has drained (`sync::on_drained`).
+fn write_group<H: ChatLoop>(h: &H, ctx: &mut Ctx<H>, route: Route, group: &GroupPush) {
+    let conn = route.conn;
+    let Some(session) = ctx.session_mut(conn) else { return };
+    if session.dialect().rewrites_out() {
+        return;
+    }
+    let Some(user) = session.online_mut() else { return };
+    if user.device().is_legacy() && group.sender() == user.uid() {
+        return; // its own are never pushed to it
+    }
+    let sync = user.sync();
+    if sync.holds_back_live() {
+        sync.hold_back(&group.messages); // written in their place by the sync
+        return;
+    }
+    if sync.covers_any(&group.messages) {
+        // A page was quicker with some of them: write the rest apart.
+        let mut messages = group.messages.clone();
+        sync.drop_covered(&mut messages);
+        return write_texts(h, ctx, conn, &messages);
+    }
+    let metrics = &h.services().metrics;
+    if ctx.queued_output(conn).unwrap_or(0) > h.services().rules.slow_member_bytes {
+        if let Some(user) = ctx.session_mut(conn).and_then(|s| s.online_mut()) {
+            user.sync().fall_behind();
+        }
+        ctx.notify_when_drained(conn);
+        ChatMetrics::add(&metrics.group_pushes_skipped, 1);
+        return;
+    }
+    for frame in &group.frames {
+        if ctx.send(conn, frame).is_err() {
+            return;
+        }
+    }
+    ChatMetrics::add(&metrics.frames_out, group.frames.len() as u64);
+    ChatMetrics::add(&metrics.messages_pushed, group.messages.len() as u64);
 }
 
 /// Writes stored messages to `conn` as 1019 frames. A client that
@@ -179,28 +237,6 @@ pub fn history_item(m: &StoredMessage) -> HistoryMessage {
         msg_content: m.content.clone(),
         chat_time: m.chat_time,
         status: i32::from(m.delivered),
-    }
-}
-
-/// The body of 1018 and 1019 for messages of one sender, receiver and thread.
-pub fn text_body(messages: &[StoredMessage]) -> TextChatMsgRsp {
-    let first = messages.first();
-    TextChatMsgRsp {
-        error: 0,
-        fromuid: first.map_or(0, |m| m.sender),
-        touid: first.map_or(0, |m| m.receiver),
-        thread_id: first.map_or(0, |m| m.thread_id),
-        conversation_id: first.map_or(0, |m| m.thread_id),
-        chat_datas: messages
-            .iter()
-            .map(|m| ChatData {
-                message_id: m.message_id,
-                seq: m.seq,
-                unique_id: m.unique_id.clone(),
-                content: m.content.clone(),
-                status: i32::from(m.delivered),
-                chat_time: m.chat_time,
-            })
-            .collect(),
+        kind: m.kind,
     }
 }

@@ -4,7 +4,7 @@
 //! | file | what |
 //! |---|---|
 //! | `directory` | uid → (loop, connection, session id, device kind) of each session here |
-//! | `push` | [`Push`]: what a session is sent after a commit (or a kick) |
+//! | `push` | [`Push`]: what a session is sent after a commit (or a kick); a group's frames, encoded once |
 //! | `outbound` | what goes to other chat servers, and the router's queue |
 //! | `presence_queue` | users' first sessions online, last ones offline, for the presence notifier |
 //! | this file | [`Delivery`]: here through a loop's inbox, and away through the router |
@@ -22,7 +22,7 @@ pub mod presence_queue;
 pub mod push;
 pub mod sync;
 
-pub use push::Push;
+pub use push::{GroupPush, Push};
 
 use super::metrics::ChatMetrics;
 use directory::{Directory, Route};
@@ -30,9 +30,10 @@ use outbound::{Outbound, RouterQueue};
 use reactor::PostError;
 use std::sync::Arc;
 
-/// Posts a push to one loop, where `frames::deliver` writes it. Built by
-/// `server.rs` from the loop's handle before the loops start.
-pub type Poster = Box<dyn Fn(Route, Push) -> Result<(), PostError> + Send + Sync>;
+/// Posts a push for some of its connections to one loop, where
+/// `frames::deliver` writes it to each. Built by `server.rs` from the loop's
+/// handle before the loops start.
+pub type Poster = Box<dyn Fn(Vec<Route>, Push) -> Result<(), PostError> + Send + Sync>;
 
 /// Where pushes go. Any thread; never blocks.
 pub struct Delivery {
@@ -71,13 +72,54 @@ impl Delivery {
     /// Hands `push` to the connection at `route` (checked again on its loop:
     /// the session may have ended meanwhile).
     pub fn push_to(&self, route: Route, push: Push) -> bool {
-        let Some(post) = self.posters.get(route.loop_index) else { return false };
-        let posted = post(route, push);
+        self.post(route.loop_index, vec![route], push)
+    }
+
+    /// Hands `push` to loop `loop_index` for the connections at `routes`.
+    fn post(&self, loop_index: usize, routes: Vec<Route>, push: Push) -> bool {
+        let Some(post) = self.posters.get(loop_index) else { return false };
+        let posted = post(routes, push);
         if posted.is_err() {
             ChatMetrics::add(&self.metrics.pushes_dropped, 1);
-            log::warn!("loop {} inbox full: a push was dropped", route.loop_index);
+            log::warn!("loop {loop_index} inbox full: a push was dropped");
         }
         posted.is_ok()
+    }
+
+    /// Delivers a group's messages to the sessions of `members` (all of
+    /// them but the session `except`, the one that sent them): here with
+    /// one post per loop for all the members on it, and through the router
+    /// to the other servers (one call per server, whatever the number of
+    /// members there).
+    pub fn push_group(&self, members: Arc<[u64]>, push: Arc<GroupPush>, except: Option<u64>) {
+        let reached = self.push_group_here(&members, &push, except);
+        self.forward(Outbound::Group { members, push, reached });
+    }
+
+    /// The part of [`Delivery::push_group`] for the sessions here; returns
+    /// the sessions handed the push (and `except`).
+    pub fn push_group_here(
+        &self,
+        members: &[u64],
+        push: &Arc<GroupPush>,
+        except: Option<u64>,
+    ) -> Vec<u64> {
+        let mut by_loop: Vec<Vec<Route>> = vec![Vec::new(); self.posters.len()];
+        let mut reached: Vec<u64> = except.into_iter().collect();
+        for &uid in members {
+            for route in self.directory.routes(uid) {
+                if Some(route.session_id) != except && route.loop_index < by_loop.len() {
+                    reached.push(route.session_id);
+                    by_loop[route.loop_index].push(route);
+                }
+            }
+        }
+        for (loop_index, routes) in by_loop.into_iter().enumerate() {
+            if !routes.is_empty() {
+                self.post(loop_index, routes, Push::Group(push.clone()));
+            }
+        }
+        reached
     }
 
     /// Has every session here caught up from its device's watermark

@@ -6,9 +6,10 @@
 //! router fails to deliver (status server or peer unreachable) is owed, and
 //! the user's sessions are caught up once it can (`peers/router.rs`).
 
-use super::push::Push;
+use super::push::{GroupPush, Push};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use proto::rpc::status::UserLocation;
+use std::sync::Arc;
 
 /// Work for the router.
 #[derive(Debug)]
@@ -22,16 +23,25 @@ pub enum Outbound {
         /// sending device).
         reached: Vec<u64>,
     },
+    /// A group's messages for the sessions of `members` that are not in
+    /// `reached` (those on other servers get one call per server).
+    Group {
+        members: Arc<[u64]>,
+        push: Arc<GroupPush>,
+        /// Sessions here that already have it, or must not get it.
+        reached: Vec<u64>,
+    },
     /// Kick a session that a newer login replaced.
     Kick(UserLocation),
 }
 
 impl Outbound {
-    /// The user it is for, when the status server must be asked where they are.
-    pub fn receiver(&self) -> Option<u64> {
+    /// The users it is for, when the status server must be asked where they are.
+    pub fn receivers(&self) -> &[u64] {
         match self {
-            Outbound::Push { to, .. } => Some(*to),
-            Outbound::Kick(_) => None,
+            Outbound::Push { to, .. } => std::slice::from_ref(to),
+            Outbound::Group { members, .. } => members,
+            Outbound::Kick(_) => &[],
         }
     }
 }

@@ -45,8 +45,16 @@ pub fn start<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId) {
     read_page(h, ctx, conn);
 }
 
-/// The connection's output has drained: the next page, if a sync runs.
+/// The connection's output has drained: the next page, if a sync runs, or
+/// a sync if a live push was skipped meanwhile (a slow group member).
 pub fn on_drained<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId) {
+    let behind = ctx.session_mut(conn).and_then(|s| s.online_mut()).is_some_and(|user| {
+        let sync = user.sync();
+        sync.take_behind() && !sync.is_active()
+    });
+    if behind {
+        return start(h, ctx, conn);
+    }
     read_page(h, ctx, conn);
 }
 

@@ -20,7 +20,7 @@
 
 use crate::background::{Background, StopFlag};
 use crate::chat::delivery::outbound::Outbound;
-use crate::chat::delivery::Push;
+use crate::chat::delivery::{GroupPush as GroupPushHere, Push};
 use crate::chat::metrics::ChatMetrics;
 use crate::chat::services::Services;
 use crate::store::model::StoredMessage;
@@ -29,9 +29,9 @@ use grpcio::{CallOption, ChannelBuilder, ClientUnaryReceiver, Environment};
 use proto::body::{NotifyAddFriend, NotifyAuthFriend};
 use proto::rpc::chat::user_notice::Notice;
 use proto::rpc::chat::{
-    AddFriendNotice, AuthFriendNotice, CatchUpNotice, ChatServiceClient, KickRequest,
-    PresenceNotice, PushReply, ReadNotice, TextMessage, TextMessageBatch, UserBrief, UserNotice,
-    UserNoticeBatch,
+    AddFriendNotice, AuthFriendNotice, CatchUpNotice, ChatServiceClient, GroupPush, GroupPushBatch,
+    KickRequest, PresenceNotice, PushReply, ReadNotice, TextMessage, TextMessageBatch, UserBrief,
+    UserNotice, UserNoticeBatch,
 };
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -88,6 +88,8 @@ struct PeerRound {
     auths: Vec<AuthFriendNotice>,
     notices: Vec<UserNotice>,
     kicks: Vec<KickRequest>,
+    /// A group's messages, once, with its members on this peer.
+    groups: Vec<GroupPush>,
 }
 
 impl PeerRound {
@@ -119,7 +121,8 @@ impl PeerRound {
                 to_uid: to,
                 notice: Some(Notice::Presence(PresenceNotice { uid: n.uid, online: n.online })),
             }),
-            Push::Kick => {} // kicks name a session: `Outbound::Kick`
+            Push::Kick => {}     // kicks name a session: `Outbound::Kick`
+            Push::Group(_) => {} // groups go as `Outbound::Group` (`Worker::route_group`)
             Push::CatchUp => self
                 .notices
                 .push(UserNotice { to_uid: to, notice: Some(Notice::CatchUp(CatchUpNotice {})) }),
@@ -161,7 +164,8 @@ impl Worker {
     /// goes once to every server where its user has a session (that
     /// server's `push_local` reaches all of them there).
     fn route(&mut self, round: Vec<Outbound>) {
-        let mut uids: Vec<u64> = round.iter().filter_map(Outbound::receiver).collect();
+        let mut uids: Vec<u64> =
+            round.iter().flat_map(|item| item.receivers().iter().copied()).collect();
         uids.sort_unstable();
         uids.dedup();
         let located = self.locate(uids);
@@ -169,10 +173,10 @@ impl Worker {
             // Nobody can be found: whoever was sent messages is owed them
             // (kicks name their session's server, and still go out).
             for item in &round {
-                if let Outbound::Push { to, push, .. } = item {
-                    if carries_messages(push) {
-                        self.owe(*to);
-                    }
+                match item {
+                    Outbound::Push { to, push, .. } if carries_messages(push) => self.owe(*to),
+                    Outbound::Group { members, .. } => members.iter().for_each(|&m| self.owe(m)),
+                    _ => {}
                 }
             }
         }
@@ -187,6 +191,10 @@ impl Worker {
                     continue;
                 }
                 Outbound::Push { to, push, reached } => (to, push, reached),
+                Outbound::Group { members, push, reached } => {
+                    self.route_group(&members, &push, &reached, &locations, &mut by_peer);
+                    continue;
+                }
             };
             let Some(sessions) = locations.get(&to) else { continue }; // offline: it waits in the store
             let mut peers: Vec<&str> = Vec::new();
@@ -205,6 +213,38 @@ impl Worker {
             }
         }
         self.send_all(by_peer);
+    }
+
+    /// A group's push: once to each peer that holds a session of a member,
+    /// with the members there; to sessions here that logged in after the
+    /// writer pushed it.
+    fn route_group(
+        &self,
+        members: &[u64],
+        push: &Arc<GroupPushHere>,
+        reached: &[u64],
+        locations: &HashMap<u64, Vec<proto::rpc::status::UserLocation>>,
+        by_peer: &mut HashMap<String, PeerRound>,
+    ) {
+        let reached: std::collections::HashSet<u64> = reached.iter().copied().collect();
+        let mut per_peer: HashMap<&str, Vec<u64>> = HashMap::new();
+        for &uid in members {
+            for location in locations.get(&uid).into_iter().flatten() {
+                if location.server == self.services.name {
+                    if !reached.contains(&location.session_id) {
+                        self.deliver_here(uid, location.session_id, Push::Group(push.clone()));
+                    }
+                } else {
+                    per_peer.entry(location.rpc_addr.as_str()).or_default().push(uid);
+                }
+            }
+        }
+        for (addr, mut recipients) in per_peer {
+            recipients.dedup(); // a member's sessions on one peer are adjacent
+            let messages = push.messages.iter().map(|m| to_proto(m.clone(), 0)).collect();
+            let peer = by_peer.entry(addr.to_string()).or_default();
+            peer.groups.push(GroupPush { messages, recipients });
+        }
     }
 
     /// Where the users' sessions are, from the status server; `None` if it
@@ -287,6 +327,13 @@ impl Worker {
                 let batch = UserNoticeBatch { notices: round.notices };
                 started.push((sent, client.notify_users_async_opt(&batch, call.clone())));
             }
+            if !round.groups.is_empty() {
+                let count: usize = round.groups.iter().map(|g| g.messages.len()).sum();
+                let owed = round.groups.iter().flat_map(|g| g.recipients.iter().copied());
+                let sent = Sent::of(count, owed);
+                let batch = GroupPushBatch { pushes: round.groups };
+                started.push((sent, client.deliver_group_messages_async_opt(&batch, call.clone())));
+            }
             for kick in &round.kicks {
                 started.push((Sent::default(), client.kick_user_async_opt(kick, call.clone())));
             }
@@ -341,17 +388,21 @@ struct Sent {
 
 impl Sent {
     fn messages<T>(messages: &[T], to: impl IntoIterator<Item = u64>) -> Sent {
+        Sent::of(messages.len(), to)
+    }
+
+    fn of(messages: usize, to: impl IntoIterator<Item = u64>) -> Sent {
         let mut owed: Vec<u64> = to.into_iter().collect();
         owed.sort_unstable();
         owed.dedup();
-        Sent { messages: messages.len(), owed }
+        Sent { messages, owed }
     }
 }
 
 /// Pushes whose loss a receiver that stays online would not make up for:
 /// stored messages (a friendship's first message too).
 fn carries_messages(push: &Push) -> bool {
-    matches!(push, Push::Text(_) | Push::AuthFriend(..) | Push::CatchUp)
+    matches!(push, Push::Text(_) | Push::AuthFriend(..) | Push::CatchUp | Push::Group(_))
 }
 
 fn is_catch_up(notice: &UserNotice) -> bool {
@@ -371,6 +422,7 @@ fn to_proto(m: StoredMessage, push_to: u64) -> TextMessage {
         content: m.content,
         chat_time: m.chat_time,
         seq: m.seq,
+        kind: u32::from(m.kind),
     }
 }
 

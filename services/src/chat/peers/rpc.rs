@@ -4,7 +4,7 @@
 //! in the directory and posts pushes to the loops that own their
 //! connections; it never touches a connection or waits for a loop.
 
-use crate::chat::delivery::{Delivery, Push};
+use crate::chat::delivery::{Delivery, GroupPush, Push};
 use crate::chat::metrics::ChatMetrics;
 use crate::chat::services::Services;
 use crate::grpc::reply;
@@ -13,8 +13,8 @@ use grpcio::{RpcContext, UnarySink};
 use proto::body::{NotifyAddFriend, NotifyAuthFriend, NotifyConversationRead, NotifyPresence};
 use proto::rpc::chat::user_notice::Notice;
 use proto::rpc::chat::{
-    AddFriendNotice, AuthFriendNotice, KickRequest, PushReply, TextMessage, TextMessageBatch,
-    UserBrief, UserNoticeBatch,
+    AddFriendNotice, AuthFriendNotice, GroupPushBatch, KickRequest, PushReply, TextMessage,
+    TextMessageBatch, UserBrief, UserNoticeBatch,
 };
 use std::sync::Arc;
 
@@ -90,12 +90,32 @@ impl proto::rpc::chat::ChatService for ChatRpc {
         for m in req.messages {
             let to = if m.push_to == 0 { m.to_uid } else { m.push_to };
             if to != group_to {
-                pushed += self.push_group(group_to, std::mem::take(&mut group));
+                pushed += self.push_to_user(group_to, std::mem::take(&mut group));
                 group_to = to;
             }
             group.push(from_proto(m));
         }
-        pushed += self.push_group(group_to, group);
+        pushed += self.push_to_user(group_to, group);
+        reply(&ctx, sink, Ok(PushReply { pushed }));
+    }
+
+    fn deliver_group_messages(
+        &mut self,
+        ctx: RpcContext,
+        req: GroupPushBatch,
+        sink: UnarySink<PushReply>,
+    ) {
+        // Each push's frames are encoded once here, for all its recipients.
+        let mut pushed = 0;
+        for group in req.pushes {
+            let messages: Vec<StoredMessage> = group.messages.into_iter().map(from_proto).collect();
+            let count = messages.len() as u32;
+            let push = Arc::new(GroupPush::new(messages));
+            let reached = self.delivery().push_group_here(&group.recipients, &push, None);
+            if !reached.is_empty() {
+                pushed += count;
+            }
+        }
         reply(&ctx, sink, Ok(PushReply { pushed }));
     }
 
@@ -128,7 +148,7 @@ impl proto::rpc::chat::ChatService for ChatRpc {
 impl ChatRpc {
     /// Pushes messages to the sessions of `to` here; returns how many were
     /// handed over.
-    fn push_group(&self, to: u64, group: Vec<StoredMessage>) -> u32 {
+    fn push_to_user(&self, to: u64, group: Vec<StoredMessage>) -> u32 {
         let count = group.len() as u32;
         if count == 0 {
             return 0;
@@ -152,6 +172,7 @@ fn from_proto(m: TextMessage) -> StoredMessage {
         receiver: m.to_uid,
         unique_id: m.unique_id,
         content: m.content,
+        kind: u8::try_from(m.kind).unwrap_or(0),
         chat_time: m.chat_time,
         delivered: false,
         resent: false,

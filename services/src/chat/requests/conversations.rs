@@ -54,7 +54,11 @@ fn tell_read<H: ChatLoop>(h: &H, mark: ReadMark, session_id: u64) {
     let notice =
         NotifyConversationRead { conversation_id: mark.thread_id, uid: mark.reader, seq: mark.seq };
     let delivery = &h.services().delivery;
-    delivery.push_everywhere(mark.peer, Push::Read(notice.clone()), None);
+    if mark.peer != 0 {
+        // A group's mark is told to the reader's devices only: senders ask
+        // who has read (1140) instead of every member hearing every mark.
+        delivery.push_everywhere(mark.peer, Push::Read(notice.clone()), None);
+    }
     delivery.push_everywhere(mark.reader, Push::Read(notice), Some(session_id));
 }
 
@@ -94,7 +98,9 @@ pub fn on_load_conversations<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: Con
 fn conversation_info(c: &ConversationSummary) -> ConversationInfo {
     ConversationInfo {
         conversation_id: c.thread_id,
+        kind: if c.group_name.is_some() { "group" } else { "private" }.to_string(),
         peer_uid: c.peer,
+        name: c.group_name.clone().unwrap_or_default(),
         last_seq: c.last_seq,
         delivered_seq: c.delivered_seq,
         read_seq: c.read_seq,

@@ -11,9 +11,11 @@
 //! | `texts` | TEXT_CHAT_MSG (1017), MSG_DELIVERED_ACK (1101), CONVERSATION_ACK (1110) |
 //! | `history` | LOAD_CHAT_THREAD (1025), CREATE_PRIVATE_CHAT (1027), LOAD_CHAT_MSG (1029) |
 //! | `conversations` | CONVERSATION_READ (1111), LOAD_CONVERSATIONS (1113), LOAD_CONVERSATION_RANGE (1115) |
+//! | `groups` | GROUP_CREATE (1120) … GROUP_READERS (1140): changes, lists, members, readers |
 
 pub mod conversations;
 pub mod friends;
+pub mod groups;
 pub mod history;
 pub mod login;
 pub mod texts;

@@ -7,16 +7,17 @@
 //! in services/DESIGN.md.
 
 use super::{claims_self, parse, request, valid_pair};
-use crate::chat::delivery::frames::text_body;
-use crate::chat::delivery::Push;
+use crate::chat::delivery::push::text_body;
+use crate::chat::delivery::{GroupPush, Push};
 use crate::chat::metrics::ChatMetrics;
 use crate::chat::reply::{send, send_error};
 use crate::chat::services::ChatLoop;
 use crate::store::model::{Acknowledged, DeliveryAck, NewMessage, StoredMessage};
-use crate::store::{JobKind, StoreConn, StoreError};
+use crate::store::{groups, JobKind, StoreConn, StoreError};
 use proto::body::{ConversationAck, ErrorNotify, MsgDeliveredAck, TextChatMsgReq, TextChatMsgRsp};
 use proto::{ErrorCode, MsgId};
 use reactor::{ConnId, Ctx};
+use std::sync::Arc;
 
 /// Longest `unique_id` a client may choose (the store's column).
 const MAX_UNIQUE_ID: usize = 64;
@@ -30,11 +31,22 @@ pub fn on_text<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, body: &[u
     };
     let Some(me) = ctx.session(conn).and_then(|s| s.online()) else { return };
     let from = me.uid();
-    if !valid_pair(from, req.fromuid, req.touid) {
+    let to_group = req.group_id != 0;
+    if to_group && req.touid != 0 {
+        return send_error(h, ctx, conn, reply_id, ErrorCode::Json); // one or the other
+    }
+    if !to_group && !valid_pair(from, req.fromuid, req.touid) {
+        return send_error(h, ctx, conn, reply_id, ErrorCode::UidInvalid);
+    }
+    if to_group && !claims_self(from, req.fromuid) {
         return send_error(h, ctx, conn, reply_id, ErrorCode::UidInvalid);
     }
     if req.text_array.is_empty()
-        || req.text_array.iter().any(|t| t.unique_id.is_empty() || t.content.is_empty())
+        || req.text_array.iter().any(|t| {
+            t.unique_id.is_empty()
+                || t.content.is_empty()
+                || t.unique_id.starts_with(groups::EVENT_ID_PREFIX)
+        })
     {
         return send_error(h, ctx, conn, reply_id, ErrorCode::Json);
     }
@@ -51,10 +63,14 @@ pub fn on_text<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, body: &[u
         .map(|t| NewMessage {
             sender: from,
             receiver: to,
+            group: req.group_id,
             unique_id: t.unique_id,
             content: t.content,
         })
         .collect();
+    if to_group {
+        return store_group_texts(h, ctx, conn, messages); // the writer checks membership
+    }
     if known_friend {
         return store_texts(h, ctx, conn, messages);
     }
@@ -91,15 +107,7 @@ fn store_texts<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, messages:
     let services = h.services().clone();
     let submitted = h.services().writer.submit(messages, move |stored| {
         if let Ok(stored) = &stored {
-            // A resend (or a repeat in the request) is answered with the ids
-            // stored the first time, and not pushed again: that was done,
-            // and what the receiver does not have yet comes at its sync.
-            let mut fresh: Vec<StoredMessage> = Vec::with_capacity(stored.len());
-            for m in stored.iter().filter(|m| !m.resent) {
-                if !fresh.iter().any(|f| f.message_id == m.message_id) {
-                    fresh.push(m.clone());
-                }
-            }
+            let fresh = first_stored(stored);
             if !fresh.is_empty() {
                 if let Some(session) = sending_device {
                     services.delivery.push_everywhere(
@@ -119,6 +127,74 @@ fn store_texts<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, messages:
     if let Err(e) = submitted {
         on_texts_stored(h, ctx, conn, from, to, Err(e));
     }
+}
+
+/// Hands a group's messages to the writer, which stores them only if the
+/// sender is a member at the commit; then they go once to every member
+/// (`Delivery::push_group`) and the sender gets its 1018.
+fn store_group_texts<H: ChatLoop>(
+    h: &mut H,
+    ctx: &mut Ctx<H>,
+    conn: ConnId,
+    messages: Vec<NewMessage>,
+) {
+    let (from, group) = (messages[0].sender, messages[0].group);
+    let Some(me) = ctx.session(conn).and_then(|s| s.online()) else { return };
+    let sending_session = me.session_id();
+    let handle = ctx.handle().clone();
+    let services = h.services().clone();
+    let submitted = h.services().writer.submit_to_group(messages, move |written| {
+        let stored = written.map(|(stored, members)| {
+            let fresh = first_stored(&stored);
+            if !fresh.is_empty() {
+                let push = Arc::new(GroupPush::new(fresh));
+                services.delivery.push_group(members, push, Some(sending_session));
+            }
+            stored
+        });
+        let posted =
+            handle.post(move |h, ctx| on_group_texts_stored(h, ctx, conn, from, group, stored));
+        if posted.is_err() {
+            log::warn!("loop inbox full: a 1018 was dropped (the message is stored)");
+        }
+    });
+    if let Err(e) = submitted {
+        on_group_texts_stored(h, ctx, conn, from, group, Err(e));
+    }
+}
+
+/// The messages stored now (not resends), each once: what is pushed. A
+/// resend is answered with the ids stored the first time and not pushed
+/// again: that was done, and what a receiver lacks comes at its sync.
+fn first_stored(stored: &[StoredMessage]) -> Vec<StoredMessage> {
+    let mut fresh: Vec<StoredMessage> = Vec::with_capacity(stored.len());
+    for m in stored.iter().filter(|m| !m.resent) {
+        if !fresh.iter().any(|f| f.message_id == m.message_id) {
+            fresh.push(m.clone());
+        }
+    }
+    fresh
+}
+
+/// 1018 for a group's messages: stored, or why not (`1107` for a non-member).
+fn on_group_texts_stored<H: ChatLoop>(
+    h: &mut H,
+    ctx: &mut Ctx<H>,
+    conn: ConnId,
+    from: u64,
+    group: u64,
+    stored: Result<Vec<StoredMessage>, StoreError>,
+) {
+    let body = match stored {
+        Ok(stored) => text_body(&stored),
+        Err(e) => TextChatMsgRsp {
+            error: e.error_code().code(),
+            fromuid: from,
+            group_id: group,
+            ..TextChatMsgRsp::default()
+        },
+    };
+    send(h, ctx, conn, MsgId::TextChatMsgRsp, &body);
 }
 
 /// 1018: the stored messages, or why they were not stored.
