@@ -28,6 +28,10 @@ struct Member {
 impl Member {
     fn login(cluster: &Cluster, server: usize, uid: u64) -> Member {
         let (client, _) = cluster.login_device(server, uid, &format!("pc-{uid}"), "desktop");
+        Member::of(client, uid)
+    }
+
+    fn of(client: ChatClient, uid: u64) -> Member {
         Member { client, uid, seen: BTreeMap::new(), ids: HashSet::new() }
     }
 
@@ -195,6 +199,8 @@ fn one_order_for_everyone_across_servers(kind: StoreKind) {
     let mut b = Member::login(&cluster, 1, bob);
     let mut c = Member::login(&cluster, 0, cat);
     let mut e = Member::login(&cluster, 1, eve);
+    // bob's phone is known, then away while everything happens.
+    drop(cluster.login_device(0, bob, "bob-phone", "mobile"));
     // dan's device is known before he joins (a device new to the store
     // starts at its user's place, as PROTOCOL.md "Devices" says).
     let mut d = Member::login(&cluster, 1, dan);
@@ -237,6 +243,11 @@ fn one_order_for_everyone_across_servers(kind: StoreKind) {
     a.receive_up_to(group, last);
     b.receive_up_to(group, last);
     assert_eq!(a.seen, b.seen, "one order on both servers");
+    // After the fact, by the sync of a login: the same order again.
+    let (phone, _) = cluster.login_device(0, bob, "bob-phone", "mobile");
+    let mut phone = Member::of(phone, bob);
+    phone.receive_up_to(group, last);
+    assert_eq!(phone.seen, a.seen, "the same order after a sync");
     assert_eq!(a.event(joined_at), GroupEvent::Joined { by: ann, uids: vec![dan] });
     assert_eq!(a.event(removed_at), GroupEvent::Removed { by: ann, uid: cat });
 
@@ -463,4 +474,75 @@ fn sqlite_a_member_that_stops_reading() {
 #[test]
 fn mysql_a_member_that_stops_reading() {
     a_member_that_stops_reading(StoreKind::Mysql);
+}
+
+/// kill -9 of the chat server that holds the sender and one member while
+/// the sender sends: every acknowledged message reaches every member
+/// exactly once (after de-duplication by message id), without a hole, once
+/// they are back on the surviving server.
+fn a_killed_chat_server_loses_no_acknowledged_group_message(kind: StoreKind) {
+    let cluster = Cluster::start(&format!("groups_kill_{kind:?}"), kind, 1);
+    let process = cluster.spawn_chat_process("chat-doomed");
+    let [ann, bob, cat] = ["ann", "bob", "cat"].map(|n| cluster.user(n));
+    cluster.befriend(ann, bob);
+    cluster.befriend(ann, cat);
+    let mut a = Member::of(cluster.login_at(process.addr, ann), ann);
+    let mut b = Member::login(&cluster, 0, bob);
+    let c = cluster.login_at(process.addr, cat);
+    let group = a.create("doomed", &[bob, cat]).group.unwrap().group_id;
+    b.receive_up_to(group, 2);
+
+    let sending = std::thread::spawn(move || {
+        let mut acknowledged = Vec::new();
+        for n in 0.. {
+            let req = TextChatMsgReq {
+                touid: 0,
+                group_id: group,
+                thread_id: None,
+                text_array: vec![TextItem { content: format!("m{n}"), unique_id: format!("u{n}") }],
+                fromuid: None,
+            };
+            if a.client.send(MsgId::TextChatMsgReq, &req).is_err() {
+                break;
+            }
+            match a.client.recv_json::<TextChatMsgRsp>(MsgId::TextChatMsgRsp, WAIT) {
+                Ok(answer) if answer.error == 0 => {
+                    acknowledged.push(answer.chat_datas[0].message_id)
+                }
+                _ => break,
+            }
+        }
+        acknowledged
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    testkit::process::send_signal(process.child.id(), "-KILL");
+    let acknowledged = sending.join().unwrap();
+    drop(c);
+    assert!(acknowledged.len() > 10, "only {} messages were sent", acknowledged.len());
+
+    // bob stayed on the survivor (live pushes), then logs in again (a sync
+    // catches what died with the other server); cat comes over.
+    b.drain(group);
+    let (again, _) = cluster.login_device(0, bob, &format!("pc-{bob}"), "desktop");
+    let mut b_again = Member { client: again, ..b };
+    let mut c_again = Member::of(cluster.login(0, cat).0, cat);
+    let last = 2 + acknowledged.len() as u64;
+    for member in [&mut b_again, &mut c_again] {
+        member.receive_up_to(group, last);
+        member.drain(group);
+        let missing = acknowledged.iter().filter(|id| !member.ids.contains(id)).count();
+        assert_eq!(missing, 0, "uid {}: acknowledged messages missing", member.uid);
+        let keys = member.keys();
+        assert_eq!(keys, (1..=*keys.last().unwrap()).collect::<Vec<_>>(), "no hole");
+    }
+}
+
+#[test]
+fn sqlite_a_killed_chat_server_loses_no_acknowledged_group_message() {
+    a_killed_chat_server_loses_no_acknowledged_group_message(StoreKind::Sqlite);
+}
+
+#[test]
+fn mysql_a_killed_chat_server_loses_no_acknowledged_group_message() {
+    a_killed_chat_server_loses_no_acknowledged_group_message(StoreKind::Mysql);
 }
