@@ -4,6 +4,8 @@
 //! read marks and presence; one user on a desktop and a mobile imcli sees
 //! the same conversation on both; a client whose chat server dies comes
 //! back on the other by its session token, and `/logout` ends the session.
+//! A group made in imcli shows in both users' sidebars, with its events and
+//! texts in its conversation.
 
 mod util;
 
@@ -153,6 +155,33 @@ fn two_imcli_users_register_befriend_and_chat() {
     tmux.wait_for("alice", "me: Yes, from my phone ✓read");
     let desktop = tmux.screen("alice");
     assert!(desktop.contains("online"), "the desktop stayed on: {desktop}");
+
+    // A group: alice makes one with bob; both sidebars list it, a text and
+    // the events show in its conversation on both sides, on both of
+    // alice's devices; bob lists the members, then leaves.
+    tmux.type_text("alice", "/group create climbers bob");
+    tmux.keys("alice", &["Enter"]);
+    tmux.wait_for("alice", "# climbers");
+    tmux.wait_for("bob", "# climbers");
+    tmux.wait_for("alice-phone", "# climbers");
+    tmux.type_text("alice", "Hello group");
+    tmux.keys("alice", &["Enter"]);
+    let screen = tmux.wait_for("alice", "me: Hello group");
+    assert!(screen.contains("* alice created climbers"), "{screen}");
+    assert!(screen.contains("* alice added bob"), "{screen}");
+    tmux.wait_for("bob", "# climbers (3)"); // unread: two events and the text
+    tmux.keys("bob", &["Down"]);
+    tmux.wait_for("bob", "alice: Hello group");
+    tmux.type_text("bob", "/members");
+    tmux.keys("bob", &["Enter"]);
+    tmux.wait_for("bob", "Members: ");
+    let members = tmux.screen("bob");
+    assert!(members.contains("alice (owner)") && members.contains("bob"), "{members}");
+    tmux.type_text("bob", "/leave");
+    tmux.keys("bob", &["Enter"]);
+    tmux.wait_for("alice", "* bob left");
+    tmux.wait_for("bob", "# climbers (left)");
+    tmux.keys("bob", &["Up"]); // back to alice for what follows
 
     // Bob leaves: after the debounce alice's screens show him offline.
     tmux.keys("bob", &["Escape"]);

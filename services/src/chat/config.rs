@@ -60,6 +60,10 @@ pub struct ChatConfig {
     /// How long a user's last session must stay gone before its friends are
     /// told it is offline (a quick reconnect is not told at all).
     pub presence_debounce_ms: u64,
+    /// How long acknowledgements wait for more before they are stored
+    /// together (`store/ack_writer.rs`): each watermark is written once per
+    /// window, however many acks it folds.
+    pub ack_delay_ms: u64,
     /// Members of one group, its owner included (PROTOCOL.md "Groups").
     pub group_max_members: usize,
     /// Groups one user may be a member of.
@@ -102,6 +106,7 @@ impl Default for ChatConfig {
             history_page: 50,
             thread_page: 50,
             presence_debounce_ms: 3_000,
+            ack_delay_ms: 250,
             group_max_members: 500,
             groups_per_user: 200,
             group_invites_per_minute: 1_000,

@@ -27,6 +27,9 @@ use std::time::Duration;
 
 /// Most message ids marked delivered in one transaction.
 const ACK_BATCH: usize = 8192;
+/// Acknowledgements that may wait for the ack writer: a window of
+/// `ack_delay_ms` at a group's 200,000 acks a second.
+const ACK_QUEUE: usize = 64 * 1024;
 
 /// The first heartbeat period, until the status server names its own.
 const FIRST_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
@@ -62,8 +65,14 @@ impl ChatServer {
             WriterConfig { name: config.name.clone(), ..config.store.writer() },
         )
         .map_err(|e| format!("cannot start the message writer: {e}"))?;
-        let acks = AckWriter::start(backend, &config.name, config.store.queue_capacity, ACK_BATCH)
-            .map_err(|e| format!("cannot start the ack writer: {e}"))?;
+        let acks = AckWriter::start(
+            backend,
+            &config.name,
+            config.store.queue_capacity.max(ACK_QUEUE),
+            ACK_BATCH,
+            Duration::from_millis(config.ack_delay_ms),
+        )
+        .map_err(|e| format!("cannot start the ack writer: {e}"))?;
         let env = Arc::new(Environment::new(config.grpc_threads));
         let status =
             StatusServiceClient::new(ChannelBuilder::new(env.clone()).connect(&config.status_addr));

@@ -49,6 +49,10 @@ pub struct GroupCommitConfig {
     pub max_weight: usize,
     /// How long a batch lighter than `max_weight` may wait for more.
     pub max_delay: Duration,
+    /// `max_delay` applies only after a batch of at least this weight (0:
+    /// always): under a light load jobs commit at once, under a heavy one
+    /// they are folded into fewer, larger transactions.
+    pub busy_weight: usize,
     /// Submissions that may wait, per shard.
     pub queue_capacity: usize,
     /// Ping a connection before use when it has been idle this long.
@@ -75,10 +79,16 @@ impl GroupCommitConfig {
             shards,
             max_weight,
             max_delay,
+            busy_weight: 0,
             queue_capacity,
             ping_after_idle,
             stall_limit,
         }
+    }
+
+    /// The same, waiting `max_delay` only after a batch of `weight` or more.
+    pub fn waiting_when_busy(self, weight: usize) -> GroupCommitConfig {
+        GroupCommitConfig { busy_weight: weight, ..self }
     }
 
     /// The same, refusing work during a commit that has run for `limit`.
@@ -263,12 +273,14 @@ fn run<B: Backend, J>(
     clock: &CommitClock,
     config: GroupCommitConfig,
 ) {
+    let mut last_weight = 0;
     while let Ok(first) = queue.recv() {
         let mut gathered = weight(&first);
         let mut batch = vec![first];
         let deadline = Instant::now() + config.max_delay;
+        let waits = !config.max_delay.is_zero() && last_weight >= config.busy_weight;
         while gathered < config.max_weight {
-            let next = if config.max_delay.is_zero() {
+            let next = if !waits {
                 queue.try_recv().map_err(|e| e == TryRecvError::Disconnected)
             } else {
                 queue.recv_deadline(deadline).map_err(|e| e == RecvTimeoutError::Disconnected)
@@ -281,6 +293,7 @@ fn run<B: Backend, J>(
                 Err(_) => break, // nothing more now (or the queue closed)
             }
         }
+        last_weight = gathered;
         clock.start();
         commit(batch, &mut link);
         clock.stop();
@@ -339,6 +352,50 @@ mod tests {
         assert_eq!(first, [0, 1], "what was queued is committed, in order");
         commits.submit(0, 3, &busy).unwrap(); // no longer stalled: taken again
         assert_eq!(committed.recv_timeout(WAIT).unwrap(), 3);
+    }
+
+    #[test]
+    fn the_delay_folds_batches_only_after_a_heavy_one() {
+        // max_delay 300 ms, once a batch weighed 3 or more; job 100's commit
+        // hangs until released (so that a heavy batch queues behind it).
+        let (release, hold) = unbounded::<()>();
+        let (sizes_tx, sizes) = unbounded::<usize>();
+        let config = GroupCommitConfig::new("busy".into(), 1, 1000, Duration::from_millis(300), 64)
+            .waiting_when_busy(3);
+        let commits = GroupCommit::start(
+            NoDatabase,
+            config,
+            |_: &u64| 1,
+            move |batch: Vec<u64>, _: &mut Link<NoDatabase>| {
+                if batch.contains(&100) {
+                    let _ = hold.recv_timeout(WAIT);
+                }
+                sizes_tx.send(batch.len()).unwrap();
+            },
+        )
+        .unwrap();
+        let busy = AtomicU64::new(0);
+        let started = Instant::now();
+        commits.submit(0, 1, &busy).unwrap();
+        assert_eq!(sizes.recv_timeout(WAIT).unwrap(), 1);
+        assert!(started.elapsed() < Duration::from_millis(250), "light: committed at once");
+
+        commits.submit(0, 100, &busy).unwrap();
+        std::thread::sleep(Duration::from_millis(20)); // 100 is committing
+        for job in 0..4 {
+            commits.submit(0, job, &busy).unwrap();
+        }
+        release.send(()).unwrap();
+        assert_eq!(sizes.recv_timeout(WAIT).unwrap(), 1, "100 alone");
+        assert_eq!(sizes.recv_timeout(WAIT).unwrap(), 4, "what queued meanwhile: heavy");
+
+        // After a heavy batch the next one waits and folds what comes.
+        let started = Instant::now();
+        commits.submit(0, 7, &busy).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        commits.submit(0, 8, &busy).unwrap();
+        assert_eq!(sizes.recv_timeout(WAIT).unwrap(), 2, "folded into one");
+        assert!(started.elapsed() >= Duration::from_millis(300), "it waited the delay");
     }
 
     const WAIT: Duration = Duration::from_secs(10);

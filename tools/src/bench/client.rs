@@ -88,6 +88,9 @@ pub struct Shared {
     pub mirrored: AtomicU64,
     /// Devices each user is logged in on (1 or 2).
     pub devices: u64,
+    /// Receivers of each message: 1 for a pair; in a group, its members
+    /// that only receive (`imbench group`, `imbench mqtt --fanout`).
+    pub fanout: AtomicU64,
     pub duplicates: AtomicU64,
     pub closed: AtomicU64,
     pub connect_failed: AtomicU64,
@@ -140,6 +143,7 @@ impl Shared {
             delivered_by_device: [AtomicU64::new(0), AtomicU64::new(0)],
             mirrored: AtomicU64::new(0),
             devices: devices.clamp(1, 2),
+            fanout: AtomicU64::new(1),
             duplicates: AtomicU64::new(0),
             closed: AtomicU64::new(0),
             connect_failed: AtomicU64::new(0),
@@ -237,7 +241,7 @@ impl Shared {
             let acknowledged = self.acknowledged.load(Relaxed);
             let answered =
                 if retrying { acknowledged } else { acknowledged + self.refused.load(Relaxed) };
-            let caught_up = self.delivered.load(Relaxed) >= acknowledged * self.devices
+            let caught_up = self.delivered.load(Relaxed) >= self.expected_deliveries(acknowledged)
                 && self.mirrored.load(Relaxed) >= acknowledged * (self.devices - 1)
                 && answered >= sent;
             settled_since = match settled_since {
@@ -274,9 +278,15 @@ impl Shared {
         true
     }
 
-    /// Acknowledged messages that never reached a receiving device.
+    /// Deliveries owed for `acknowledged` messages: one per receiving device.
+    pub fn expected_deliveries(&self, acknowledged: u64) -> u64 {
+        acknowledged * self.devices * self.fanout.load(Relaxed)
+    }
+
+    /// Deliveries of acknowledged messages that never reached a receiving
+    /// device (in a group: one per member that did not get it).
     pub fn lost(&self) -> u64 {
-        let expected = self.acknowledged.load(Relaxed) * self.devices;
+        let expected = self.expected_deliveries(self.acknowledged.load(Relaxed));
         expected.saturating_sub(self.delivered.load(Relaxed))
     }
 }
@@ -312,9 +322,10 @@ impl User {
 }
 
 pub enum Role {
-    /// Sends to `to` on the clock or in a closed loop; `answered` counts its
-    /// 1018s; in fault mode `outbox` holds what has no 1018 yet.
-    Sender { to: u64, sent: u64, answered: u64, outbox: BTreeMap<u64, Outgoing> },
+    /// Sends to `to` (a friend), or to `group` when it is not 0, on the
+    /// clock or in a closed loop; `answered` counts its 1018s; in fault mode
+    /// `outbox` holds what has no 1018 yet.
+    Sender { to: u64, group: u64, sent: u64, answered: u64, outbox: BTreeMap<u64, Outgoing> },
     /// Receives, times and acknowledges; in fault mode `ledger` keeps what
     /// arrived.
     Receiver { seen: HashSet<u64>, ledger: Option<Box<Ledger>> },
@@ -326,7 +337,12 @@ pub enum Role {
 
 impl Role {
     pub fn sender(to: u64) -> Role {
-        Role::Sender { to, sent: 0, answered: 0, outbox: BTreeMap::new() }
+        Role::Sender { to, group: 0, sent: 0, answered: 0, outbox: BTreeMap::new() }
+    }
+
+    /// A sender to group `group`.
+    pub fn group_sender(group: u64) -> Role {
+        Role::Sender { to: 0, group, sent: 0, answered: 0, outbox: BTreeMap::new() }
     }
 
     /// A receiver, keeping a ledger if `ledger` (fault mode).
@@ -337,6 +353,13 @@ impl Role {
     pub fn mirror() -> Role {
         Role::Mirror { seen: HashSet::new() }
     }
+}
+
+/// Where a sender's messages go: a friend, or a group (`group` not 0).
+#[derive(Debug, Clone, Copy)]
+struct Target {
+    to: u64,
+    group: u64,
 }
 
 /// A message a sender has sent and not yet seen acknowledged (fault mode).
@@ -433,6 +456,10 @@ pub struct LoadClient {
     pub latency: Histogram<u64>,
     /// The same since the last [`LoadClient::take_interval_latency`].
     interval_latency: Histogram<u64>,
+    /// A group's messages this loop's receivers got: message id → (how
+    /// many receivers, the latency to the latest of them, in us). Merged
+    /// over the loops at the end: the latency to a message's last recipient.
+    pub group_arrivals: HashMap<u64, (u32, u64)>,
     /// Logged-in idle users of this loop, oldest login first (the churn
     /// logs them out in turn).
     idle_online: std::collections::VecDeque<ConnId>,
@@ -456,6 +483,7 @@ impl LoadClient {
             latency: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
             interval_latency: Histogram::new_with_bounds(1, 60_000_000, 3)
                 .expect("histogram bounds"),
+            group_arrivals: HashMap::new(),
             idle_online: std::collections::VecDeque::new(),
             lateness: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
             login_latency: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
@@ -551,12 +579,12 @@ impl LoadClient {
     /// since `older_than`, doubled per earlier resend of the message (zero:
     /// everything, after a new login).
     fn resend(&mut self, ctx: &mut Ctx<Self>, conn: ConnId, older_than: Duration) {
-        let Some(User { uid, role: Role::Sender { to, outbox, .. }, .. }) =
+        let Some(User { uid, role: Role::Sender { to, group, outbox, .. }, .. }) =
             self.users.get_mut(&conn)
         else {
             return;
         };
-        let (uid, to) = (*uid, *to);
+        let (uid, to) = (*uid, Target { to: *to, group: *group });
         let run = self.shared.run_start_ns;
         for (&number, outgoing) in outbox.iter_mut() {
             if outgoing.due_again(older_than) {
@@ -574,15 +602,15 @@ impl LoadClient {
         conn: ConnId,
         run: u64,
         uid: u64,
-        to: u64,
+        to: Target,
         number: u64,
         stamp: u64,
     ) {
         // The send time rides in the content; padded to 64 bytes.
         let content = format!("{stamp:020}{:x<44}", "");
         let request = TextChatMsgReq {
-            touid: to,
-            group_id: 0,
+            touid: to.to,
+            group_id: to.group,
             thread_id: None,
             text_array: vec![TextItem {
                 content,
@@ -603,11 +631,12 @@ impl LoadClient {
         }
         let window = self.shared.in_flight.load(Relaxed);
         let retrying = self.shared.retrying.load(Relaxed);
-        let Some(User { uid, role: Role::Sender { to, sent, answered, outbox }, .. }) =
+        let Some(User { uid, role: Role::Sender { to, group, sent, answered, outbox }, .. }) =
             self.users.get_mut(&conn)
         else {
             return;
         };
+        let target = Target { to: *to, group: *group };
         let now = self.shared.now_ns();
         let unanswered = |sent: u64, outbox: &BTreeMap<u64, Outgoing>| {
             if retrying {
@@ -621,7 +650,7 @@ impl LoadClient {
             // In a closed loop a message is due when it leaves.
             let stamp =
                 if window == 0 { self.shared.intended_ns(*sent) } else { self.shared.now_ns() };
-            Self::send_text(ctx, conn, self.shared.run_start_ns, *uid, *to, *sent, stamp);
+            Self::send_text(ctx, conn, self.shared.run_start_ns, *uid, target, *sent, stamp);
             if retrying {
                 outbox.insert(*sent, Outgoing { stamp, last_sent: Instant::now(), resends: 0 });
             }
@@ -667,6 +696,10 @@ impl LoadClient {
                         let micros = (now.saturating_sub(sent_ns) / 1000).max(1);
                         let _ = self.latency.record(micros);
                         let _ = self.interval_latency.record(micros);
+                        if push.group_id != 0 {
+                            let arrival = self.group_arrivals.entry(data.message_id).or_default();
+                            *arrival = (arrival.0 + 1, arrival.1.max(micros));
+                        }
                     }
                 }
             }

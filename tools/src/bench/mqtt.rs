@@ -108,8 +108,17 @@ fn string(out: &mut Vec<u8>, text: &str) {
 
 /// One simulated MQTT user.
 pub enum Role {
-    Sender { topic: String, sent: u64 },
-    Receiver { topic: String, seen: HashSet<u64> },
+    Sender {
+        topic: String,
+        sent: u64,
+    },
+    /// `group`: the topic's number when many subscribe to it (`--fanout`),
+    /// 0 for a pair.
+    Receiver {
+        topic: String,
+        group: u64,
+        seen: HashSet<u64>,
+    },
 }
 
 pub struct MqttClient {
@@ -117,6 +126,10 @@ pub struct MqttClient {
     users: HashMap<ConnId, (u64, Role)>,
     senders: Vec<ConnId>,
     pub latency: Histogram<u64>,
+    /// A fanned-out message's receivers here: (topic number, send time) →
+    /// (how many, the latency to the latest, in us), as
+    /// `client::LoadClient::group_arrivals`.
+    pub group_arrivals: HashMap<(u64, u64), (u32, u64)>,
     /// Due → written, in microseconds (as `client::LoadClient::lateness`).
     pub lateness: Histogram<u64>,
     next_packet_id: u16,
@@ -131,6 +144,7 @@ impl MqttClient {
             users: HashMap::new(),
             senders: Vec::new(),
             latency: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
+            group_arrivals: HashMap::new(),
             lateness: Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
             next_packet_id: 1,
             ticking: false,
@@ -225,10 +239,17 @@ impl MqttClient {
         else {
             return;
         };
-        let Some((_, Role::Receiver { seen, .. })) = self.users.get_mut(&conn) else { return };
+        let Some((_, Role::Receiver { seen, group, .. })) = self.users.get_mut(&conn) else {
+            return;
+        };
         // The send time in nanoseconds is unique per message of a sender.
         if self.shared.arrived(sent_ns, seen.insert(sent_ns), 0) {
-            let _ = self.latency.record((now.saturating_sub(sent_ns) / 1000).max(1));
+            let micros = (now.saturating_sub(sent_ns) / 1000).max(1);
+            let _ = self.latency.record(micros);
+            if *group != 0 {
+                let arrival = self.group_arrivals.entry((*group, sent_ns)).or_default();
+                *arrival = (arrival.0 + 1, arrival.1.max(micros));
+            }
         }
     }
 }

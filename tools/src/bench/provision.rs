@@ -75,3 +75,35 @@ pub fn users_hashed_at(
     );
     Ok(uids)
 }
+
+/// Makes a group of each run of `members` users in `uids`, created by its
+/// first user with the others as its friends (befriended here unless they
+/// are already), straight in the store: the group's id for each run.
+pub fn groups(store: &StoreConfig, uids: &[u64], members: usize) -> Result<Vec<u64>, String> {
+    use services::store::groups::GroupLimits;
+    let started = Instant::now();
+    let backend = AnyBackend::from_config(store)?;
+    let mut conn = backend.connect().map_err(|e| e.to_string())?;
+    let limits = GroupLimits { max_members: members, max_groups_per_user: usize::MAX };
+    let mut made = Vec::new();
+    for run in uids.chunks_exact(members) {
+        let (owner, others) = (run[0], &run[1..]);
+        if !conn.are_friends(owner, others[0]).map_err(|e| e.to_string())? {
+            let pairs: Vec<(u64, u64)> = others.iter().map(|&m| (owner, m)).collect();
+            for chunk in pairs.chunks(BATCH) {
+                conn.befriend_pairs(chunk).map_err(|e| format!("making friends: {e}"))?;
+            }
+        }
+        let name = format!("bench group of {members}");
+        let group = conn
+            .create_group(&limits, owner, &name, "", others)
+            .map_err(|e| format!("creating a group: {e}"))?;
+        made.push(group.group.thread_id);
+    }
+    println!(
+        "{} group(s) of {members} made in {:.2} s",
+        made.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(made)
+}

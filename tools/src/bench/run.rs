@@ -7,6 +7,7 @@ use grpcio::{ChannelBuilder, Environment};
 use hdrhistogram::Histogram;
 use proto::rpc::status::{GetChatServerRequest, StatusServiceClient};
 use reactor::{FrameCodec, LoopConfig, LoopPool};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
@@ -50,7 +51,9 @@ impl Load {
         let shared = Arc::new(Shared::with_devices(rate_per_sender, devices));
         let config = loop_config("imbench", threads);
         let for_loops = shared.clone();
-        let pool = LoopPool::start(config, FrameCodec::default(), move |_| {
+        // A client takes what a server may send: frames up to the format's limit
+        // (a LOGIN_RSP with hundreds of friends is near it).
+        let pool = LoopPool::start(config, FrameCodec::new(usize::MAX), move |_| {
             LoadClient::new(for_loops.clone())
         })
         .expect("start the client loops");
@@ -106,6 +109,22 @@ impl Load {
             }
         }
         merged.expect("the loops answer")
+    }
+
+    /// The group messages the loops' receivers got, merged: message id →
+    /// (receivers, latency to the last of them in us).
+    pub fn group_arrivals(&self) -> HashMap<u64, (u32, u64)> {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        for handle in self.pool.handles().iter() {
+            let sender = sender.clone();
+            let _ = handle.post(move |h, _| drop(sender.send(h.group_arrivals.clone())));
+        }
+        let mut merged: HashMap<u64, (u32, u64)> = HashMap::new();
+        for _ in 0..self.pool.len() {
+            let Ok(arrivals) = receiver.recv_timeout(Duration::from_secs(5)) else { break };
+            merge_arrivals(&mut merged, arrivals);
+        }
+        merged
     }
 
     /// Fault mode: logs in again every user whose connection closed, until
@@ -301,4 +320,31 @@ pub fn rss_kib(pids: &[u32]) -> u64 {
             line.split_whitespace().nth(1)?.parse::<u64>().ok()
         })
         .sum()
+}
+
+/// Adds one loop's arrivals to `into`: receivers summed, the latest kept.
+pub fn merge_arrivals<K: std::hash::Hash + Eq>(
+    into: &mut HashMap<K, (u32, u64)>,
+    from: HashMap<K, (u32, u64)>,
+) {
+    for (key, (count, latest)) in from {
+        let entry = into.entry(key).or_default();
+        *entry = (entry.0 + count, entry.1.max(latest));
+    }
+}
+
+/// The latency to each message's last recipient, over the messages every
+/// one of `fanout` recipients got; and how many messages some recipient
+/// did not get (in the run's time).
+pub fn last_recipient<K>(arrivals: &HashMap<K, (u32, u64)>, fanout: u64) -> (Histogram<u64>, u64) {
+    let mut last = Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+    let mut incomplete = 0;
+    for &(count, latest) in arrivals.values() {
+        if u64::from(count) >= fanout {
+            let _ = last.record(latest.max(1));
+        } else {
+            incomplete += 1;
+        }
+    }
+    (last, incomplete)
 }

@@ -4,7 +4,9 @@
 //! imbench p2p  --status 127.0.0.1:7100 [--pairs 100] [--rate 50 | --in-flight K] [--seconds 10] [--mixed] [--devices 2]
 //!              [--retry [--resend-after MS] [--idle M --churn N]] [--report-every S] [common]
 //! imbench conn --status 127.0.0.1:7100 [--conns 1000] [--ramp 2000] [--hold 10] [--sources N] [common]
+//! imbench group --status 127.0.0.1:7100 [--groups 1] [--members 500] [--senders 1] [--rate 400] [--seconds 10] [common]
 //! imbench mqtt --broker 127.0.0.1:1883 [--pairs 100] [--rate 50] [--seconds 10] [--threads 2] [--json FILE]
+//! imbench mqtt --broker 127.0.0.1:1883 --fanout 500 [--groups 1] [--rate 400] [--seconds 10] [--threads 2]
 //! imbench storm --gate 127.0.0.1:8080 [--users 2000] [--clients 8] [--cost benchmark|default]
 //!              [--alone PID] [--kill PID [--kill-after S] [--seconds S] [--resume] [--rate R]] [common]
 //! common: [--store embedded --data data | --store mysql --mysql-url URL] [--prefix bench]
@@ -39,7 +41,16 @@
 //!   loopback addresses (127.0.0.1, .2, ...: past the ~28k ephemeral ports
 //!   of one address) and stay connected with heartbeats for `--hold`
 //!   seconds; login latency, failures, and the chat servers' memory.
-//! * `mqtt`: the p2p shape against an MQTT broker with QoS 1 (the peer run).
+//! * `group`: `--groups` groups of `--members` users (each created in the
+//!   store by its first member, with the others as its friends), spread
+//!   over the chat servers by the status server; `--senders` of each group
+//!   send, `--rate` messages per second in all (open loop, timed from when
+//!   each was due); every other member receives and acknowledges. Reports
+//!   deliveries per second, the latency to each recipient and to each
+//!   message's last recipient (p50/p99/max), deliveries lost and duplicates.
+//! * `mqtt`: the p2p shape against an MQTT broker with QoS 1 (the peer run);
+//!   with `--fanout M`, the group shape: per group one publisher and M
+//!   subscribers of its topic, `--rate` messages per second in all.
 //! * `storm`: `--users` log in at once through the gate (HTTP, `--clients`
 //!   at a time) and then to their chat servers, their passwords hashed at
 //!   `--cost` (`default`: the gate's production argon2id cost). `--alone
@@ -58,13 +69,15 @@
 use serde_json::json;
 use services::gate::password::HashCost;
 use services::store::config::{BackendKind, StoreConfig};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 use tools::bench::client::{Role, User};
 use tools::bench::provision;
 use tools::bench::run::{
-    assign, chat_server_pids, cpu_seconds, ms, pids_named, rss_kib, status_client, Load,
+    assign, chat_server_pids, cpu_seconds, last_recipient, ms, pids_named, rss_kib, status_client,
+    Load,
 };
 
 struct Options {
@@ -116,7 +129,9 @@ fn main() {
     let report = match args.first().map(String::as_str) {
         Some("p2p") => p2p(&options),
         Some("conn") => conn(&options),
+        Some("mqtt") if options.get("--fanout").is_some() => mqtt_fanout(&options),
         Some("mqtt") => mqtt(&options),
+        Some("group") => group(&options),
         Some("storm") => storm(&options),
         _ => fail(
             "usage: imbench p2p|conn|mqtt --status HOST:PORT [options] (see the source's header)",
@@ -279,6 +294,174 @@ fn p2p(o: &Options) -> Result<serde_json::Value, String> {
               "devices_per_user": devices, "in_flight_per_sender": in_flight, "result": report}))
 }
 
+/// Groups fanning messages out (see the header): users provisioned and
+/// grouped straight in the store, then logged in through the status server.
+fn group(o: &Options) -> Result<serde_json::Value, String> {
+    let status = status_client(&o.get("--status").unwrap_or_else(|| "127.0.0.1:7100".into()));
+    let (groups, members, senders) = (
+        o.number("--groups", 1usize),
+        o.number("--members", 500usize),
+        o.number("--senders", 1usize),
+    );
+    let (rate, seconds) = (o.number("--rate", 400.0f64), o.number("--seconds", 10.0f64));
+    if members < 2 || senders == 0 || senders >= members {
+        return Err("--members: at least 2, and more than --senders (at least 1)".into());
+    }
+    let prefix = o.get("--prefix").unwrap_or_else(|| format!("grp{members}x"));
+    let uids = provision::users(&o.store(), &prefix, groups * members, false)?;
+    let group_ids = provision::groups(&o.store(), &uids, members)?;
+    let load = Load::start(o.number("--threads", 2usize), rate / (groups * senders) as f64);
+    let receivers = (members - senders) as u64;
+    load.shared.fanout.store(receivers, Relaxed);
+    let mut servers: Vec<std::net::SocketAddr> = Vec::new();
+    for (group, users) in group_ids.iter().zip(uids.chunks_exact(members)) {
+        for (i, &uid) in users.iter().enumerate() {
+            let (at, token) = assign(&status, uid)?;
+            if !servers.contains(&at) {
+                servers.push(at);
+            }
+            let role = if i < senders { Role::group_sender(*group) } else { Role::receiver(false) };
+            load.connect_device(User::new(uid, token, role, 0), at, None);
+        }
+    }
+    if !load.wait_logged_in((groups * members) as u64, Duration::from_secs(60)) {
+        return Err("not every member could log in".into());
+    }
+    println!(
+        "{groups} group(s) of {members} logged in over {} chat servers; {senders} sender(s) each, \
+         {rate} msg/s in all ({} deliveries/s offered) for {seconds} s",
+        servers.len(),
+        rate * receivers as f64
+    );
+    // The database's CPU while the messages flow (not while users and the
+    // group were made), its idle rate of the second before subtracted.
+    let database = [pids_named("mariadbd"), pids_named("mysqld")].concat();
+    let idle_before = cpu_seconds(&database);
+    std::thread::sleep(Duration::from_secs(1));
+    let idle_per_s = cpu_seconds(&database) - idle_before;
+    let pids = chat_server_pids();
+    let (cpu_before, database_before, started) =
+        (cpu_seconds(&pids), cpu_seconds(&database), Instant::now());
+    let mut report = drive_and_report(
+        &load.shared,
+        rate,
+        seconds,
+        |_| {},
+        || {
+            let h = load.histograms();
+            (h.latency, h.lateness)
+        },
+    );
+    let cpu = cpu_seconds(&pids) - cpu_before;
+    let database_busy =
+        (cpu_seconds(&database) - database_before - idle_per_s * started.elapsed().as_secs_f64())
+            .max(0.0);
+    let acknowledged = load.shared.acknowledged.load(Relaxed).max(1);
+    let (last, incomplete) = last_recipient(&load.group_arrivals(), receivers);
+    let fanned = json!({
+        "groups": groups, "members": members, "senders_per_group": senders,
+        "receivers_per_message": receivers,
+        "deliveries_offered_per_s": rate * receivers as f64,
+        "last_recipient_ms": {"p50": ms(&last, 0.5), "p99": ms(&last, 0.99),
+                              "max": last.max() as f64 / 1000.0, "messages": last.len()},
+        "messages_some_recipient_missed": incomplete,
+        "chat_servers_cpu_seconds": cpu,
+        "database_cpu_us_per_message": if database.is_empty() {
+            serde_json::Value::Null
+        } else {
+            json!(database_busy * 1e6 / acknowledged as f64)
+        },
+    });
+    println!("group: {fanned}");
+    report["group"] = fanned;
+    load.stop();
+    Ok(json!({"scenario": "group", "result": report}))
+}
+
+/// The group shape on an MQTT broker: per group one QoS 1 publisher and
+/// `--fanout` subscribers of its topic.
+fn mqtt_fanout(o: &Options) -> Result<serde_json::Value, String> {
+    use tools::bench::mqtt::{MqttClient, MqttCodec, Role as MqttRole};
+    let broker: std::net::SocketAddr = o
+        .get("--broker")
+        .unwrap_or_else(|| "127.0.0.1:1883".into())
+        .parse()
+        .map_err(|_| "--broker: IP:PORT")?;
+    let (groups, fanout) = (o.number("--groups", 1u64), o.number("--fanout", 500u64));
+    let (rate, seconds) = (o.number("--rate", 400.0f64), o.number("--seconds", 10.0f64));
+    let shared = std::sync::Arc::new(tools::bench::client::Shared::new(rate / groups as f64));
+    shared.fanout.store(fanout, Relaxed);
+    let config = tools::bench::run::loop_config("imbench-mqtt", o.number("--threads", 2usize));
+    let for_loops = shared.clone();
+    let mut pool =
+        reactor::LoopPool::start(config, MqttCodec, move |_| MqttClient::new(for_loops.clone()))
+            .map_err(|e| e.to_string())?;
+    let run = std::process::id();
+    for group in 1..=groups {
+        let topic = format!("imbench/{run}/g{group}");
+        let mut roles = vec![(0, MqttRole::Sender { topic: topic.clone(), sent: 0 })];
+        for n in 1..=fanout {
+            let seen = Default::default();
+            roles.push((n, MqttRole::Receiver { topic: topic.clone(), group, seen }));
+        }
+        for (n, role) in roles {
+            let id = group * 1_000_000 + n;
+            let _ = pool.next_handle().post(move |h, ctx| h.add(ctx, broker, id, role));
+        }
+    }
+    let clients = groups * (fanout + 1);
+    if !shared.wait_logged_in(clients, Duration::from_secs(60)) {
+        return Err(format!("cannot connect and subscribe {clients} clients to {broker}"));
+    }
+    println!(
+        "{groups} topic(s) with {fanout} QoS 1 subscribers each on {broker}; \
+         publishing {rate} msg/s in all ({} deliveries/s offered) for {seconds} s",
+        rate * fanout as f64
+    );
+    let gather = |pool: &reactor::LoopPool<MqttClient>| {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        for handle in pool.handles().iter() {
+            let sender = sender.clone();
+            let _ = handle.post(move |h, _| {
+                drop(sender.send((h.latency.clone(), h.lateness.clone(), h.group_arrivals.clone())))
+            });
+        }
+        let (mut latency, mut lateness, mut arrivals) =
+            receiver.recv_timeout(Duration::from_secs(5)).expect("a loop answers");
+        for _ in 1..pool.len() {
+            let (l, g, a) = receiver.recv_timeout(Duration::from_secs(5)).expect("a loop answers");
+            let _ = latency.add(l);
+            let _ = lateness.add(g);
+            tools::bench::run::merge_arrivals(&mut arrivals, a);
+        }
+        (latency, lateness, arrivals)
+    };
+    let mut arrivals = HashMap::new();
+    let mut report = drive_and_report(
+        &shared,
+        rate,
+        seconds,
+        |_| {},
+        || {
+            let (latency, lateness, all) = gather(&pool);
+            arrivals = all;
+            (latency, lateness)
+        },
+    );
+    let (last, incomplete) = last_recipient(&arrivals, fanout);
+    let fanned = json!({
+        "groups": groups, "receivers_per_message": fanout,
+        "deliveries_offered_per_s": rate * fanout as f64,
+        "last_recipient_ms": {"p50": ms(&last, 0.5), "p99": ms(&last, 0.99),
+                              "max": last.max() as f64 / 1000.0, "messages": last.len()},
+        "messages_some_recipient_missed": incomplete,
+    });
+    println!("group: {fanned}");
+    report["group"] = fanned;
+    pool.shutdown(Duration::from_secs(2));
+    Ok(json!({"scenario": "mqtt-fanout", "broker": broker.to_string(), "result": report}))
+}
+
 /// The same shape against an MQTT broker with QoS 1 (see `tools::bench::mqtt`).
 fn mqtt(o: &Options) -> Result<serde_json::Value, String> {
     use tools::bench::mqtt::{MqttClient, MqttCodec, Role as MqttRole};
@@ -303,7 +486,7 @@ fn mqtt(o: &Options) -> Result<serde_json::Value, String> {
         let (sender, receiver) = (2 * pair, 2 * pair + 1);
         let roles = [
             (sender, MqttRole::Sender { topic: topic.clone(), sent: 0 }),
-            (receiver, MqttRole::Receiver { topic, seen: Default::default() }),
+            (receiver, MqttRole::Receiver { topic, group: 0, seen: Default::default() }),
         ];
         for (id, role) in roles {
             let _ = pool.next_handle().post(move |h, ctx| h.add(ctx, broker, id, role));

@@ -71,13 +71,27 @@ pub struct ChatLine {
     /// Its place in the conversation (0 if not known).
     pub seq: u64,
     pub from_me: bool,
+    /// Who wrote it, in a group (empty in a private conversation: the friend).
+    pub from: String,
+    /// A group's event (someone joined, left, ...), shown as `*`.
+    pub event: bool,
     pub text: String,
     pub time: String,
 }
 
+/// Whose conversation: a friend's or a group's (their ids may be equal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Peer {
+    User(u64),
+    Group(u64),
+}
+
+/// An entry of the sidebar: a friend, or a group (`group`: then `uid` is
+/// the group's id).
 #[derive(Debug, Clone)]
 pub struct Friend {
     pub uid: u64,
+    pub group: bool,
     pub name: String,
     pub unread: usize,
     /// Has a session on some device (LOGIN_RSP, then 1117).
@@ -91,7 +105,20 @@ pub struct Friend {
 
 impl Friend {
     fn new(uid: u64, name: String) -> Friend {
-        Friend { uid, name, unread: 0, online: false, peer_read: 0, read: 0 }
+        Friend { uid, group: false, name, unread: 0, online: false, peer_read: 0, read: 0 }
+    }
+
+    /// The sidebar entry of group `id`.
+    pub fn group(id: u64, name: String) -> Friend {
+        Friend { group: true, ..Friend::new(id, name) }
+    }
+
+    pub fn peer(&self) -> Peer {
+        if self.group {
+            Peer::Group(self.uid)
+        } else {
+            Peer::User(self.uid)
+        }
     }
 }
 
@@ -127,8 +154,10 @@ pub struct Session {
     /// Pending applications: (uid, name, apply text).
     pub requests: Vec<(u64, String, String)>,
     pub selected: usize,
-    pub conversations: HashMap<u64, Vec<ChatLine>>,
-    seen: HashSet<u64>,
+    pub conversations: HashMap<Peer, Vec<ChatLine>>,
+    /// Names of users who are not friends (group members), by uid.
+    pub names: HashMap<u64, String>,
+    pub(super) seen: HashSet<u64>,
     threads: HashMap<u64, u64>,
     /// `/add NAME` waits for the search answer.
     pending_add: Option<String>,
@@ -149,7 +178,7 @@ pub struct App {
     pub quit: bool,
 }
 
-fn now_hm() -> String {
+pub(super) fn now_hm() -> String {
     let secs = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     format!("{:02}:{:02}", secs / 3600 % 24, secs / 60 % 60)
 }
@@ -310,6 +339,7 @@ impl App {
                     requests: Vec::new(),
                     selected: 0,
                     conversations: HashMap::new(),
+                    names: HashMap::new(),
                     seen: HashSet::new(),
                     threads: HashMap::new(),
                     pending_add: None,
@@ -347,14 +377,14 @@ impl App {
 
     // ----- commands ----------------------------------------------------------------
 
-    fn session(&mut self) -> Option<&mut Session> {
+    pub(super) fn session(&mut self) -> Option<&mut Session> {
         match &mut self.screen {
             Screen::Chat(s) => Some(s),
             Screen::Form(_) => None,
         }
     }
 
-    fn send<T: serde::Serialize>(&mut self, id: MsgId, body: &T) {
+    pub(super) fn send<T: serde::Serialize>(&mut self, id: MsgId, body: &T) {
         let sent = self.session().and_then(|s| s.conn.as_mut()).map(|c| c.send(id, body));
         if !matches!(sent, Some(Ok(()))) {
             self.notice("Not connected: try again in a moment");
@@ -368,9 +398,10 @@ impl App {
         };
         let nanos =
             SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let (touid, group_id) = if friend.group { (0, friend.uid) } else { (friend.uid, 0) };
         let request = TextChatMsgReq {
-            touid: friend.uid,
-            group_id: 0,
+            touid,
+            group_id,
             thread_id: None,
             text_array: vec![TextItem {
                 content: text.to_string(),
@@ -411,9 +442,13 @@ impl App {
                     None => self.notice(format!("No friend request from {rest}")),
                 }
             }
+            "group" | "invite" | "leave" | "members" => self.group_command(verb, &rest),
             "history" => {
                 let Some(s) = self.session() else { return };
                 let Some(friend) = s.friends.get(s.selected).cloned() else { return };
+                if friend.group {
+                    return self.notice("A group's history: scroll back is for friends for now");
+                }
                 match s.threads.get(&friend.uid).copied() {
                     Some(thread_id) => self.load_history(thread_id),
                     None => self.send(
@@ -423,8 +458,9 @@ impl App {
                 }
             }
             _ => self.notice(
-                "Commands: /add NAME [text], /accept NAME, /search NAME, /history, /logout, /quit; \
-                 Up/Down picks a friend; Enter sends",
+                "Commands: /add NAME [text], /accept NAME, /search NAME, /history, \
+                 /group create NAME FRIEND..., /invite FRIEND..., /leave, /members, /logout, /quit; \
+                 Up/Down picks a chat; Enter sends",
             ),
         }
     }
@@ -433,7 +469,7 @@ impl App {
         let before = self.session().and_then(|s| {
             let friend = s.friends.get(s.selected)?;
             s.conversations
-                .get(&friend.uid)?
+                .get(&friend.peer())?
                 .iter()
                 .map(|l| l.message_id)
                 .filter(|&id| id > 0)
@@ -542,8 +578,13 @@ impl App {
                 if rsp.error != 0 {
                     return self.notice(format!("Message not sent: error {}", rsp.error));
                 }
-                self.on_messages(rsp, id == MsgId::NotifyTextChatMsgReq.code());
+                let pushed = id == MsgId::NotifyTextChatMsgReq.code();
+                if rsp.group_id != 0 {
+                    return self.on_group_messages(rsp, pushed);
+                }
+                self.on_messages(rsp, pushed);
             }
+            Some(group_id) if self.on_group_frame(group_id, body) => {}
             Some(MsgId::SearchUserRsp) => self.on_search(json(body)),
             Some(MsgId::AddFriendRsp) => match json(body)["error"].as_i64() {
                 Some(0) => self.notice("Friend request sent"),
@@ -617,7 +658,9 @@ impl App {
         s.link = Link::Online;
         s.uid = rsp.uid;
         s.name = rsp.name.clone();
-        let known: HashMap<u64, Friend> = s.friends.drain(..).map(|f| (f.uid, f)).collect();
+        let (groups, friends): (Vec<Friend>, Vec<Friend>) =
+            s.friends.drain(..).partition(|f| f.group);
+        let known: HashMap<u64, Friend> = friends.into_iter().map(|f| (f.uid, f)).collect();
         s.friends = rsp
             .friend_list
             .iter()
@@ -626,6 +669,7 @@ impl App {
                 ..known.get(&f.uid).cloned().unwrap_or_else(|| Friend::new(f.uid, f.name.clone()))
             })
             .collect();
+        s.friends.extend(groups); // listed again below (1134)
         s.requests = rsp
             .apply_list
             .iter()
@@ -639,13 +683,22 @@ impl App {
         }
         // The first screen: unread counts and read marks of every conversation.
         self.send(MsgId::LoadConversationsReq, &LoadConversationsReq { after: 0 });
+        self.load_groups(0);
     }
 
     fn on_conversations(&mut self, r: LoadConversationsRsp) {
         let Some(s) = self.session() else { return };
         for c in &r.conversations {
+            if c.kind == "group" {
+                let entry = s.friends.iter_mut().find(|f| f.group && f.uid == c.conversation_id);
+                if let Some(group) = entry {
+                    group.unread = c.unread as usize;
+                    group.read = c.read_seq;
+                }
+                continue;
+            }
             s.threads.insert(c.peer_uid, c.conversation_id);
-            if let Some(friend) = s.friends.iter_mut().find(|f| f.uid == c.peer_uid) {
+            if let Some(friend) = s.friends.iter_mut().find(|f| !f.group && f.uid == c.peer_uid) {
                 friend.unread = c.unread as usize;
                 friend.peer_read = c.peer_read_seq;
                 friend.read = c.read_seq;
@@ -659,6 +712,10 @@ impl App {
     /// 1112: the friend read my lines up to a seq, or I did on another device.
     fn on_read(&mut self, n: NotifyConversationRead) {
         let Some(s) = self.session() else { return };
+        if let Some(group) = s.friends.iter_mut().find(|f| f.group && f.uid == n.conversation_id) {
+            group.read = group.read.max(n.seq); // read on another of my devices
+            return;
+        }
         let Some(peer) =
             s.threads.iter().find(|(_, &t)| t == n.conversation_id).map(|(&peer, _)| peer)
         else {
@@ -666,11 +723,13 @@ impl App {
         };
         let me = s.uid;
         let unread_above = |s: &Session, seq: u64| {
-            let lines = s.conversations.get(&peer).map_or(&[][..], |l| l.as_slice());
+            let lines = s.conversations.get(&Peer::User(peer)).map_or(&[][..], |l| l.as_slice());
             lines.iter().filter(|l| !l.from_me && l.seq > seq).count()
         };
         let still_unread = unread_above(s, n.seq);
-        let Some(friend) = s.friends.iter_mut().find(|f| f.uid == peer) else { return };
+        let Some(friend) = s.friends.iter_mut().find(|f| !f.group && f.uid == peer) else {
+            return;
+        };
         if n.uid == me {
             friend.read = friend.read.max(n.seq);
             friend.unread = friend.unread.min(still_unread);
@@ -681,11 +740,16 @@ impl App {
 
     /// Tells the server (and so the friend, and my other devices) that I
     /// have read the selected conversation as far as this screen shows it.
-    fn mark_selected_read(&mut self) {
+    pub(super) fn mark_selected_read(&mut self) {
         let Some(s) = self.session() else { return };
         let Some(friend) = s.friends.get(s.selected) else { return };
-        let Some(&conversation_id) = s.threads.get(&friend.uid) else { return };
-        let lines = s.conversations.get(&friend.uid).map_or(&[][..], |l| l.as_slice());
+        let conversation_id = if friend.group {
+            friend.uid
+        } else {
+            let Some(&thread) = s.threads.get(&friend.uid) else { return };
+            thread
+        };
+        let lines = s.conversations.get(&friend.peer()).map_or(&[][..], |l| l.as_slice());
         let seen = lines.iter().map(|l| l.seq).max().unwrap_or(0);
         if seen <= friend.read || s.link != Link::Online {
             return;
@@ -698,7 +762,7 @@ impl App {
     fn add_friend(&mut self, uid: u64, name: String) {
         let Some(s) = self.session() else { return };
         s.requests.retain(|(u, _, _)| *u != uid);
-        if !s.friends.iter().any(|f| f.uid == uid) {
+        if !s.friends.iter().any(|f| !f.group && f.uid == uid) {
             s.friends.push(Friend { online: true, ..Friend::new(uid, name) });
         }
     }
@@ -739,13 +803,15 @@ impl App {
                 message_id: data.message_id,
                 seq: data.seq,
                 from_me,
+                from: String::new(),
+                event: false,
                 text: data.content.clone(),
                 time: now_hm(),
             };
-            s.conversations.entry(peer).or_default().push(line);
-            let selected = s.friends.get(s.selected).map(|f| f.uid);
-            if let Some(friend) = s.friends.iter_mut().find(|f| f.uid == peer) {
-                if selected != Some(peer) && !from_me {
+            s.conversations.entry(Peer::User(peer)).or_default().push(line);
+            let selected = s.friends.get(s.selected).map(|f| f.peer());
+            if let Some(friend) = s.friends.iter_mut().find(|f| !f.group && f.uid == peer) {
+                if selected != Some(Peer::User(peer)) && !from_me {
                     friend.unread += 1;
                 }
             }
@@ -770,13 +836,15 @@ impl App {
                 message_id: m.msg_id,
                 seq: m.seq,
                 from_me: m.sender == me,
+                from: String::new(),
+                event: false,
                 text: m.msg_content.clone(),
                 time: "history".into(),
             })
             .collect();
         older.reverse(); // the page is newest first
         let count = older.len();
-        let conversation = s.conversations.entry(peer).or_default();
+        let conversation = s.conversations.entry(Peer::User(peer)).or_default();
         older.append(conversation);
         *conversation = older;
         self.notice(format!("{count} older messages loaded"));

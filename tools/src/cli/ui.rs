@@ -1,5 +1,5 @@
 //! Drawing imcli with ratatui. Laid out for 80x24 and up: a title bar, the
-//! friends on the left (● online, ○ offline, unread counts), the
+//! chats on the left (friends ● online, ○ offline; groups #; unread counts), the
 //! conversation on the right (my lines the friend has read end in ✓read),
 //! notices, the input.
 
@@ -77,7 +77,11 @@ fn draw_chat(frame: &mut Frame, app: &App, s: &Session) {
         .iter()
         .map(|f| {
             let unread = if f.unread > 0 { format!(" ({})", f.unread) } else { String::new() };
-            let (dot, color) = if f.online { ("●", Color::Green) } else { ("○", Color::Gray) };
+            let (dot, color) = match (f.group, f.online) {
+                (true, _) => ("#", Color::Yellow),
+                (false, true) => ("●", Color::Green),
+                (false, false) => ("○", Color::Gray),
+            };
             ListItem::new(Line::from(vec![
                 Span::styled(format!("{dot} "), Style::default().fg(color)),
                 Span::raw(format!("{}{unread}", f.name)),
@@ -94,7 +98,7 @@ fn draw_chat(frame: &mut Frame, app: &App, s: &Session) {
         state.select(Some(s.selected));
     }
     let friends = List::new(items)
-        .block(Block::default().borders(Borders::ALL).title(" friends "))
+        .block(Block::default().borders(Borders::ALL).title(" chats "))
         .highlight_style(Style::default().fg(Color::Black).bg(Color::Cyan));
     frame.render_stateful_widget(friends, columns[0], &mut state);
 
@@ -102,15 +106,19 @@ fn draw_chat(frame: &mut Frame, app: &App, s: &Session) {
     let title =
         friend.map_or(" no friend yet: /add NAME ".to_string(), |f| format!(" {} ", f.name));
     let lines: Vec<Line> = friend
-        .and_then(|f| s.conversations.get(&f.uid))
+        .and_then(|f| s.conversations.get(&f.peer()))
         .map(|conversation| {
             let height = columns[1].height.saturating_sub(2) as usize;
             let start = conversation.len().saturating_sub(height);
             conversation[start..]
                 .iter()
                 .map(|l| {
-                    let (who, color) = if l.from_me {
+                    let (who, color) = if l.event {
+                        ("*", Color::Yellow)
+                    } else if l.from_me {
                         ("me", Color::Cyan)
+                    } else if !l.from.is_empty() {
+                        (l.from.as_str(), Color::Magenta)
                     } else {
                         (friend.map_or("", |f| f.name.as_str()), Color::Magenta)
                     };
@@ -118,7 +126,10 @@ fn draw_chat(frame: &mut Frame, app: &App, s: &Session) {
                         friend.is_some_and(|f| l.from_me && l.seq > 0 && l.seq <= f.peer_read);
                     Line::from(vec![
                         Span::styled(format!("{} ", l.time), dim()),
-                        Span::styled(format!("{who}: "), Style::default().fg(color)),
+                        Span::styled(
+                            if l.event { format!("{who} ") } else { format!("{who}: ") },
+                            Style::default().fg(color),
+                        ),
                         Span::raw(l.text.clone()),
                         Span::styled(
                             if read { " ✓read" } else { "" },
