@@ -11,6 +11,7 @@ use proto::body::*;
 use proto::chat_client::ChatClient;
 use proto::group_body::*;
 use proto::{ErrorCode, MsgId};
+use services::store::StoreConn;
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 use util::cluster::{Cluster, StoreKind, WAIT};
@@ -545,4 +546,87 @@ fn sqlite_a_killed_chat_server_loses_no_acknowledged_group_message() {
 #[test]
 fn mysql_a_killed_chat_server_loses_no_acknowledged_group_message() {
     a_killed_chat_server_loses_no_acknowledged_group_message(StoreKind::Mysql);
+}
+
+/// A group at 2,000 members (the limit set there): made from the owner's
+/// friends, invited 400 at a time (a request body holds 8 KiB), refused one
+/// more, its members listed in
+/// pages, a message stored once and pushed to the members online on both
+/// servers, and synced to one who logs in afterwards.
+fn a_group_of_two_thousand(kind: StoreKind) {
+    const MEMBERS: usize = 2000;
+    let adjust = |config: &mut services::chat::ChatConfig| {
+        config.group_max_members = MEMBERS;
+        config.group_invites_per_minute = 10 * MEMBERS;
+    };
+    let cluster = Cluster::start_with(&format!("groups_2000_{kind:?}"), kind, 2, adjust);
+    let mut store = cluster.store();
+    let users: Vec<services::store::model::NewUser> = (0..=MEMBERS)
+        .map(|i| services::store::model::NewUser {
+            name: format!("m{i}"),
+            email: format!("m{i}@example.com"),
+            ..Default::default()
+        })
+        .collect();
+    let uids = store.create_users(&users).unwrap();
+    let (owner, others, extra) = (uids[0], &uids[1..MEMBERS], uids[MEMBERS]);
+    let pairs: Vec<(u64, u64)> = uids[1..].iter().map(|&u| (owner, u)).collect();
+    store.befriend_pairs(&pairs).unwrap();
+
+    let mut a = Member::login(&cluster, 0, owner);
+    let created = a.create("two thousand", &others[..400]);
+    assert_eq!(created.error, 0);
+    let group = created.group.unwrap().group_id;
+    for chunk in others[400..].chunks(400) {
+        assert_eq!(a.invite(group, chunk).error, 0);
+    }
+    let info: GroupRsp = a.ask(MsgId::GroupInfoReq, &GroupReq { group_id: group });
+    assert_eq!(info.group.unwrap().member_count as usize, MEMBERS);
+    assert_eq!(a.invite(group, &[extra]).error, ErrorCode::GroupFull.code(), "one too many");
+
+    // Members in pages of at most 200, every one of them once.
+    let mut listed = Vec::new();
+    let mut after_uid = 0;
+    loop {
+        let page: GroupMembersRsp = a
+            .ask(MsgId::GroupMembersReq, &GroupMembersReq { group_id: group, after_uid, limit: 0 });
+        assert_eq!(page.error, 0);
+        assert!(page.members.len() <= 200);
+        listed.extend(page.members.iter().map(|m| m.uid));
+        if !page.load_more {
+            break;
+        }
+        after_uid = page.next_after;
+    }
+    listed.sort_unstable();
+    let mut expected = uids[..MEMBERS].to_vec();
+    expected.sort_unstable();
+    assert_eq!(listed, expected);
+
+    // Some members online on each server get it live; one more, at its login.
+    let mut online: Vec<Member> =
+        others[..6].iter().enumerate().map(|(i, &u)| Member::login(&cluster, i % 2, u)).collect();
+    let sent = a.send(group, "big-1", "hello, two thousand");
+    let seq = sent.chat_datas[0].seq;
+    assert_eq!((sent.error, seq), (0, 2 + 4 + 1), "after created, joined and four invitations");
+    for m in &mut online {
+        m.receive_between(group, seq, seq);
+    }
+    let (late, _) = cluster.login(1, others[1000]);
+    let mut late = Member::of(late, others[1000]);
+    late.receive_between(group, seq, seq);
+    assert_eq!(late.seen[&seq].1, "hello, two thousand");
+    // Stored once: one row, whatever the number of members.
+    let stored = store.member_range(owner, group, seq - 1, 0, 10, false).unwrap().unwrap();
+    assert_eq!(stored.len(), 1);
+}
+
+#[test]
+fn sqlite_a_group_of_two_thousand() {
+    a_group_of_two_thousand(StoreKind::Sqlite);
+}
+
+#[test]
+fn mysql_a_group_of_two_thousand() {
+    a_group_of_two_thousand(StoreKind::Mysql);
 }
