@@ -113,3 +113,18 @@ json.dump(report, open(path, "w"))
 print(f"  MariaDB CPU per acknowledged message: {report['mariadb_cpu_us_per_message']:.1f} us")
 PY
 }
+
+# start_bench_services: what every benchmark here runs beside its load: the
+# disk's fsync measured, both clusters started, the broker, MariaDB's idle CPU.
+start_bench_services() {
+    step "this disk's fsync"
+    measure_fsync start
+    for store in embedded mysql; do
+        step "cluster on the $store store"
+        start_cluster "$store"
+    done
+    step "the peer run's broker: mosquitto, QoS 1"
+    start_broker
+    step "MariaDB's own CPU while idle (subtracted from every run's)"
+    measure_mariadb_idle
+}

@@ -57,16 +57,7 @@ p2p_run() {
     fi
 }
 
-step "this disk's fsync"
-measure_fsync start
-for store in embedded mysql; do
-    step "cluster on the $store store"
-    start_cluster "$store"
-done
-step "the peer run's broker: mosquitto, QoS 1"
-start_broker
-step "MariaDB's own CPU while idle (subtracted from every run's)"
-measure_mariadb_idle
+start_bench_services
 
 # Idle connections first, on fresh servers, so their memory is measured alone.
 for run in $(seq "$runs"); do

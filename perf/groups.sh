@@ -53,16 +53,7 @@ mqtt_run() { # $1 rate, $2 report name
         --seconds "$seconds" --json "$json/$2.json" | tail -3
 }
 
-step "this disk's fsync"
-measure_fsync start
-for store in embedded mysql; do
-    step "cluster on the $store store"
-    start_cluster "$store"
-done
-step "the peer run's broker: mosquitto, QoS 1"
-start_broker
-step "MariaDB's own CPU while idle (subtracted from every run's)"
-measure_mariadb_idle
+start_bench_services
 
 for run in $(seq "$runs"); do
     for r in "$rate" "$half"; do

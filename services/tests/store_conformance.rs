@@ -539,6 +539,12 @@ fn group_text(sender: u64, group: u64, unique_id: &str) -> NewMessage {
     NewMessage { group, receiver: 0, ..message(sender, 0, unique_id) }
 }
 
+/// The seqs of `group` that `uid`'s legacy device has not received.
+fn group_backlog(store: &mut impl StoreConn, uid: u64, group: u64) -> Vec<u64> {
+    let page = store.backlog(uid, LEGACY_DEVICE, SeqCursor::default(), 50).unwrap();
+    page.messages.iter().filter(|m| m.thread_id == group).map(|m| m.seq).collect()
+}
+
 /// Groups: membership as events under the conversation's lock, texts from
 /// members only (each with the members of its commit), former members who
 /// read up to their leaving, new members from their joining.
@@ -597,14 +603,7 @@ fn groups_keep_one_order_and_their_members(store: &mut impl StoreConn) {
         Err(StoreError::Refused(proto::ErrorCode::GroupFull))
     ));
     // cat starts at its joining: seq 4 (the event) and 5 (its text, its own).
-    let from_joining: Vec<u64> = store
-        .backlog(cat, LEGACY_DEVICE, SeqCursor::default(), 50)
-        .unwrap()
-        .messages
-        .iter()
-        .filter(|m| m.thread_id == group)
-        .map(|m| m.seq)
-        .collect();
+    let from_joining = group_backlog(store, cat, group);
     assert_eq!(from_joining, [4], "its own text is not pushed to its legacy device");
 
     // Removed: reads up to its removal, is refused after it.
@@ -618,14 +617,7 @@ fn groups_keep_one_order_and_their_members(store: &mut impl StoreConn) {
         cat_reads.iter().map(|m| m.seq).collect::<Vec<_>>(),
         (cat_joined..=removed_at).collect::<Vec<_>>()
     );
-    let behind: Vec<u64> = store
-        .backlog(cat, LEGACY_DEVICE, SeqCursor::default(), 50)
-        .unwrap()
-        .messages
-        .iter()
-        .filter(|m| m.thread_id == group)
-        .map(|m| m.seq)
-        .collect();
+    let behind = group_backlog(store, cat, group);
     assert_eq!(behind, [cat_joined, removed_at], "nothing after its removal");
     assert!(store.member_range(dan, group, 0, 0, 50, false).unwrap().is_none(), "never a member");
 
@@ -649,14 +641,7 @@ fn groups_keep_one_order_and_their_members(store: &mut impl StoreConn) {
         acknowledged: Acknowledged::UpTo { conversation: group, seq: last },
     };
     assert_eq!(store.acknowledge(&[up_to]).unwrap(), 1);
-    let pending: Vec<u64> = store
-        .backlog(bob, LEGACY_DEVICE, SeqCursor::default(), 50)
-        .unwrap()
-        .messages
-        .iter()
-        .filter(|m| m.thread_id == group)
-        .map(|m| m.seq)
-        .collect();
+    let pending = group_backlog(store, bob, group);
     assert!(pending.is_empty());
 
     // Dissolved: nobody sends, everyone who was in sees the end.

@@ -165,12 +165,26 @@ pub fn on_invite<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, body: &
 
 /// 1124: the user leaves.
 pub fn on_leave<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, body: &[u8]) {
-    let reply_id = MsgId::GroupLeaveRsp;
+    whole_group(h, ctx, conn, body, MsgId::GroupLeaveRsp, |store, uid, group| {
+        store.leave_group(uid, group)
+    });
+}
+
+/// A change the user makes to a whole group, named by a [`GroupReq`]
+/// (leave, dissolve): `op(store, uid, group_id)`.
+fn whole_group<H: ChatLoop>(
+    h: &mut H,
+    ctx: &mut Ctx<H>,
+    conn: ConnId,
+    body: &[u8],
+    reply_id: MsgId,
+    op: fn(&mut AnyConn, u64, u64) -> Result<GroupChange, StoreError>,
+) {
     let Some(GroupReq { group_id }) = parse::<GroupReq>(body).filter(|r| r.group_id != 0) else {
         return send_error(h, ctx, conn, reply_id, ErrorCode::Json);
     };
     let Some(uid) = me(ctx, conn) else { return };
-    change(h, ctx, conn, reply_id, group_id, move |store| store.leave_group(uid, group_id));
+    change(h, ctx, conn, reply_id, group_id, move |store| op(store, uid, group_id));
 }
 
 /// 1126: an admin or the owner removes a member.
@@ -232,12 +246,9 @@ pub fn on_update<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, body: &
 
 /// 1132: the owner dissolves the group.
 pub fn on_dissolve<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, body: &[u8]) {
-    let reply_id = MsgId::GroupDissolveRsp;
-    let Some(GroupReq { group_id }) = parse::<GroupReq>(body).filter(|r| r.group_id != 0) else {
-        return send_error(h, ctx, conn, reply_id, ErrorCode::Json);
-    };
-    let Some(by) = me(ctx, conn) else { return };
-    change(h, ctx, conn, reply_id, group_id, move |store| store.dissolve_group(by, group_id));
+    whole_group(h, ctx, conn, body, MsgId::GroupDissolveRsp, |store, uid, group| {
+        store.dissolve_group(uid, group)
+    });
 }
 
 /// 1134: a page of the user's groups.

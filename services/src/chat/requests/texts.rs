@@ -119,13 +119,14 @@ fn store_texts<H: ChatLoop>(h: &mut H, ctx: &mut Ctx<H>, conn: ConnId, messages:
                 services.delivery.push_everywhere(to, Push::Text(fresh), None);
             }
         }
-        let posted = handle.post(move |h, ctx| on_texts_stored(h, ctx, conn, from, to, stored));
+        let posted = handle
+            .post(move |h, ctx| on_texts_stored(h, ctx, conn, from, Addressee::Friend(to), stored));
         if posted.is_err() {
             log::warn!("loop inbox full: a 1018 was dropped (the message is stored)");
         }
     });
     if let Err(e) = submitted {
-        on_texts_stored(h, ctx, conn, from, to, Err(e));
+        on_texts_stored(h, ctx, conn, from, Addressee::Friend(to), Err(e));
     }
 }
 
@@ -152,14 +153,15 @@ fn store_group_texts<H: ChatLoop>(
             }
             stored
         });
-        let posted =
-            handle.post(move |h, ctx| on_group_texts_stored(h, ctx, conn, from, group, stored));
+        let posted = handle.post(move |h, ctx| {
+            on_texts_stored(h, ctx, conn, from, Addressee::Group(group), stored)
+        });
         if posted.is_err() {
             log::warn!("loop inbox full: a 1018 was dropped (the message is stored)");
         }
     });
     if let Err(e) = submitted {
-        on_group_texts_stored(h, ctx, conn, from, group, Err(e));
+        on_texts_stored(h, ctx, conn, from, Addressee::Group(group), Err(e));
     }
 }
 
@@ -176,46 +178,35 @@ fn first_stored(stored: &[StoredMessage]) -> Vec<StoredMessage> {
     fresh
 }
 
-/// 1018 for a group's messages: stored, or why not (`1107` for a non-member).
-fn on_group_texts_stored<H: ChatLoop>(
-    h: &mut H,
-    ctx: &mut Ctx<H>,
-    conn: ConnId,
-    from: u64,
-    group: u64,
-    stored: Result<Vec<StoredMessage>, StoreError>,
-) {
-    let body = match stored {
-        Ok(stored) => text_body(&stored),
-        Err(e) => TextChatMsgRsp {
-            error: e.error_code().code(),
-            fromuid: from,
-            group_id: group,
-            ..TextChatMsgRsp::default()
-        },
-    };
-    send(h, ctx, conn, MsgId::TextChatMsgRsp, &body);
-}
-
-/// 1018: the stored messages, or why they were not stored.
+/// 1018: the stored messages, or why they were not stored (`1107` for a
+/// group's non-member); `to` is the friend or the group.
 fn on_texts_stored<H: ChatLoop>(
     h: &mut H,
     ctx: &mut Ctx<H>,
     conn: ConnId,
     from: u64,
-    to: u64,
+    to: Addressee,
     stored: Result<Vec<StoredMessage>, StoreError>,
 ) {
     let body = match stored {
         Ok(stored) => text_body(&stored),
-        Err(e) => TextChatMsgRsp {
-            error: e.error_code().code(),
-            fromuid: from,
-            touid: to,
-            ..TextChatMsgRsp::default()
-        },
+        Err(e) => {
+            let (touid, group_id) = match to {
+                Addressee::Friend(uid) => (uid, 0),
+                Addressee::Group(group) => (0, group),
+            };
+            let error = e.error_code().code();
+            TextChatMsgRsp { error, fromuid: from, touid, group_id, ..TextChatMsgRsp::default() }
+        }
     };
     send(h, ctx, conn, MsgId::TextChatMsgRsp, &body);
+}
+
+/// Whom a 1017 was for.
+#[derive(Debug, Clone, Copy)]
+enum Addressee {
+    Friend(u64),
+    Group(u64),
 }
 
 /// The receiver has these messages: they are not pushed again.
