@@ -175,7 +175,13 @@ pub fn write_texts<H: ChatLoop>(h: &H, ctx: &mut Ctx<H>, conn: ConnId, messages:
             }
         }
     }
+    // The original clients know no groups: their dialects are sent nothing
+    // of them (a group's messages have no receiver).
+    let foreign = ctx.session(conn).is_some_and(|s| s.dialect().rewrites_out());
     for run in messages.chunk_by(|a, b| a.sender == b.sender && a.thread_id == b.thread_id) {
+        if foreign && run[0].receiver == 0 {
+            continue;
+        }
         for chunk in run.chunks(PUSH_CHUNK) {
             write_chunk(h, ctx, conn, chunk);
         }
