@@ -332,21 +332,15 @@ impl MemberRecord {
         self.left_seq == 0
     }
 
-    /// The highest seq it may read (its leaving, or no bound).
-    pub fn until_seq(&self) -> u64 {
-        if self.left_seq == 0 {
+    /// The highest seq a member with this `left_seq` may read: its leaving,
+    /// or no bound (0: still a member).
+    pub fn readable_until(left_seq: u64) -> u64 {
+        if left_seq == 0 {
             u64::MAX
         } else {
-            self.left_seq
+            left_seq
         }
     }
-}
-
-/// A group with the asking user's membership (1121, 1135, 1137).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupView {
-    pub group: GroupRecord,
-    pub me: MemberRecord,
 }
 
 /// A member with what 1139 shows of it.

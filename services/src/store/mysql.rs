@@ -1416,7 +1416,7 @@ impl WatermarkRows for MysqlWatermarkRows<'_> {
         )?;
         Ok(rows
             .into_iter()
-            .map(|(thread, uid, left)| ((thread, uid), if left == 0 { u64::MAX } else { left }))
+            .map(|(thread, uid, left)| ((thread, uid), MemberRecord::readable_until(left)))
             .collect())
     }
 

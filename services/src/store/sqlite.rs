@@ -1073,8 +1073,9 @@ impl WatermarkRows for SqliteWatermarkRows<'_, '_> {
                 .query_row([thread_id as i64, uid as i64], |r| r.get(0))
                 .optional()
                 .map_err(db_error)?;
-            let until = |left: i64| if left == 0 { u64::MAX } else { left as u64 };
-            found.extend(left.map(|left| ((thread_id, uid), until(left))));
+            found.extend(
+                left.map(|left| ((thread_id, uid), MemberRecord::readable_until(left as u64))),
+            );
         }
         Ok(found)
     }

@@ -322,10 +322,10 @@ impl User {
 }
 
 pub enum Role {
-    /// Sends to `to` (a friend), or to `group` when it is not 0, on the
-    /// clock or in a closed loop; `answered` counts its 1018s; in fault mode
-    /// `outbox` holds what has no 1018 yet.
-    Sender { to: u64, group: u64, sent: u64, answered: u64, outbox: BTreeMap<u64, Outgoing> },
+    /// Sends to `to` (a friend or a group) on the clock or in a closed
+    /// loop; `answered` counts its 1018s; in fault mode `outbox` holds what
+    /// has no 1018 yet.
+    Sender { to: Target, sent: u64, answered: u64, outbox: BTreeMap<u64, Outgoing> },
     /// Receives, times and acknowledges; in fault mode `ledger` keeps what
     /// arrived.
     Receiver { seen: HashSet<u64>, ledger: Option<Box<Ledger>> },
@@ -337,12 +337,14 @@ pub enum Role {
 
 impl Role {
     pub fn sender(to: u64) -> Role {
-        Role::Sender { to, group: 0, sent: 0, answered: 0, outbox: BTreeMap::new() }
+        let to = Target { to, group: 0 };
+        Role::Sender { to, sent: 0, answered: 0, outbox: BTreeMap::new() }
     }
 
     /// A sender to group `group`.
     pub fn group_sender(group: u64) -> Role {
-        Role::Sender { to: 0, group, sent: 0, answered: 0, outbox: BTreeMap::new() }
+        let to = Target { to: 0, group };
+        Role::Sender { to, sent: 0, answered: 0, outbox: BTreeMap::new() }
     }
 
     /// A receiver, keeping a ledger if `ledger` (fault mode).
@@ -355,9 +357,9 @@ impl Role {
     }
 }
 
-/// Where a sender's messages go: a friend, or a group (`group` not 0).
+/// Where a sender's messages go: a friend (`to`), or a group (`group` not 0).
 #[derive(Debug, Clone, Copy)]
-struct Target {
+pub struct Target {
     to: u64,
     group: u64,
 }
@@ -579,12 +581,12 @@ impl LoadClient {
     /// since `older_than`, doubled per earlier resend of the message (zero:
     /// everything, after a new login).
     fn resend(&mut self, ctx: &mut Ctx<Self>, conn: ConnId, older_than: Duration) {
-        let Some(User { uid, role: Role::Sender { to, group, outbox, .. }, .. }) =
+        let Some(User { uid, role: Role::Sender { to, outbox, .. }, .. }) =
             self.users.get_mut(&conn)
         else {
             return;
         };
-        let (uid, to) = (*uid, Target { to: *to, group: *group });
+        let (uid, to) = (*uid, *to);
         let run = self.shared.run_start_ns;
         for (&number, outgoing) in outbox.iter_mut() {
             if outgoing.due_again(older_than) {
@@ -631,12 +633,12 @@ impl LoadClient {
         }
         let window = self.shared.in_flight.load(Relaxed);
         let retrying = self.shared.retrying.load(Relaxed);
-        let Some(User { uid, role: Role::Sender { to, group, sent, answered, outbox }, .. }) =
+        let Some(User { uid, role: Role::Sender { to, sent, answered, outbox }, .. }) =
             self.users.get_mut(&conn)
         else {
             return;
         };
-        let target = Target { to: *to, group: *group };
+        let target = *to;
         let now = self.shared.now_ns();
         let unanswered = |sent: u64, outbox: &BTreeMap<u64, Outgoing>| {
             if retrying {

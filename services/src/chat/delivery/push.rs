@@ -63,11 +63,6 @@ impl GroupPush {
         GroupPush { messages, frames }
     }
 
-    /// The group (its conversation).
-    pub fn group(&self) -> u64 {
-        self.messages.first().map_or(0, |m| m.thread_id)
-    }
-
     /// Its sender (the actor of an event).
     pub fn sender(&self) -> u64 {
         self.messages.first().map_or(0, |m| m.sender)

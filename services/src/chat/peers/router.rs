@@ -239,11 +239,15 @@ impl Worker {
                 }
             }
         }
+        if per_peer.is_empty() {
+            return;
+        }
+        let messages: Vec<TextMessage> =
+            push.messages.iter().map(|m| to_proto(m.clone(), 0)).collect();
         for (addr, mut recipients) in per_peer {
             recipients.dedup(); // a member's sessions on one peer are adjacent
-            let messages = push.messages.iter().map(|m| to_proto(m.clone(), 0)).collect();
             let peer = by_peer.entry(addr.to_string()).or_default();
-            peer.groups.push(GroupPush { messages, recipients });
+            peer.groups.push(GroupPush { messages: messages.clone(), recipients });
         }
     }
 
